@@ -1,0 +1,57 @@
+"""The composition root: wires config-chosen modules and adapters into a kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from trading_bot.config.loader import LoadedConfig
+from trading_bot.domain.market import Market
+from trading_bot.engine.bus import EventBus
+from trading_bot.engine.clock import Clock
+from trading_bot.engine.context import PriceView, TradingContext
+from trading_bot.engine.kernel import TradingKernel
+from trading_bot.orders.manager import OrderManager
+from trading_bot.portfolio.portfolio import Portfolio
+from trading_bot.risk.base import RiskChain
+from trading_bot.venues.base import Venue
+
+
+@dataclass(frozen=True, slots=True)
+class Bot:
+    kernel: TradingKernel
+    venue: Venue
+    clock: Clock
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self.kernel.portfolio
+
+    @property
+    def orders(self) -> OrderManager:
+        return self.kernel.orders
+
+
+def build_bot(
+    loaded: LoadedConfig,
+    *,
+    venue: Venue,
+    clock: Clock,
+    prices: PriceView,
+    initial_balances: dict[str, Decimal] | None = None,
+    market: Callable[[str], Market | None] | None = None,
+) -> Bot:
+    """Wire one bot around an already constructed venue, clock and price source."""
+    bus = EventBus()
+    portfolio = Portfolio(initial_balances if initial_balances is not None else venue.balances())
+    orders = OrderManager(bus, clock, venue)
+    context = TradingContext(clock, portfolio, orders, prices, market or venue.market)
+    kernel = TradingKernel(
+        context=context,
+        bus=bus,
+        strategy=loaded.strategy.build(),
+        risk=RiskChain([check.build() for check in loaded.risk_checks]),
+        execution=loaded.execution.build(),
+    )
+    return Bot(kernel, venue, clock)

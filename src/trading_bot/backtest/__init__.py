@@ -1,0 +1,1 @@
+"""Backtests: historical bars and recorded signals through the live pipeline, on a simulated clock."""

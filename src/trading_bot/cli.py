@@ -1,0 +1,193 @@
+"""The `trading-bot` command line.
+
+User mistakes (a bad config, a missing file, a malformed data row) end with a clear message
+and exit code 2, never a traceback. Exit code 1 means the bot itself failed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from trading_bot import __version__
+from trading_bot.backtest.report import print_summary
+from trading_bot.backtest.runner import BacktestSetupError, run_backtest
+from trading_bot.backtest.summary import build_summary, write_trades_csv
+from trading_bot.config.errors import ConfigError
+from trading_bot.config.loader import LoadedConfig, load_config
+from trading_bot.intake.signal_file import read_signal_file
+from trading_bot.market_data.bars import BarSeries
+from trading_bot.market_data.candle_csv import load_candles_csv
+from trading_bot.market_data.errors import DataFileError
+from trading_bot.monitoring.logging import configure_logging
+
+app = typer.Typer(
+    name="trading-bot",
+    help="Execute outside trading signals: backtest, paper and live on one pipeline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
+USAGE_ERROR = 2
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(USAGE_ERROR)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"trading-bot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Execute outside trading signals: backtest, paper and live on one pipeline."""
+
+
+def _load(config: Path, env_file: Path | None) -> LoadedConfig:
+    try:
+        return load_config(config, env_file=env_file)
+    except ConfigError as error:
+        err.print(f"[bold red]{error.source}: {len(error.issues)} config error(s)[/]")
+        for issue in error.issues:
+            err.print(f"  - {issue}", highlight=False, markup=False)
+        raise typer.Exit(USAGE_ERROR) from None
+
+
+@app.command("validate-config")
+def validate_config(
+    config: Annotated[Path, typer.Argument(help="The YAML config file to check.")],
+    env_file: Annotated[
+        Path | None, typer.Option(help="A .env file to read variables from.")
+    ] = None,
+) -> None:
+    """Check a config file: prints OK, or every error found with its key path."""
+    loaded = _load(config, env_file)
+    for warning in loaded.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    out.print(f"OK: {config} is a valid {loaded.config.mode.value} config", highlight=False)
+
+
+def _parse_data(values: list[str]) -> dict[str, Path]:
+    parsed: dict[str, Path] = {}
+    for value in values:
+        symbol, sep, path = value.partition("=")
+        symbol = symbol.strip().upper()
+        if not sep or not path.strip():
+            raise _fail(
+                f"--data {value!r}: expected SYMBOL=path.csv, e.g. BTC/USDT=data/btc_1m.csv"
+            )
+        if not _SYMBOL.match(symbol):
+            raise _fail(f"--data {value!r}: {symbol!r} is not a unified symbol like BTC/USDT")
+        if symbol in parsed:
+            raise _fail(f"--data: {symbol} is given twice")
+        parsed[symbol] = Path(path.strip())
+    return parsed
+
+
+@app.command()
+def backtest(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The YAML config file.")],
+    data: Annotated[
+        list[str],
+        typer.Option("--data", "-d", help="SYMBOL=candles.csv; repeat for several markets."),
+    ],
+    signals: Annotated[Path, typer.Option("--signals", "-s", help="Signals: JSONL or CSV.")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the machine-readable summary here.")
+    ] = None,
+    trades: Annotated[
+        Path | None, typer.Option("--trades", help="Write every fill as CSV here.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Stop before running if any signal in the file is invalid.")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log each signal's outcome.")
+    ] = False,
+    env_file: Annotated[
+        Path | None, typer.Option(help="A .env file to read variables from.")
+    ] = None,
+) -> None:
+    """Backtest recorded signals on historical candles through the live pipeline."""
+    loaded = _load(config, env_file)
+    configure_logging(
+        loaded.config.logging,
+        secrets=loaded.secrets,
+        console_level=None if verbose else "WARNING",
+    )
+    for warning in loaded.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    try:
+        series: dict[str, BarSeries] = {
+            symbol: load_candles_csv(path, symbol) for symbol, path in _parse_data(data).items()
+        }
+        recorded = list(read_signal_file(signals))
+    except DataFileError as error:
+        err.print(f"[bold red]error:[/] {error.path}:", highlight=False)
+        for problem in error.problems:
+            err.print(f"  - {problem}", highlight=False, markup=False)
+        raise typer.Exit(USAGE_ERROR) from None
+
+    invalid = [item for item in recorded if not hasattr(item, "signal")]
+    if strict and invalid:
+        err.print(f"[bold red]error:[/] {len(invalid)} invalid signal(s) in {signals} (--strict):")
+        for item in invalid:
+            err.print(
+                f"  - {item.location}: {'; '.join(item.errors)}", highlight=False, markup=False
+            )  # type: ignore[union-attr]
+        raise typer.Exit(USAGE_ERROR)
+
+    try:
+        if progress:
+            with Progress(
+                TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TextColumn("signals"),
+                TimeElapsedColumn(), console=err, transient=True,
+            ) as bar:  # fmt: skip
+                task = bar.add_task("signals", total=len(recorded))
+                result = run_backtest(
+                    loaded,
+                    series,
+                    recorded,
+                    progress=lambda done, _: bar.update(task, completed=done),
+                )
+        else:
+            result = run_backtest(loaded, series, recorded)
+    except BacktestSetupError as error:
+        raise _fail(str(error)) from None
+
+    summary = build_summary(result)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if trades is not None:
+        trades.parent.mkdir(parents=True, exist_ok=True)
+        write_trades_csv(result, trades)
+    print_summary(out, summary)
+    for item in summary["invalid_signals"]:
+        err.print(
+            f"[yellow]invalid signal[/] {item['location']}: {'; '.join(item['errors'])}",
+            highlight=False,
+        )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,83 @@
+"""Config errors that name the key path, the bad value and what was expected."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+_SECRET_KEY = re.compile(
+    r"(api_?key|apikey|secret|password|passphrase|token|private_?key|credential|webhook)", re.I
+)
+
+
+def is_secret_key(path: str) -> bool:
+    """Values under keys like these are never echoed back in an error."""
+    return bool(_SECRET_KEY.search(path))
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(Exception):
+    """One or more problems in a config file; `issues` lists every one found."""
+
+    def __init__(self, source: str, issues: Sequence[ConfigIssue]) -> None:
+        self.source = source
+        self.issues = list(issues)
+        lines = "\n".join(f"  - {issue}" for issue in self.issues)
+        super().__init__(f"{source}: {len(self.issues)} config error(s)\n{lines}")
+
+
+def join_path(prefix: str, loc: Sequence[str | int]) -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{part}" if path else str(part)
+    return path
+
+
+def issues_from_validation(error: ValidationError, prefix: str = "") -> list[ConfigIssue]:
+    """Turn pydantic's errors into issues with dotted key paths and the offending value."""
+    issues = []
+    for item in error.errors(include_url=False):
+        loc = [part for part in item["loc"] if not _is_internal(part)]
+        path = join_path(prefix, loc)
+        message = _message(item)
+        if item["type"] == "extra_forbidden":
+            message = (
+                "unknown key (check the spelling; see the README for the keys this section takes)"
+            )
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        elif "input" in item and not isinstance(item["input"], dict | list):
+            message = f"{message} (got {_shown(path, item['input'])})"
+        issues.append(ConfigIssue(path, message))
+    return issues
+
+
+def _message(item: Any) -> str:
+    message = str(item["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _is_internal(part: str | int) -> bool:
+    # pydantic names union members and function validators in locations; users never wrote them
+    return isinstance(part, str) and (
+        part.startswith("function-") or "[" in part or part in {"decimal", "int", "str"}
+    )
+
+
+def _shown(path: str, value: object) -> str:
+    return "'***'" if is_secret_key(path) else repr(value)

@@ -1,0 +1,218 @@
+"""Read, substitute, validate and resolve a config file, reporting every problem at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from trading_bot.config.env import load_env_files, process_environ, substitute
+from trading_bot.config.errors import (
+    ConfigError,
+    ConfigIssue,
+    is_secret_key,
+    issues_from_validation,
+)
+from trading_bot.config.models import (
+    BotConfig,
+    ExchangeSpec,
+    ExecutionSpec,
+    ModuleSpec,
+    RiskConfig,
+    StrategySpec,
+)
+from trading_bot.config.registry import ClassResolutionError, resolve
+from trading_bot.engine.component import Component
+from trading_bot.execution.base import ExecutionAlgorithm
+from trading_bot.risk.base import RiskCheck
+from trading_bot.strategy.base import Strategy
+from trading_bot.venues.base import Venue
+
+_BASES: dict[str, type] = {
+    "exchange": Venue,
+    "strategy": Strategy,
+    "execution": ExecutionAlgorithm,
+    "risk": RiskCheck,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModule:
+    """A module section whose class imported and whose params validated."""
+
+    cls: type
+    params: BaseModel
+
+    def build(self) -> Any:
+        return self.cls(self.params)
+
+
+@dataclass(slots=True)
+class LoadedConfig:
+    config: BotConfig
+    exchange: ResolvedModule
+    strategy: ResolvedModule
+    execution: ResolvedModule
+    risk_checks: list[ResolvedModule]
+    source: str
+    secrets: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_config(
+    path: str | Path, *, env_file: str | Path | None = None, environ: dict[str, str] | None = None
+) -> LoadedConfig:
+    """Load a config file. Raises `ConfigError` listing every problem found."""
+    path = Path(path)
+    source = str(path)
+    raw = _read_yaml(path)
+    env_files = [Path(env_file)] if env_file else [path.parent / ".env", Path.cwd() / ".env"]
+    if env_file and not Path(env_file).is_file():
+        raise ConfigError(source, [ConfigIssue("--env-file", f"{env_file} does not exist")])
+    base_env = process_environ() if environ is None else environ
+    merged_env = {**load_env_files(*env_files), **base_env}
+    return load_config_data(raw, source=source, environ=merged_env)
+
+
+def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> LoadedConfig:
+    if not isinstance(raw, dict):
+        kind = "empty" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError(
+            source, [ConfigIssue("", f"expected a mapping of sections at the top, got {kind}")]
+        )
+    issues: list[ConfigIssue] = []
+    data = substitute(raw, environ, issues, "")
+    substitution_issues = list(issues)
+    secrets = _secret_values(raw, data)
+    config: BotConfig | None = None
+    try:
+        config = BotConfig.model_validate(data)
+    except ValidationError as error:
+        issues.extend(issues_from_validation(error))
+
+    # Module sections are resolved even when another section is broken, so one run of
+    # validate-config shows every problem.
+    sections = data if isinstance(data, dict) else {}
+    exchange = _resolve("exchange", "exchange", _spec(config, sections, "exchange"), issues)
+    strategy = _resolve("strategy", "strategy", _spec(config, sections, "strategy"), issues)
+    execution = _resolve("execution", "execution", _spec(config, sections, "execution"), issues)
+    checks: list[ResolvedModule] = []
+    risk = config.risk if config is not None else _risk_section(sections)
+    if risk is not None and risk.enabled:
+        for index, spec in enumerate(risk.checks):
+            resolved = _resolve("risk", f"risk.checks[{index}]", spec, issues, only_if_enabled=True)
+            if resolved is not None and spec.enabled:
+                checks.append(resolved)
+    if issues or config is None or exchange is None or strategy is None or execution is None:
+        # A value already reported as an unset ${VAR} is not reported again as invalid.
+        unset = {issue.path for issue in substitution_issues}
+        extra = [i for i in issues[len(substitution_issues) :] if i.path not in unset]
+        raise ConfigError(source, substitution_issues + extra)
+    warnings: list[str] = []
+    _warn_unshipped(config, warnings)
+    return LoadedConfig(config, exchange, strategy, execution, checks, source, secrets, warnings)
+
+
+def _spec(config: BotConfig | None, sections: dict[str, Any], name: str) -> ModuleSpec | None:
+    if config is not None:
+        spec: ModuleSpec = getattr(config, name)
+        return spec
+    model = {"exchange": ExchangeSpec, "strategy": StrategySpec, "execution": ExecutionSpec}[name]
+    try:
+        return model.model_validate(sections.get(name, {}))
+    except ValidationError:
+        return None  # already reported by the whole-file validation
+
+
+def _risk_section(sections: dict[str, Any]) -> RiskConfig | None:
+    try:
+        return RiskConfig.model_validate(sections.get("risk", {}))
+    except ValidationError:
+        return None
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), [ConfigIssue("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(str(path), [ConfigIssue("", f"cannot read the file: {error}")]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(
+            str(path), [ConfigIssue("", f"invalid YAML at {where}{problem}")]
+        ) from None
+
+
+def _resolve(
+    kind: str,
+    path: str,
+    spec: ModuleSpec | None,
+    issues: list[ConfigIssue],
+    *,
+    only_if_enabled: bool = False,
+) -> ResolvedModule | None:
+    if spec is None:
+        return None
+    try:
+        cls = resolve(kind, spec.class_path)
+    except ClassResolutionError as error:
+        if only_if_enabled and not spec.enabled:
+            return None
+        issues.append(ConfigIssue(f"{path}.class", str(error)))
+        return None
+    base = _BASES[kind]
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        issues.append(
+            ConfigIssue(f"{path}.class", f"{spec.class_path!r} is not a {base.__name__} subclass")
+        )
+        return None
+    params_model: type[BaseModel] = cls.Params if issubclass(cls, Component | Venue) else BaseModel
+    try:
+        params = params_model.model_validate(spec.params)
+    except ValidationError as error:
+        issues.extend(issues_from_validation(error, f"{path}.params"))
+        return None
+    return ResolvedModule(cls, params)
+
+
+def _warn_unshipped(config: BotConfig, warnings: list[str]) -> None:
+    if config.monitoring.alerts.enabled:
+        warnings.append(
+            "monitoring.alerts is enabled but alerting is not available in this version yet"
+        )
+    if config.monitoring.analytics.enabled:
+        warnings.append(
+            "monitoring.analytics is enabled but periodic analytics reports are not available in "
+            "this version yet (backtests still print their summary)"
+        )
+    if config.tracking.enabled:
+        warnings.append(
+            "tracking is enabled but the persistent order tracker is not available in this version yet"
+        )
+    if config.monitoring.prometheus_port is not None:
+        warnings.append(
+            "monitoring.prometheus_port is set but the metrics endpoint is not available in this version yet"
+        )
+
+
+def _secret_values(raw: object, substituted: object, path: str = "") -> set[str]:
+    """Values of secret-looking keys (api keys, secrets, tokens...): the log filter masks them."""
+    found: set[str] = set()
+    if isinstance(raw, dict) and isinstance(substituted, dict):
+        for key, value in raw.items():
+            found |= _secret_values(value, substituted.get(key), f"{path}.{key}")
+    elif isinstance(raw, list) and isinstance(substituted, list):
+        for index, (a, b) in enumerate(zip(raw, substituted, strict=False)):
+            found |= _secret_values(a, b, f"{path}[{index}]")
+    elif isinstance(substituted, str) and substituted and is_secret_key(path):
+        found.add(substituted)
+    return found

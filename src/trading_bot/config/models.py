@@ -1,0 +1,118 @@
+"""The config file's shape, section by section (see the README for a full example).
+
+Module sections take `class:` (a built-in name, a guide path or a dotted path), `enabled:`
+and `params:`; each module class validates its own `params` so an error names the exact key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trading_bot.domain.enums import TradingMode
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ModuleSpec(Section):
+    class_path: str = Field(alias="class", min_length=1)
+    enabled: bool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _empty_params(cls, value: object) -> object:
+        return {} if value is None else value
+
+
+class ExchangeSpec(ModuleSpec):
+    features: dict[str, Any] = Field(
+        default_factory=dict, description="guide toggles (futures, dex, default_leverage)"
+    )
+
+
+class StrategySpec(ModuleSpec):
+    class_path: str = Field(default="detector_driven", alias="class", min_length=1)
+
+
+class ExecutionSpec(ModuleSpec):
+    class_path: str = Field(default="market", alias="class", min_length=1)
+    order_types: list[str] = Field(default_factory=lambda: ["market"])
+
+
+class RiskConfig(Section):
+    enabled: bool = True
+    checks: list[ModuleSpec] = Field(default_factory=list)
+
+
+class AlertsConfig(Section):
+    enabled: bool = False
+    class_path: str = Field(default="alerter", alias="class")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class AnalyticsConfig(Section):
+    enabled: bool = False
+    class_path: str = Field(default="performance", alias="class")
+    report_interval: int = Field(default=3600, gt=0, description="seconds between reports")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class MonitoringConfig(Section):
+    prometheus_port: int | None = Field(default=None, ge=1, le=65535)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+
+
+class ReportingConfig(Section):
+    interval: int = Field(default=3600, gt=0, description="seconds between attribution reports")
+    send_alerts: bool = False
+
+
+class TrackingConfig(Section):
+    enabled: bool = False
+    class_path: str = Field(default="order_tracker", alias="class")
+    params: dict[str, Any] = Field(default_factory=dict)
+    reporting: ReportingConfig = Field(default_factory=ReportingConfig)
+
+
+class LoggingConfig(Section):
+    level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    json_format: bool = Field(default=False, alias="json", description="one JSON object per line")
+    file: str | None = None
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+
+class BacktestConfig(Section):
+    valuation_currency: str | None = Field(
+        default=None,
+        description="currency equity is reported in; default: quote of the first market",
+    )
+
+
+class BotConfig(Section):
+    mode: TradingMode
+    exchange: ExchangeSpec
+    strategy: StrategySpec = Field(default_factory=StrategySpec)
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    reporting: ReportingConfig | None = None
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _lower_mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+Kind = Literal["exchange", "strategy", "execution", "risk"]

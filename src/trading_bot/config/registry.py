@@ -1,0 +1,126 @@
+"""Which class a `class:` value names.
+
+Three spellings are accepted: a short built-in name (`simulated`, `position_limits`), the
+developer guide's own paths (`modules.strategy.combined.CombinedStrategy`) or bare class names,
+and any importable dotted path `package.module.ClassName` for your own plugins.
+Built-in names of modules that are planned but not shipped yet resolve to a clear error.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A built-in module that is part of the public contract but not shipped in this version."""
+
+    class_name: str
+
+
+Target = str | Planned
+
+BUILTINS: dict[str, dict[str, Target]] = {
+    "exchange": {
+        "simulated": "trading_bot.venues.simulated.exchange.SimulatedExchange",
+        "ccxt": Planned("CCXTVenue"),
+        "futures": Planned("FuturesVenue"),
+        "dex": Planned("DEXVenue"),
+    },
+    "strategy": {
+        "detector_driven": "trading_bot.strategy.detector_driven.DetectorDrivenStrategy",
+        "combined": Planned("CombinedStrategy"),
+    },
+    "execution": {
+        "market": "trading_bot.execution.market.MarketOrderExecution",
+        "limit": Planned("LimitOrderExecution"),
+        "iceberg": Planned("IcebergExecution"),
+        "bracket": Planned("BracketOrderExecution"),
+        "twap": Planned("TWAPExecution"),
+    },
+    "risk": {
+        "position_limits": "trading_bot.risk.position_limits.PositionLimitCheck",
+        "drawdown": Planned("DrawdownProtection"),
+        "correlation": Planned("CorrelationLimit"),
+        "exposure": Planned("ExposureLimit"),
+        "order_rate": Planned("OrderRateLimit"),
+        "price_band": Planned("PriceBandCheck"),
+        "loss_cooldown": Planned("LossCooldown"),
+    },
+    "alerts": {"alerter": Planned("Alerter")},
+    "analytics": {"performance": Planned("PerformanceAnalytics")},
+    "tracking": {"order_tracker": Planned("OrderTracker")},
+}
+
+# The developer guide's module paths, lower-cased (the OCR'd guide spells some with odd case).
+GUIDE_PATHS: dict[str, tuple[str, str]] = {
+    "modules.exchange.simulated.simulatedexchange": ("exchange", "simulated"),
+    "modules.exchange.ccxt_connector.ccxtconnector": ("exchange", "ccxt"),
+    "modules.exchange.futures.futuresconnector": ("exchange", "futures"),
+    "modules.exchange.dex_connector.dexconnector": ("exchange", "dex"),
+    "modules.strategy.detector_driven.detectordrivenstrategy": ("strategy", "detector_driven"),
+    "modules.strategy.combined.combinedstrategy": ("strategy", "combined"),
+    "modules.execution.market.marketorderexecution": ("execution", "market"),
+    "modules.execution.limit.limitorderexecution": ("execution", "limit"),
+    "modules.execution.iceberg.icebergexecution": ("execution", "iceberg"),
+    "modules.execution.bracket.bracketorderexecution": ("execution", "bracket"),
+    "modules.execution.twap.twapexecution": ("execution", "twap"),
+    "modules.risk.position_limits.positionlimitcheck": ("risk", "position_limits"),
+    "modules.risk.drawdown.drawdownprotection": ("risk", "drawdown"),
+    "modules.risk.correlation.correlationlimit": ("risk", "correlation"),
+    "modules.monitoring.alerter.alerter": ("alerts", "alerter"),
+    "modules.monitoring.analytics.performanceanalytics": ("analytics", "performance"),
+    "modules.tracking.order_tracker.ordertracker": ("tracking", "order_tracker"),
+}
+
+
+class ClassResolutionError(Exception):
+    """`class:` names nothing usable; the message says what is accepted instead."""
+
+
+def resolve(kind: str, spec: str) -> type:
+    """Import the class `spec` names for a module of `kind` (a key of BUILTINS)."""
+    spec = spec.strip()
+    builtins = BUILTINS[kind]
+    target: Target | None = builtins.get(spec.lower())
+    if target is None:
+        alias = GUIDE_PATHS.get(spec.lower())
+        if alias is not None and alias[0] == kind:
+            target = builtins[alias[1]]
+    if target is None:
+        by_class = {_class_name(t).lower(): t for t in builtins.values()}
+        target = by_class.get(spec.lower())
+    if isinstance(target, Planned):
+        shipped = sorted(name for name, t in builtins.items() if isinstance(t, str))
+        raise ClassResolutionError(
+            f"{spec!r} ({target.class_name}) is not available in this version yet; "
+            f"available: {', '.join(shipped) or 'none'}"
+        )
+    return _import(target or spec, kind)
+
+
+def _class_name(target: Target) -> str:
+    return target.class_name if isinstance(target, Planned) else target.rsplit(".", 1)[-1]
+
+
+def _import(path: str, kind: str) -> type:
+    names = ", ".join(sorted(BUILTINS[kind]))
+    expected = f"expected a built-in name ({names}) or a dotted path 'package.module.ClassName'"
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name:
+        raise ClassResolutionError(f"unknown class {path!r}; {expected}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ClassResolutionError(f"cannot import {path!r}: {error}; {expected}") from None
+    except Exception as error:  # a plugin that fails on import is reported, not raised
+        raise ClassResolutionError(
+            f"importing {module_name!r} failed: {type(error).__name__}: {error}"
+        ) from None
+    found = getattr(module, class_name, None)
+    if not isinstance(found, type):
+        raise ClassResolutionError(
+            f"module {module_name!r} has no class {class_name!r}; {expected}"
+        )
+    return found

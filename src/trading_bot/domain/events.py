@@ -1,0 +1,66 @@
+"""Events: facts that happened, named in the past tense. The bus carries these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.order import Order
+from trading_bot.domain.rejections import RejectionReason
+from trading_bot.domain.signal import Signal
+
+
+@dataclass(frozen=True, slots=True)
+class SignalReceived:
+    signal: Signal
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRejected:
+    """A signal that will not be executed (including duplicates and invalid payloads)."""
+
+    signal_id: str
+    source: str
+    reason: RejectionReason
+    detail: str
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSubmitted:
+    order: Order
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted:
+    order: Order
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected:
+    order: Order
+    reason: RejectionReason
+    detail: str
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled:
+    order: Order
+    fill: Fill
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCanceled:
+    order: Order
+    detail: str
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExpired:
+    order: Order
+    ts_ms: int

@@ -1,0 +1,28 @@
+"""A fill: one execution of (part of) an order at a venue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from trading_bot.domain.enums import LiquiditySide, Side
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """`trade_id` is the venue's id of the execution and the key fills are de-duplicated on."""
+
+    trade_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    amount: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_asset: str
+    liquidity: LiquiditySide
+    ts_ms: int
+
+    @property
+    def notional(self) -> Decimal:
+        return self.amount * self.price

@@ -1,0 +1,77 @@
+"""An order and its lifecycle bookkeeping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.money import ZERO
+from trading_bot.domain.order_status import TRANSITIONS, InvalidOrderTransition, OrderStatus
+from trading_bot.domain.rejections import RejectionReason
+
+
+class OverfillError(RuntimeError):
+    """A fill would take an order past its amount: refused, never applied."""
+
+
+@dataclass(slots=True, eq=False)
+class Order:
+    """One order the bot placed (or intends to place), attributed to the signal behind it."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    amount: Decimal
+    created_ms: int
+    signal_id: str
+    source: str = ""
+    strategy: str | None = None
+    price: Decimal | None = None
+    expires_at_ms: int | None = None
+    status: OrderStatus = OrderStatus.INITIALIZED
+    venue_order_id: str | None = None
+    filled_amount: Decimal = ZERO
+    filled_notional: Decimal = ZERO
+    fees: Decimal = ZERO
+    reject_reason: RejectionReason | None = None
+    reject_detail: str = ""
+
+    def transition(self, new_status: OrderStatus) -> None:
+        if new_status is self.status and new_status is OrderStatus.PARTIALLY_FILLED:
+            return
+        if new_status not in TRANSITIONS[self.status]:
+            raise InvalidOrderTransition(self.client_order_id, self.status, new_status)
+        self.status = new_status
+
+    def apply_fill(self, fill: Fill) -> None:
+        """Accumulate a fill and move to PARTIALLY_FILLED or FILLED."""
+        total = self.filled_amount + fill.amount
+        if total > self.amount:
+            raise OverfillError(
+                f"order {self.client_order_id}: fill {fill.trade_id} of {fill.amount} would fill "
+                f"{total} of {self.amount}"
+            )
+        self.transition(
+            OrderStatus.FILLED if total == self.amount else OrderStatus.PARTIALLY_FILLED
+        )
+        self.filled_amount = total
+        self.filled_notional += fill.notional
+        self.fees += fill.fee
+
+    @property
+    def average_fill_price(self) -> Decimal | None:
+        """Volume-weighted average price of the fills so far."""
+        if self.filled_amount == 0:
+            return None
+        return self.filled_notional / self.filled_amount
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.filled_amount
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open

@@ -1,0 +1,65 @@
+"""The order state machine, written as data.
+
+`TRANSITIONS[a]` is every state an order in state `a` may move to. Besides the happy path it
+admits what real venues do: a fill that races a cancel request (PENDING_CANCEL -> FILLED) and a
+cancel refused because the order filled. Anything else is a bug and raises.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    INITIALIZED = "initialized"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    PENDING_CANCEL = "pending_cancel"
+    PENDING_UPDATE = "pending_update"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in TERMINAL
+
+
+S = OrderStatus
+
+TERMINAL: frozenset[OrderStatus] = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
+
+_LIVE_EXITS = {
+    S.PARTIALLY_FILLED,
+    S.FILLED,
+    S.PENDING_CANCEL,
+    S.PENDING_UPDATE,
+    S.CANCELED,
+    S.EXPIRED,
+}
+
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.INITIALIZED: frozenset({S.SUBMITTED, S.REJECTED, S.CANCELED}),
+    S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED, *_LIVE_EXITS}),
+    S.ACCEPTED: frozenset(_LIVE_EXITS),
+    S.PARTIALLY_FILLED: frozenset(_LIVE_EXITS),
+    S.PENDING_CANCEL: frozenset({S.CANCELED, S.PARTIALLY_FILLED, S.FILLED, S.ACCEPTED, S.EXPIRED}),
+    S.PENDING_UPDATE: frozenset(
+        {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.PENDING_CANCEL, S.EXPIRED}
+    ),
+    S.FILLED: frozenset(),
+    S.CANCELED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+
+class InvalidOrderTransition(RuntimeError):
+    """An order was asked to move along an edge the state table does not have."""
+
+    def __init__(self, client_order_id: str, current: OrderStatus, requested: OrderStatus) -> None:
+        super().__init__(f"order {client_order_id}: illegal transition {current} -> {requested}")
+        self.current = current
+        self.requested = requested

@@ -1,0 +1,72 @@
+"""Rejection reason codes: one stable vocabulary shared by the summary, logs, metrics and store.
+
+The codes are data: a user sees them in reports and may alert on them, so a code is never
+renamed; new codes are added with their explanation in `REASON_TEXT`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RejectionReason(StrEnum):
+    INVALID_SIGNAL = "invalid_signal"
+    DUPLICATE = "duplicate"
+    EXPIRED = "expired"
+    LOW_CONFIDENCE = "low_confidence"
+    UNKNOWN_ASSET = "unknown_asset"
+    NO_MARKET_DATA = "no_market_data"
+    UNSUPPORTED_ORDER_TYPE = "unsupported_order_type"
+    NOTHING_TO_DO = "nothing_to_do"
+    POSITION_LIMIT = "position_limit"
+    MAX_POSITIONS = "max_positions"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    BELOW_MIN_AMOUNT = "below_min_amount"
+    BELOW_MIN_NOTIONAL = "below_min_notional"
+    INVALID_AMOUNT_PRECISION = "invalid_amount_precision"
+    INVALID_PRICE_PRECISION = "invalid_price_precision"
+    UNFILLED = "unfilled"
+    INTERNAL_ERROR = "internal_error"
+
+
+REASON_TEXT: dict[RejectionReason, str] = {
+    RejectionReason.INVALID_SIGNAL: "the signal does not match the signal contract",
+    RejectionReason.DUPLICATE: "a signal with this source and signal_id was already received",
+    RejectionReason.EXPIRED: "the signal expired before it could be executed",
+    RejectionReason.LOW_CONFIDENCE: "confidence is below the strategy's min_confidence",
+    RejectionReason.UNKNOWN_ASSET: "the venue has no market for this asset",
+    RejectionReason.NO_MARKET_DATA: "no price is available to size or fill the order",
+    RejectionReason.UNSUPPORTED_ORDER_TYPE: "the execution algorithm cannot place this order type",
+    RejectionReason.NOTHING_TO_DO: "the target position is already held",
+    RejectionReason.POSITION_LIMIT: "the order would push the position past max_position_size",
+    RejectionReason.MAX_POSITIONS: "opening it would exceed max_positions open positions",
+    RejectionReason.INSUFFICIENT_BALANCE: "the account cannot pay for the order and its fee",
+    RejectionReason.BELOW_MIN_AMOUNT: "the amount is below the market's minimum order amount",
+    RejectionReason.BELOW_MIN_NOTIONAL: "the order value is below the market's minimum notional",
+    RejectionReason.INVALID_AMOUNT_PRECISION: "the amount is not a multiple of the amount step",
+    RejectionReason.INVALID_PRICE_PRECISION: "the price is not a multiple of the price step",
+    RejectionReason.UNFILLED: "the order was still open when the run ended",
+    RejectionReason.INTERNAL_ERROR: "the bot failed while handling the signal (see the log)",
+}
+
+
+class Rejection:
+    """Why something was not done: a stable code plus a human detail for this case."""
+
+    __slots__ = ("detail", "reason")
+
+    def __init__(self, reason: RejectionReason, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail or REASON_TEXT[reason]
+
+    def __repr__(self) -> str:
+        return f"Rejection({self.reason.value!r}, {self.detail!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Rejection) and (self.reason, self.detail) == (
+            other.reason,
+            other.detail,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.reason, self.detail))

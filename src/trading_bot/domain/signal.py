@@ -1,0 +1,117 @@
+"""The signal contract: what an outside detector sends the bot.
+
+One canonical object; other wire formats (TradingView alerts, CSV rows) are mapped into it
+by intake. Validation reports every bad field at once, by name.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from trading_bot.domain.enums import Side
+from trading_bot.domain.timestamps import parse_epoch_ms
+
+MAX_AMOUNT = Decimal("1e15")
+
+PositiveAmount = Annotated[Decimal, Field(gt=0, lt=MAX_AMOUNT)]
+EpochMs = Annotated[int, BeforeValidator(parse_epoch_ms)]
+
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
+
+
+class Signal(BaseModel):
+    """A trading signal.
+
+    Exactly one of `size` (base amount), `notional` (quote amount) or `target_position` (the
+    signed position wanted) says how much; `side` is required with the first two and must be
+    absent with `target_position`. Times are epoch milliseconds in UTC.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    signal_id: str = Field(min_length=1, max_length=128)
+    asset: str = Field(min_length=3, max_length=64)
+    side: Side | None = None
+    size: PositiveAmount | None = None
+    notional: PositiveAmount | None = None
+    target_position: Annotated[Decimal, Field(gt=-MAX_AMOUNT, lt=MAX_AMOUNT)] | None = None
+    confidence: Annotated[Decimal, Field(ge=0, le=1)] = Decimal(1)
+    order_type: Literal["market", "limit"] = "market"
+    price: PositiveAmount | None = None
+    stop_loss: PositiveAmount | None = None
+    take_profit: PositiveAmount | None = None
+    created_at: EpochMs | None = None
+    ttl_s: Annotated[Decimal, Field(gt=0)] | None = None
+    expires_at: EpochMs | None = None
+    source: str = Field(default="", max_length=64)
+    strategy: str | None = Field(default=None, max_length=64)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("side", mode="before")
+    @classmethod
+    def _lower_side(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("asset", mode="before")
+    @classmethod
+    def _unified_symbol(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        symbol = value.strip().upper()
+        if not _SYMBOL.match(symbol):
+            raise ValueError(f"expected a unified symbol like 'BTC/USDT', got {value!r}")
+        return symbol
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Signal:
+        given = [
+            name
+            for name in ("size", "notional", "target_position")
+            if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of size, notional or target_position"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if self.target_position is not None and self.side is not None:
+            raise ValueError(
+                "side must be absent with target_position: the target sets the direction"
+            )
+        if self.target_position is None and self.side is None:
+            raise ValueError("side is required ('buy' or 'sell') with size or notional")
+        if self.order_type == "limit" and self.price is None:
+            raise ValueError("order_type 'limit' needs a price")
+        if self.stop_loss is not None and self.take_profit is not None and self.side is not None:
+            low, high = (self.stop_loss, self.take_profit)
+            if self.side is Side.SELL:
+                low, high = high, low
+            if low >= high:
+                raise ValueError(
+                    f"for a {self.side} stop_loss must be on the losing side of take_profit"
+                )
+        if (
+            self.expires_at is not None
+            and self.created_at is not None
+            and self.expires_at <= self.created_at
+        ):
+            raise ValueError("expires_at must be after created_at")
+        return self
+
+    @property
+    def dedup_key(self) -> tuple[str, str]:
+        """The idempotency key: the same (source, signal_id) is executed at most once."""
+        return (self.source, self.signal_id)
+
+    @property
+    def expiry_ms(self) -> int | None:
+        """When the signal goes stale: `expires_at`, else `created_at + ttl_s`, else never."""
+        if self.expires_at is not None:
+            return self.expires_at
+        if self.ttl_s is not None and self.created_at is not None:
+            return self.created_at + int(self.ttl_s * 1000)
+        return None

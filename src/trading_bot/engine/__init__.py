@@ -1,0 +1,1 @@
+"""The event bus, clocks and the kernel that wires the trading pipeline."""

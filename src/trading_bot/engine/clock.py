@@ -1,0 +1,111 @@
+"""The one source of time for the pipeline.
+
+Nothing in the core reads the wall clock or sleeps: it asks a `Clock`. A backtest drives a
+`SimulatedClock` as fast as the CPU allows; paper and live use `LiveClock`. Timers fire in
+time order, ties in the order they were scheduled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+TimerCallback = Callable[[], None]
+
+
+class Timer:
+    """A scheduled callback; `cancel()` makes it a no-op."""
+
+    __slots__ = ("_handle", "at_ms", "callback", "cancelled")
+
+    def __init__(self, at_ms: int, callback: TimerCallback) -> None:
+        self.at_ms = at_ms
+        self.callback = callback
+        self.cancelled = False
+        self._handle: asyncio.TimerHandle | None = None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+class Clock(ABC):
+    @abstractmethod
+    def now_ms(self) -> int:
+        """Current time in epoch milliseconds (UTC)."""
+
+    @abstractmethod
+    def schedule_at(self, at_ms: int, callback: TimerCallback) -> Timer:
+        """Run `callback` once at `at_ms` (at once, on the next tick, if that is past)."""
+
+    def schedule_after(self, delay_ms: int, callback: TimerCallback) -> Timer:
+        return self.schedule_at(self.now_ms() + delay_ms, callback)
+
+
+class SimulatedClock(Clock):
+    """A clock that only moves when told to, firing due timers on the way."""
+
+    def __init__(self, start_ms: int = 0) -> None:
+        self._now = start_ms
+        self._timers: list[tuple[int, int, Timer]] = []
+        self._sequence = itertools.count()
+
+    def now_ms(self) -> int:
+        return self._now
+
+    def schedule_at(self, at_ms: int, callback: TimerCallback) -> Timer:
+        timer = Timer(max(at_ms, self._now), callback)
+        heapq.heappush(self._timers, (timer.at_ms, next(self._sequence), timer))
+        return timer
+
+    def next_timer_ms(self) -> int | None:
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def advance_to(self, target_ms: int, *, inclusive: bool = True) -> None:
+        """Move time to `target_ms`, firing timers due before it (and at it when `inclusive`).
+
+        Each timer runs with the clock set to its own time. Time never goes backwards.
+        """
+        timers = self._timers
+        while timers:
+            at_ms, _, timer = timers[0]
+            if at_ms > target_ms or (at_ms == target_ms and not inclusive):
+                break
+            heapq.heappop(timers)
+            if timer.cancelled:
+                continue
+            self._now = at_ms
+            timer.callback()
+        self._now = max(self._now, target_ms)
+
+
+class LiveClock(Clock):
+    """Wall-clock time; timers run on the asyncio event loop.
+
+    The only place in the bot that reads the system clock.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    def schedule_at(self, at_ms: int, callback: TimerCallback) -> Timer:
+        loop = self._loop or asyncio.get_running_loop()
+        timer = Timer(at_ms, callback)
+        delay_s = max(0.0, (at_ms - self.now_ms()) / 1000)
+        timer._handle = loop.call_later(delay_s, self._fire, timer)
+        return timer
+
+    @staticmethod
+    def _fire(timer: Timer) -> None:
+        if not timer.cancelled:
+            timer.callback()

@@ -1,0 +1,41 @@
+"""Base of every module chosen by config (`class:` + `params:`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from trading_bot.engine.context import TradingContext
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Component:
+    """A pluggable module: validated `Params`, then bound to the running bot's context.
+
+    Subclasses declare `Params` (a pydantic model, extra keys forbidden) so a typo in a config
+    file is an error naming the key, not a silently ignored setting.
+    """
+
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
+        self.params = (
+            params if isinstance(params, BaseModel) else self.Params.model_validate(params or {})
+        )
+        self._context: TradingContext | None = None
+
+    def bind(self, context: TradingContext) -> None:
+        """Called once by the kernel before the first signal."""
+        self._context = context
+
+    @property
+    def context(self) -> TradingContext:
+        if self._context is None:
+            raise RuntimeError(f"{type(self).__name__} is not bound to a running bot yet")
+        return self._context

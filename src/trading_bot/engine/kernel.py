@@ -1,0 +1,204 @@
+"""The kernel: the one pipeline every mode runs.
+
+signal -> dedup -> expiry -> strategy -> sizing -> risk -> execution -> order manager -> venue,
+and venue reports -> order manager -> events -> portfolio and signal ledger. The kernel is
+synchronous and does no I/O; time comes from the clock it is given.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from loguru import logger
+
+from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.events import (
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    SignalReceived,
+    SignalRejected,
+)
+from trading_bot.domain.ids import client_order_id
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import Rejection, RejectionReason
+from trading_bot.domain.signal import Signal
+from trading_bot.engine.bus import EventBus
+from trading_bot.engine.context import TradingContext
+from trading_bot.engine.intents import build_intent
+from trading_bot.engine.signal_ledger import InvalidSignal, SignalLedger, SignalRecord
+from trading_bot.execution.base import ExecutionAlgorithm
+from trading_bot.orders.manager import OrderManager
+from trading_bot.portfolio.portfolio import Portfolio
+from trading_bot.risk.base import RiskChain
+from trading_bot.strategy.base import Strategy
+
+
+class SignalOrders:
+    """The `OrderPlacer` handed to execution for one signal: legs numbered 0, 1, 2... so the
+    client order ids are the same every time the same signal is processed."""
+
+    __slots__ = ("_kernel", "_next_leg", "_record", "_signal")
+
+    def __init__(self, kernel: TradingKernel, signal: Signal, record: SignalRecord) -> None:
+        self._kernel = kernel
+        self._signal = signal
+        self._record = record
+        self._next_leg = len(record.client_order_ids)
+
+    def place(
+        self, *, side: Side, order_type: OrderType, amount: Decimal, price: Decimal | None = None
+    ) -> Order:
+        signal = self._signal
+        order = Order(
+            client_order_id=client_order_id(signal.source, signal.signal_id, self._next_leg),
+            symbol=signal.asset,
+            side=side,
+            order_type=order_type,
+            amount=amount,
+            price=price,
+            created_ms=self._kernel.context.clock.now_ms(),
+            signal_id=signal.signal_id,
+            source=signal.source,
+            strategy=signal.strategy,
+            expires_at_ms=signal.expiry_ms,
+        )
+        self._next_leg += 1
+        self._kernel.ledger.order_placed(self._record, order.client_order_id)
+        self._kernel.orders.submit(order)
+        return order
+
+
+class TradingKernel:
+    def __init__(
+        self,
+        *,
+        context: TradingContext,
+        bus: EventBus,
+        strategy: Strategy,
+        risk: RiskChain,
+        execution: ExecutionAlgorithm,
+    ) -> None:
+        self.context = context
+        self.bus = bus
+        self.strategy = strategy
+        self.risk = risk
+        self.execution = execution
+        self.orders: OrderManager = context.orders
+        self.portfolio: Portfolio = context.portfolio
+        self.ledger = SignalLedger()
+        strategy.bind(context)
+        risk.bind(context)
+        execution.bind(context)
+        bus.subscribe(OrderFilled, self.portfolio.on_order_filled)
+        bus.subscribe(OrderFilled, self._on_filled)
+        bus.subscribe(OrderRejected, self._on_rejected)
+        bus.subscribe(OrderCanceled, self._on_canceled)
+        bus.subscribe(OrderExpired, self._on_expired)
+
+    # -- intake ---------------------------------------------------------------------------------
+
+    def submit_signal(self, signal: Signal) -> None:
+        """Run one validated signal through the pipeline. Never raises for a bad signal."""
+        now = self.context.clock.now_ms()
+        key = signal.dedup_key
+        if self.ledger.seen(key):
+            self.ledger.duplicate(key, now)
+            self.bus.publish(
+                SignalRejected(signal.signal_id, signal.source, RejectionReason.DUPLICATE, "", now)
+            )
+            logger.info(
+                "signal {} from '{}' is a duplicate: ignored", signal.signal_id, signal.source
+            )
+            return
+        record = self.ledger.received(key, now)
+        self.bus.publish(SignalReceived(signal, now))
+        try:
+            rejection = self._process(signal, record, now)
+        except Exception as error:  # a bug must not stop the bot; the signal says what happened
+            logger.exception("internal error while handling signal {}", signal.signal_id)
+            rejection = Rejection(
+                RejectionReason.INTERNAL_ERROR, f"{type(error).__name__}: {error}"
+            )
+        if rejection is None:
+            return
+        if record.client_order_ids:
+            # Orders are already out: their own outcomes decide the signal's status.
+            logger.error(
+                "signal {} stopped after placing orders: {}", signal.signal_id, rejection.detail
+            )
+        else:
+            self._reject(record, rejection, now)
+
+    def reject_invalid(self, invalid: InvalidSignal) -> None:
+        """Keep a payload that failed validation as a dead letter and count it."""
+        self.ledger.dead_letter(invalid)
+        logger.warning("invalid signal at {}: {}", invalid.location, "; ".join(invalid.errors))
+        self.bus.publish(
+            SignalRejected(
+                "",
+                "",
+                RejectionReason.INVALID_SIGNAL,
+                "; ".join(invalid.errors),
+                self.context.clock.now_ms(),
+            )
+        )
+
+    # -- pipeline -------------------------------------------------------------------------------
+
+    def _process(self, signal: Signal, record: SignalRecord, now: int) -> Rejection | None:
+        expiry = signal.expiry_ms
+        if expiry is not None and now >= expiry:
+            return Rejection(RejectionReason.EXPIRED, f"expired at {expiry}, now {now}")
+        decided = self.strategy.process_signal(signal)
+        if isinstance(decided, Rejection):
+            return decided
+        if not decided:
+            return Rejection(RejectionReason.NOTHING_TO_DO, "the strategy produced no order")
+        first_rejection: Rejection | None = None
+        for derived in decided:
+            outcome = self._execute(derived, record)
+            if outcome is not None and first_rejection is None:
+                first_rejection = outcome
+        return first_rejection
+
+    def _execute(self, signal: Signal, record: SignalRecord) -> Rejection | None:
+        intent = build_intent(signal, self.context)
+        if isinstance(intent, Rejection):
+            return intent
+        approved = self.risk.evaluate(intent)
+        if isinstance(approved, Rejection):
+            logger.info("risk check blocked signal {}: {}", signal.signal_id, approved.detail)
+            return approved
+        return self.execution.execute(approved, SignalOrders(self, signal, record))
+
+    def _reject(self, record: SignalRecord, rejection: Rejection, now: int) -> None:
+        self.ledger.reject(record, rejection.reason, rejection.detail)
+        self.bus.publish(
+            SignalRejected(record.signal_id, record.source, rejection.reason, rejection.detail, now)
+        )
+        logger.info(
+            "signal {} rejected: {} ({})", record.signal_id, rejection.reason, rejection.detail
+        )
+
+    # -- order outcomes -------------------------------------------------------------------------
+
+    def _on_filled(self, event: OrderFilled) -> None:
+        self.ledger.order_filled(
+            event.order.client_order_id, final=event.order.status is OrderStatus.FILLED
+        )
+
+    def _on_rejected(self, event: OrderRejected) -> None:
+        self.ledger.order_closed(event.order.client_order_id, event.reason, event.detail)
+
+    def _on_canceled(self, event: OrderCanceled) -> None:
+        self.ledger.order_closed(
+            event.order.client_order_id, RejectionReason.UNFILLED, event.detail
+        )
+
+    def _on_expired(self, event: OrderExpired) -> None:
+        self.ledger.order_closed(
+            event.order.client_order_id, RejectionReason.EXPIRED, "the order expired at the venue"
+        )

@@ -1,0 +1,120 @@
+"""What became of every signal: executed, rejected (with reason) or still pending.
+
+Nothing is silently dropped: each signal received, including duplicates and payloads that
+failed validation, ends here with an outcome.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from trading_bot.domain.rejections import RejectionReason
+
+
+class SignalStatus(StrEnum):
+    PENDING = "pending"
+    EXECUTED = "executed"
+    REJECTED = "rejected"
+
+
+@dataclass(slots=True)
+class SignalRecord:
+    signal_id: str
+    source: str
+    received_ms: int
+    status: SignalStatus = SignalStatus.PENDING
+    reason: RejectionReason | None = None
+    detail: str = ""
+    client_order_ids: list[str] = field(default_factory=list)
+    open_orders: int = 0
+    filled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidSignal:
+    """A payload that failed validation, kept as a dead letter with where it came from."""
+
+    location: str
+    errors: tuple[str, ...]
+    raw: str
+
+
+class SignalLedger:
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str], SignalRecord] = {}
+        self._by_order: dict[str, SignalRecord] = {}
+        self.duplicates: list[tuple[str, str, int]] = []
+        self.invalid: list[InvalidSignal] = []
+
+    def seen(self, key: tuple[str, str]) -> bool:
+        return key in self._records
+
+    def received(self, key: tuple[str, str], ts_ms: int) -> SignalRecord:
+        record = self._records[key] = SignalRecord(key[1], key[0], ts_ms)
+        return record
+
+    def duplicate(self, key: tuple[str, str], ts_ms: int) -> None:
+        self.duplicates.append((key[0], key[1], ts_ms))
+
+    def dead_letter(self, invalid: InvalidSignal) -> None:
+        self.invalid.append(invalid)
+
+    def get(self, key: tuple[str, str]) -> SignalRecord | None:
+        return self._records.get(key)
+
+    def reject(self, record: SignalRecord, reason: RejectionReason, detail: str) -> None:
+        record.status = SignalStatus.REJECTED
+        record.reason = reason
+        record.detail = detail
+
+    # -- order outcomes -------------------------------------------------------------------------
+
+    def order_placed(self, record: SignalRecord, client_order_id: str) -> None:
+        record.client_order_ids.append(client_order_id)
+        record.open_orders += 1
+        self._by_order[client_order_id] = record
+
+    def order_filled(self, client_order_id: str, *, final: bool) -> None:
+        record = self._by_order.get(client_order_id)
+        if record is None:
+            return
+        record.filled = True
+        record.status = SignalStatus.EXECUTED
+        record.reason = None
+        if final:
+            record.open_orders -= 1
+
+    def order_closed(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
+        """An order ended other than by filling (rejected, canceled, expired). The signal is
+        rejected with the first such reason once none of its orders is open and none filled."""
+        record = self._by_order.get(client_order_id)
+        if record is None:
+            return
+        record.open_orders -= 1
+        if not record.filled and record.reason is None:
+            record.reason = reason
+            record.detail = detail
+        if record.open_orders == 0 and not record.filled:
+            record.status = SignalStatus.REJECTED
+
+    # -- reporting ------------------------------------------------------------------------------
+
+    @property
+    def records(self) -> list[SignalRecord]:
+        return list(self._records.values())
+
+    def rejection_counts(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for record in self._records.values():
+            if record.status is SignalStatus.REJECTED and record.reason is not None:
+                counts[record.reason.value] += 1
+        if self.duplicates:
+            counts[RejectionReason.DUPLICATE.value] += len(self.duplicates)
+        if self.invalid:
+            counts[RejectionReason.INVALID_SIGNAL.value] += len(self.invalid)
+        return counts
+
+    def status_counts(self) -> Counter[str]:
+        return Counter(record.status.value for record in self._records.values())

@@ -1,0 +1,1 @@
+"""Execution algorithms: how an approved intent becomes orders."""

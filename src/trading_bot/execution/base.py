@@ -1,0 +1,28 @@
+"""The execution algorithm interface."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from decimal import Decimal
+from typing import Protocol
+
+from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.intent import TradeIntent
+from trading_bot.domain.order import Order
+from trading_bot.domain.rejections import Rejection
+from trading_bot.engine.component import Component
+
+
+class OrderPlacer(Protocol):
+    """Places orders for one signal: gives each its deterministic client order id and sends it
+    through the order manager (write-ahead, then the venue)."""
+
+    def place(
+        self, *, side: Side, order_type: OrderType, amount: Decimal, price: Decimal | None = None
+    ) -> Order: ...
+
+
+class ExecutionAlgorithm(Component):
+    @abstractmethod
+    def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
+        """Place the orders for `intent` (now or later, on the clock), or say why not."""

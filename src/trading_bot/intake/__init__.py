@@ -1,0 +1,1 @@
+"""Signal intake: parsing, validation and the sources signals arrive from."""

@@ -1,0 +1,60 @@
+"""The validation path every signal source shares: raw payload -> `Signal` or a reason why not.
+
+Never raises: whatever arrives, the caller gets either a valid signal or the list of problems,
+each naming the field, ready to be kept as a dead letter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from trading_bot.domain.signal import Signal
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def parse_json_signal(text: str | bytes) -> Signal | list[str]:
+    """Parse one canonical JSON signal. Numbers are read as exact decimals."""
+    if len(text) > MAX_PAYLOAD_BYTES:
+        return [f"payload is {len(text)} bytes, larger than the {MAX_PAYLOAD_BYTES}-byte limit"]
+    try:
+        payload = json.loads(text, parse_float=Decimal)
+    except (ValueError, RecursionError) as error:
+        return [f"not valid JSON: {error}"]
+    return validate_signal(payload)
+
+
+def validate_signal(payload: object) -> Signal | list[str]:
+    if not isinstance(payload, Mapping):
+        return [f"expected a JSON object, got {type(payload).__name__}"]
+    try:
+        return Signal.model_validate(payload)
+    except ValidationError as error:
+        return describe_errors(error)
+    except Exception as error:  # a validator bug must not escape into a source's loop
+        return [f"could not validate the signal: {type(error).__name__}: {error}"]
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (put extra data under 'metadata')"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        elif "input" in item and loc:
+            message = f"{message} (got {_short(item['input'])})"
+        problems.append(f"{loc}: {message}" if loc else message)
+    return problems
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

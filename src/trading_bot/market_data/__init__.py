@@ -1,0 +1,1 @@
+"""Market data: historical loaders and the bar/trade/book series the venue and strategies read."""

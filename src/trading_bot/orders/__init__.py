@@ -1,0 +1,1 @@
+"""Order lifecycle: tracking every order from intent to final state."""

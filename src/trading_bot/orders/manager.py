@@ -1,0 +1,155 @@
+"""The order manager: the one owner of order state.
+
+Execution algorithms hand it new orders; venues report back to it (it implements
+`VenueReports`). It applies each report to the order's state machine, refuses what cannot be
+true (a second fill with the same trade id, an overfill, a fill for an order it never sent) and
+publishes the resulting events for the portfolio and the signal ledger.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from loguru import logger
+
+from trading_bot.domain.enums import Side
+from trading_bot.domain.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
+)
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.money import ZERO
+from trading_bot.domain.order import Order, OverfillError
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
+from trading_bot.engine.bus import EventBus
+from trading_bot.engine.clock import Clock
+from trading_bot.venues.base import Venue
+
+
+class DuplicateClientOrderId(RuntimeError):
+    """An order with this client order id was already sent: it is never sent twice."""
+
+
+class OrderManager:
+    def __init__(self, bus: EventBus, clock: Clock, venue: Venue) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._venue = venue
+        self._orders: dict[str, Order] = {}
+        self._open: dict[str, Order] = {}
+        self._trade_ids: set[str] = set()
+        self.anomalies: list[str] = []
+        venue.bind(self, clock)
+
+    # -- commands from the core ---------------------------------------------------------------
+
+    def submit(self, order: Order) -> None:
+        if order.client_order_id in self._orders:
+            raise DuplicateClientOrderId(order.client_order_id)
+        self._orders[order.client_order_id] = order
+        self._open[order.client_order_id] = order
+        order.transition(OrderStatus.SUBMITTED)
+        self._bus.publish(OrderSubmitted(order, self._clock.now_ms()))
+        self._venue.submit_order(order)
+
+    def cancel(self, order: Order) -> None:
+        if order.is_open:
+            self._venue.cancel_order(order)
+
+    # -- views ----------------------------------------------------------------------------------
+
+    def get(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    @property
+    def all_orders(self) -> list[Order]:
+        return list(self._orders.values())
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [o for o in self._open.values() if symbol is None or o.symbol == symbol]
+
+    def open_exposure(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """Unfilled (buy, sell) amounts of open orders in `symbol`: exposure not yet in fills."""
+        buys = sells = ZERO
+        for order in self._open.values():
+            if order.symbol == symbol:
+                if order.side is Side.BUY:
+                    buys += order.remaining
+                else:
+                    sells += order.remaining
+        return buys, sells
+
+    # -- reports from the venue (VenueReports) ------------------------------------------------
+
+    def order_accepted(self, client_order_id: str, venue_order_id: str) -> None:
+        order = self._known(client_order_id, "acceptance")
+        if order is None:
+            return
+        order.venue_order_id = venue_order_id
+        order.transition(OrderStatus.ACCEPTED)
+        self._bus.publish(OrderAccepted(order, self._clock.now_ms()))
+
+    def order_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
+        order = self._known(client_order_id, "rejection")
+        if order is None:
+            return
+        order.transition(OrderStatus.REJECTED)
+        order.reject_reason = reason
+        order.reject_detail = detail
+        self._close(order)
+        self._bus.publish(OrderRejected(order, reason, detail, self._clock.now_ms()))
+
+    def order_filled(self, fill: Fill) -> None:
+        order = self._known(fill.client_order_id, f"fill {fill.trade_id}")
+        if order is None:
+            return
+        if fill.trade_id in self._trade_ids:
+            logger.debug(
+                "ignored repeated fill {} of order {}", fill.trade_id, order.client_order_id
+            )
+            return
+        try:
+            order.apply_fill(fill)
+        except OverfillError as error:
+            self._anomaly(str(error))
+            return
+        self._trade_ids.add(fill.trade_id)
+        if order.status is OrderStatus.FILLED:
+            self._close(order)
+        self._bus.publish(OrderFilled(order, fill))
+
+    def order_canceled(self, client_order_id: str, detail: str) -> None:
+        order = self._known(client_order_id, "cancel")
+        if order is None:
+            return
+        order.transition(OrderStatus.CANCELED)
+        self._close(order)
+        self._bus.publish(OrderCanceled(order, detail, self._clock.now_ms()))
+
+    def order_expired(self, client_order_id: str) -> None:
+        order = self._known(client_order_id, "expiry")
+        if order is None:
+            return
+        order.transition(OrderStatus.EXPIRED)
+        self._close(order)
+        self._bus.publish(OrderExpired(order, self._clock.now_ms()))
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _known(self, client_order_id: str, what: str) -> Order | None:
+        order = self._orders.get(client_order_id)
+        if order is None:
+            self._anomaly(f"venue reported {what} for unknown order {client_order_id}")
+        return order
+
+    def _close(self, order: Order) -> None:
+        self._open.pop(order.client_order_id, None)
+
+    def _anomaly(self, message: str) -> None:
+        self.anomalies.append(message)
+        logger.error("order anomaly: {}", message)

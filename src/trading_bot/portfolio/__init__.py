@@ -1,0 +1,1 @@
+"""Balances, positions, fees and P&L, built from fills."""

@@ -1,0 +1,1 @@
+"""Risk checks: approve, resize or reject each trade intent, with a stable reason code."""

@@ -1,0 +1,1 @@
+"""Strategies decide whether and how to act on incoming signals."""

@@ -1,0 +1,221 @@
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import config_data
+from trading_bot.config.errors import ConfigError
+from trading_bot.config.loader import load_config, load_config_data
+from trading_bot.execution.market import MarketOrderExecution
+from trading_bot.risk.position_limits import PositionLimitCheck
+from trading_bot.strategy.detector_driven import DetectorDrivenStrategy
+from trading_bot.venues.simulated.exchange import SimulatedExchange
+
+
+def issues(data: object, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config_data(data, source="bot.yaml", environ=environ or {})
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_minimal_config_resolves_short_names_to_modules() -> None:
+    loaded = load_config_data(config_data(), source="bot.yaml", environ={})
+    assert loaded.exchange.cls is SimulatedExchange
+    assert loaded.strategy.cls is DetectorDrivenStrategy
+    assert loaded.execution.cls is MarketOrderExecution
+    assert loaded.risk_checks == []
+
+
+def test_guide_paths_and_bare_class_names_are_aliases() -> None:
+    data = config_data(
+        exchange={"class": "modules.exchange.simulated.SimulatedExchange"},
+        strategy={"class": "DetectorDrivenStrategy"},
+        execution={"class": "trading_bot.execution.market.MarketOrderExecution"},
+        risk={
+            "checks": [
+                {
+                    "class": "modules.risk.position_limits.PositionLimitCheck",
+                    "params": {"max_positions": 2},
+                }
+            ]
+        },
+    )
+    loaded = load_config_data(data, source="bot.yaml", environ={})
+    assert loaded.exchange.cls is SimulatedExchange
+    assert loaded.risk_checks[0].cls is PositionLimitCheck
+    assert loaded.risk_checks[0].params.max_positions == 2  # type: ignore[attr-defined]
+
+
+def test_env_substitution_with_defaults_and_literal_dollar() -> None:
+    data = config_data(
+        exchange={
+            "class": "simulated",
+            "params": {"balances": {"USDT": "${START_USDT}", "BTC": "${START_BTC:-0.5}"}},
+        },
+        logging={"file": "logs/$$HOME/${LOG_NAME:-bot}.log"},
+    )
+    loaded = load_config_data(data, source="bot.yaml", environ={"START_USDT": "123"})
+    assert str(loaded.exchange.params.balances["USDT"]) == "123"  # type: ignore[attr-defined]
+    assert str(loaded.exchange.params.balances["BTC"]) == "0.5"  # type: ignore[attr-defined]
+    assert loaded.config.logging.file == "logs/$HOME/bot.log"
+
+
+def test_unset_variable_names_the_key_path_and_the_variable() -> None:
+    data = config_data(exchange={"class": "simulated", "params": {"balances": {"USDT": "${NOPE}"}}})
+    (problem,) = issues(data)
+    assert problem.startswith("exchange.params.balances.USDT: environment variable NOPE is not set")
+
+
+def test_every_error_is_reported_at_once_with_paths_values_and_expectations() -> None:
+    data = config_data(
+        strategy={"class": "detector_driven", "params": {"min_confidence": 2}},
+        risk={"checks": [{"class": "position_limits", "params": {"max_position_size": -5}}]},
+        execution={"class": "my_plugins.nowhere.Fancy"},
+    )
+    found = issues(data)
+    assert any(
+        p.startswith("strategy.params.min_confidence:")
+        and "less than or equal to 1" in p
+        and "(got 2)" in p
+        for p in found
+    )
+    assert any(
+        p.startswith("risk.checks[0].params.max_position_size:")
+        and "greater than 0" in p
+        and "-5" in p
+        for p in found
+    )
+    assert any(
+        p.startswith("execution.class: cannot import 'my_plugins.nowhere.Fancy'") for p in found
+    )
+
+
+def test_unknown_keys_and_missing_sections_are_errors() -> None:
+    data = config_data(strategy={"class": "detector_driven", "params": {"min_confidense": 0.5}})
+    del data["exchange"]
+    found = issues(data)
+    assert "exchange: required key is missing" in found
+    assert any(p.startswith("strategy.params.min_confidense: unknown key") for p in found)
+
+
+def test_bad_mode_lists_the_allowed_values() -> None:
+    (problem,) = issues(config_data(mode="yolo"))
+    assert problem.startswith("mode:")
+    assert "'backtest', 'paper' or 'live'" in problem
+
+
+def test_planned_module_is_a_clear_error_unless_disabled() -> None:
+    (problem,) = issues(config_data(execution={"class": "iceberg"}))
+    assert (
+        "execution.class: 'iceberg' (IcebergExecution) is not available in this version yet"
+        in problem
+    )
+    data = config_data(risk={"checks": [{"class": "drawdown", "enabled": False}]})
+    assert load_config_data(data, source="bot.yaml", environ={}).risk_checks == []
+
+
+def test_class_of_the_wrong_kind_is_refused() -> None:
+    (problem,) = issues(config_data(strategy={"class": "market"}))
+    assert "strategy.class" in problem
+    assert "detector_driven" in problem or "not a Strategy subclass" in problem
+    (problem,) = issues(
+        config_data(strategy={"class": "trading_bot.execution.market.MarketOrderExecution"})
+    )
+    assert "is not a Strategy subclass" in problem
+
+
+def test_secret_values_are_masked_in_errors_and_collected_for_the_log_filter() -> None:
+    data = config_data(
+        exchange={"class": "simulated", "params": {"balances": {"USDT": "1"}}},
+        monitoring={
+            "alerts": {"enabled": False, "params": {"slack_webhook": "${HOOK}"}},
+            "prometheus_port": "${HOOK}",
+        },
+    )
+    found = issues(data, environ={"HOOK": "https://hooks.example/very-secret"})
+    assert all(
+        "very-secret" in p for p in found if "prometheus_port" in p
+    )  # not a secret key: shown
+    data["monitoring"] = {"alerts": {"params": {"slack_webhook": "${HOOK}"}}}
+    loaded = load_config_data(
+        data, source="bot.yaml", environ={"HOOK": "https://hooks.example/very-secret"}
+    )
+    assert "https://hooks.example/very-secret" in loaded.secrets
+
+
+def test_secret_key_value_never_appears_in_a_validation_error() -> None:
+    data = config_data(logging={"level": "INFO", "json": "${API_TOKEN}"})
+    data["logging"]["api_token"] = "s3cr3t-value"
+    found = issues(data, environ={"API_TOKEN": "s3cr3t-value"})
+    assert not any("s3cr3t-value" in p for p in found if "api_token" in p)
+
+
+def test_yaml_syntax_error_reports_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bot.yaml"
+    path.write_text("mode: backtest\nexchange: {class: simulated\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert "invalid YAML at line" in str(caught.value)
+
+
+def test_missing_file_and_non_mapping_top_level(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml", environ={})
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping of sections"):
+        load_config(path, environ={})
+
+
+def test_dotenv_next_to_the_config_is_loaded_but_the_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("START_USDT=500\nSTART_BTC=2\n")
+    path = tmp_path / "bot.yaml"
+    path.write_text(
+        "mode: backtest\n"
+        "exchange: {class: simulated, params: {balances: {USDT: '${START_USDT}', BTC: '${START_BTC}'}}}\n"
+    )
+    loaded = load_config(path, environ={"START_BTC": "3"})
+    balances = loaded.exchange.params.balances  # type: ignore[attr-defined]
+    assert (str(balances["USDT"]), str(balances["BTC"])) == ("500", "3")
+
+
+def test_guide_sections_are_accepted_and_unshipped_features_warn() -> None:
+    data = config_data(
+        exchange={"class": "simulated", "features": {"futures": False, "dex": False}},
+        execution={"class": "market", "order_types": ["market", "limit"]},
+        monitoring={
+            "prometheus_port": 8000,
+            "alerts": {
+                "enabled": True,
+                "class": "modules.monitoring.alerter.Alerter",
+                "params": {"channels": ["slack"]},
+            },
+            "analytics": {
+                "enabled": True,
+                "class": "modules.monitoring.analytics.PerformanceAnalytics",
+                "report_interval": 3600,
+            },
+        },
+        tracking={
+            "enabled": True,
+            "class": "modules.tracking.order_tracker.OrderTracker",
+            "params": {"persistence_enabled": True},
+        },
+        logging={"level": "debug"},
+    )
+    loaded = load_config_data(data, source="bot.yaml", environ={})
+    assert loaded.config.logging.level == "DEBUG"
+    assert len(loaded.warnings) == 4
+
+
+def test_readme_config_examples_are_valid() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = [
+        b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if b.lstrip().startswith("mode:")
+    ]
+    assert blocks
+    import yaml
+
+    for block in blocks:
+        load_config_data(yaml.safe_load(block), source="README.md", environ={})

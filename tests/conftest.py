@@ -1,0 +1,107 @@
+"""Shared test helpers: build signals, bar series and a wired bot without files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from trading_bot.app import Bot, build_bot
+from trading_bot.config.loader import LoadedConfig, load_config_data
+from trading_bot.domain.signal import Signal
+from trading_bot.engine.clock import SimulatedClock
+from trading_bot.market_data.bars import BarSeries
+from trading_bot.market_data.history import HistoricalPrices
+from trading_bot.venues.simulated.exchange import SimulatedExchange
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+T0 = 1_640_995_200_000  # 2022-01-01T00:00:00Z
+MINUTE = 60_000
+
+
+def services_required() -> bool:
+    return os.environ.get("TRADING_BOT_REQUIRE_SERVICES") == "1"
+
+
+def make_signal(**fields: Any) -> Signal:
+    payload: dict[str, Any] = {
+        "signal_id": "s1",
+        "asset": "BTC/USDT",
+        "side": "buy",
+        "size": "0.1",
+        "created_at": T0,
+    }
+    payload.update(fields)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return Signal.model_validate(payload)
+
+
+def make_bars(
+    symbol: str,
+    opens: Sequence[str],
+    *,
+    start: int = T0,
+    interval: int = MINUTE,
+    closes: Sequence[str] | None = None,
+) -> BarSeries:
+    """Bars with the given opens (high/low bracket open and close, close = next open by default)."""
+    closes = list(closes) if closes is not None else [*opens[1:], opens[-1]]
+    decimals = [Decimal(p) for p in [*opens, *closes]]
+    scale = max(0, *(-d.as_tuple().exponent for d in decimals))  # type: ignore[operator]
+    factor = Decimal(10) ** scale
+    o = [int(Decimal(p) * factor) for p in opens]
+    c = [int(Decimal(p) * factor) for p in closes]
+    h = [max(a, b) for a, b in zip(o, c, strict=True)]
+    low = [min(a, b) for a, b in zip(o, c, strict=True)]
+    n = len(opens)
+    return BarSeries(
+        symbol,
+        np.arange(n, dtype=np.int64) * interval + start,
+        np.array(o, dtype=np.int64),
+        np.array(h, dtype=np.int64),
+        np.array(low, dtype=np.int64),
+        np.array(c, dtype=np.int64),
+        np.full(n, 100.0),
+        scale,
+        interval,
+    )
+
+
+def config_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "mode": "backtest",
+        "exchange": {
+            "class": "simulated",
+            "params": {"balances": {"USDT": "10000"}, "fees": {"maker": "0.001", "taker": "0.001"}},
+        },
+        "strategy": {"class": "detector_driven", "params": {"min_confidence": 0}},
+        "execution": {"class": "market"},
+        "risk": {"enabled": False},
+    }
+    data.update(overrides)
+    return data
+
+
+def loaded_config(**overrides: Any) -> LoadedConfig:
+    return load_config_data(config_data(**overrides), source="test.yaml", environ={})
+
+
+def build_test_bot(loaded: LoadedConfig, *series: BarSeries, start: int = T0) -> Bot:
+    venue = loaded.exchange.build()
+    assert isinstance(venue, SimulatedExchange)
+    for bars in series:
+        venue.add_bars(bars)
+    clock = SimulatedClock(start)
+    prices = HistoricalPrices({s.symbol: s for s in series}, clock)
+    return build_bot(loaded, venue=venue, clock=clock, prices=prices)
+
+
+@pytest.fixture
+def btc_bars() -> BarSeries:
+    return make_bars("BTC/USDT", ["100", "101", "102", "103", "104", "105"])

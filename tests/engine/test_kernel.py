@@ -1,0 +1,128 @@
+from decimal import Decimal
+
+from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_signal
+from trading_bot.app import Bot
+from trading_bot.domain.rejections import Rejection, RejectionReason
+from trading_bot.domain.signal import Signal
+from trading_bot.engine.signal_ledger import InvalidSignal, SignalStatus
+from trading_bot.market_data.bars import BarSeries
+from trading_bot.strategy.base import Strategy
+
+D = Decimal
+
+
+def deliver(bot: Bot, signal: Signal) -> None:
+    """Hand a signal to the kernel at its own time, as the backtest runner does."""
+    bot.clock.advance_to(signal.created_at or 0, inclusive=False)
+    bot.kernel.submit_signal(signal)
+
+
+def test_signal_flows_to_a_fill_and_the_portfolio(btc_bars: BarSeries) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    deliver(bot, make_signal(created_at=T0 + 30_000))
+    bot.clock.advance_to(T0 + 10 * MINUTE)
+    record = bot.kernel.ledger.get(("", "s1"))
+    assert record is not None and record.status is SignalStatus.EXECUTED
+    # filled at the open of the 00:01 bar (101) plus 0.1% taker fee in USDT
+    assert bot.portfolio.balance("BTC") == D("0.1")
+    assert bot.portfolio.balance("USDT") == D("10000") - D("10.1") - D("0.0101")
+
+
+def test_duplicate_signal_places_no_second_order(btc_bars: BarSeries) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    bot.kernel.submit_signal(make_signal())
+    bot.kernel.submit_signal(make_signal(size="5"))
+    bot.clock.advance_to(T0 + 10 * MINUTE)
+    assert len(bot.orders.all_orders) == 1
+    assert bot.kernel.ledger.rejection_counts() == {"duplicate": 1}
+    assert bot.portfolio.balance("BTC") == D("0.1")
+
+
+def test_same_signal_id_from_another_source_is_not_a_duplicate(btc_bars: BarSeries) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    bot.kernel.submit_signal(make_signal(source="a"))
+    bot.kernel.submit_signal(make_signal(source="b"))
+    assert len({o.client_order_id for o in bot.orders.all_orders}) == 2
+
+
+def test_expired_signal_is_rejected_not_executed_late(btc_bars: BarSeries) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    bot.clock.advance_to(T0 + 2 * MINUTE)
+    bot.kernel.submit_signal(make_signal(created_at=T0, ttl_s="60"))
+    assert bot.orders.all_orders == []
+    assert bot.kernel.ledger.rejection_counts() == {"expired": 1}
+
+
+def test_order_whose_fill_bar_is_after_expiry_expires(btc_bars: BarSeries) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    deliver(bot, make_signal(created_at=T0 + 1_000, ttl_s="10"))
+    bot.clock.advance_to(T0 + 10 * MINUTE)
+    assert bot.kernel.ledger.rejection_counts() == {"expired": 1}
+    assert bot.portfolio.fills == []
+
+
+def test_invalid_payload_is_counted_and_kept_as_a_dead_letter(btc_bars: BarSeries) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    dead = InvalidSignal(
+        "signals.jsonl:3", ("size: Input should be greater than 0",), '{"size": -1}'
+    )
+    bot.kernel.reject_invalid(dead)
+    assert bot.kernel.ledger.invalid == [dead]
+    assert bot.kernel.ledger.rejection_counts() == {"invalid_signal": 1}
+
+
+class ExplodingStrategy(Strategy):
+    def process_signal(self, signal: Signal) -> list[Signal] | Rejection:
+        if signal.signal_id == "bad":
+            raise ZeroDivisionError("oops")
+        return [signal]
+
+
+def test_a_bug_in_a_module_rejects_that_signal_and_the_bot_keeps_going(btc_bars: BarSeries) -> None:
+    loaded = loaded_config(strategy={"class": "tests.engine.test_kernel.ExplodingStrategy"})
+    bot = build_test_bot(loaded, btc_bars)
+    bot.kernel.submit_signal(make_signal(signal_id="bad"))
+    bot.kernel.submit_signal(make_signal(signal_id="good"))
+    bot.clock.advance_to(T0 + 10 * MINUTE)
+    bad = bot.kernel.ledger.get(("", "bad"))
+    assert bad is not None and bad.reason is RejectionReason.INTERNAL_ERROR
+    assert "ZeroDivisionError" in bad.detail
+    good = bot.kernel.ledger.get(("", "good"))
+    assert good is not None and good.status is SignalStatus.EXECUTED
+
+
+def test_target_position_trades_the_difference_including_pending_orders(
+    btc_bars: BarSeries,
+) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    bot.kernel.submit_signal(
+        make_signal(signal_id="t1", side=None, size=None, target_position="0.3")
+    )
+    bot.kernel.submit_signal(
+        make_signal(signal_id="t2", side=None, size=None, target_position="0.3")
+    )
+    bot.kernel.submit_signal(
+        make_signal(signal_id="t3", side=None, size=None, target_position="0.1")
+    )
+    bot.clock.advance_to(T0 + 10 * MINUTE)
+    assert bot.portfolio.position_quantity("BTC/USDT") == D("0.1")
+    assert bot.kernel.ledger.rejection_counts() == {"nothing_to_do": 1}
+
+
+def test_notional_is_converted_at_the_last_closed_bar_never_a_future_one(
+    btc_bars: BarSeries,
+) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    bot.clock.advance_to(T0 + 2 * MINUTE + 30_000, inclusive=False)
+    # at 00:02:30 the last closed bar is 00:01 (close 102); the 00:02 bar is still open
+    bot.kernel.submit_signal(
+        make_signal(size=None, notional="510", created_at=T0 + 2 * MINUTE + 30_000)
+    )
+    bot.clock.advance_to(T0 + 10 * MINUTE)
+    assert bot.portfolio.balance("BTC") == D("5")
+
+
+def test_notional_without_any_price_yet_is_no_market_data(btc_bars: BarSeries) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    bot.kernel.submit_signal(make_signal(size=None, notional="100"))
+    assert bot.kernel.ledger.rejection_counts() == {"no_market_data": 1}
