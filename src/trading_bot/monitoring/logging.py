@@ -1,30 +1,34 @@
-"""Log setup on loguru: console and optional file, text or JSON, secrets masked everywhere.
+"""Log setup on loguru: console and optional rotated file, text or JSON, secrets masked.
 
-Every record passes through a patcher that replaces any known secret value (API keys, tokens
-read from config) with `***` before any sink sees it.
+Masking happens on the final formatted text of every record, tracebacks and JSON included,
+so a secret read from config (API key, token, webhook URL) cannot reach a log however it got
+into a message.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TextIO
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import TextIO
 
 from loguru import logger
-
-if TYPE_CHECKING:
-    from loguru import Record
 
 from trading_bot.config.models import LoggingConfig
 
 MASK = "***"
+ROTATE_BYTES = 50 * 1024 * 1024
+KEEP_FILES = 10
 
 
 class SecretMasker:
-    """Replaces registered secret values in log messages and their extra fields."""
+    """Replaces registered secret values in text."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first, so a secret that contains another is masked whole.
+        # Longest first, so a secret that contains another is masked whole. Very short values
+        # would mask ordinary words, so they are not treated as secrets.
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def mask(self, text: str) -> str:
@@ -33,18 +37,31 @@ class SecretMasker:
                 text = text.replace(secret, MASK)
         return text
 
-    def __call__(self, record: Record) -> None:
-        if not self._secrets:
-            return
-        record["message"] = self.mask(record["message"])
-        extra: dict[str, Any] = record["extra"]
-        for key, value in extra.items():
-            if isinstance(value, str):
-                extra[key] = self.mask(value)
-        if record["exception"] is not None:
-            _, value, _ = record["exception"]
-            if value is not None:
-                value.args = tuple(self.mask(a) if isinstance(a, str) else a for a in value.args)
+
+class _MaskedStream:
+    def __init__(self, stream: TextIO, masker: SecretMasker) -> None:
+        self._stream = stream
+        self._masker = masker
+
+    def __call__(self, message: str) -> None:
+        self._stream.write(self._masker.mask(str(message)))
+        self._stream.flush()
+
+
+class _MaskedRotatingFile:
+    """A file sink that masks, then writes through the standard library's rotating handler."""
+
+    def __init__(self, path: str, masker: SecretMasker) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._handler = RotatingFileHandler(
+            path, maxBytes=ROTATE_BYTES, backupCount=KEEP_FILES, encoding="utf-8"
+        )
+        self._handler.terminator = ""
+        self._masker = masker
+
+    def __call__(self, message: str) -> None:
+        text = self._masker.mask(str(message))
+        self._handler.emit(logging.makeLogRecord({"msg": text, "args": None}))
 
 
 def configure_logging(
@@ -57,24 +74,22 @@ def configure_logging(
     """(Re)configure loguru for the bot. Returns the masker so callers can mask their own text."""
     masker = SecretMasker(secrets)
     logger.remove()
-    logger.configure(patcher=masker)
-    level = console_level or settings.level
+    text_format = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {message}"
     logger.add(
-        console or sys.stderr,
-        level=level,
+        _MaskedStream(console or sys.stderr, masker),
+        level=console_level or settings.level,
         serialize=settings.json_format,
+        format=text_format,
         backtrace=False,
-        diagnose=False,
-        format="<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | {message}",
+        diagnose=False,  # diagnose would print local variables, secrets included
     )
     if settings.file:
         logger.add(
-            settings.file,
+            _MaskedRotatingFile(settings.file, masker),
             level=settings.level,
             serialize=settings.json_format,
+            format=text_format,
             backtrace=False,
             diagnose=False,
-            rotation="50 MB",
-            retention=10,
         )
     return masker

@@ -1,0 +1,95 @@
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import T0, make_bars
+from trading_bot.domain.enums import LiquiditySide, OrderType, Side
+from trading_bot.domain.events import OrderFilled, OrderRejected
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
+from trading_bot.engine.bus import EventBus
+from trading_bot.engine.clock import SimulatedClock
+from trading_bot.orders.manager import DuplicateClientOrderId, OrderManager
+from trading_bot.venues.simulated.exchange import SimulatedExchange
+
+D = Decimal
+
+
+def manager() -> tuple[OrderManager, EventBus, list[object]]:
+    bus = EventBus()
+    seen: list[object] = []
+    bus.subscribe(OrderFilled, seen.append)
+    bus.subscribe(OrderRejected, seen.append)
+    exchange = SimulatedExchange({"balances": {"USDT": "1000"}})
+    exchange.add_bars(make_bars("BTC/USDT", ["100", "100"]))
+    return OrderManager(bus, SimulatedClock(T0), exchange), bus, seen
+
+
+def new_order(coid: str = "c1", amount: str = "2") -> Order:
+    return Order(coid, "BTC/USDT", Side.BUY, OrderType.MARKET, D(amount), T0, "s")
+
+
+def fill(trade_id: str, amount: str, coid: str = "c1") -> Fill:
+    return Fill(
+        trade_id,
+        coid,
+        "BTC/USDT",
+        Side.BUY,
+        D(amount),
+        D(100),
+        D(0),
+        "USDT",
+        LiquiditySide.TAKER,
+        T0,
+    )
+
+
+def test_a_client_order_id_is_never_sent_twice() -> None:
+    orders, _, _ = manager()
+    orders.submit(new_order())
+    with pytest.raises(DuplicateClientOrderId):
+        orders.submit(new_order())
+
+
+def test_repeated_trade_id_is_applied_once() -> None:
+    orders, _, seen = manager()
+    orders.submit(new_order())
+    orders.order_filled(fill("t1", "1"))
+    orders.order_filled(fill("t1", "1"))
+    order = orders.get("c1")
+    assert order is not None
+    assert order.filled_amount == D(1)
+    assert order.status is OrderStatus.PARTIALLY_FILLED
+    assert len(seen) == 1
+
+
+def test_overfill_and_unknown_orders_are_refused_as_anomalies() -> None:
+    orders, _, seen = manager()
+    orders.submit(new_order(amount="1"))
+    orders.order_filled(fill("t1", "2"))
+    orders.order_filled(fill("t2", "1", coid="nobody"))
+    assert seen == []
+    assert len(orders.anomalies) == 2
+    assert "would fill 2 of 1" in orders.anomalies[0]
+    assert "unknown order nobody" in orders.anomalies[1]
+
+
+def test_open_exposure_counts_unfilled_remainders_per_side() -> None:
+    orders, _, _ = manager()
+    orders.submit(new_order("c1", "2"))
+    orders.submit(Order("c2", "BTC/USDT", Side.SELL, OrderType.MARKET, D("0.5"), T0, "s2"))
+    orders.order_filled(fill("t1", "0.5"))
+    assert orders.open_exposure("BTC/USDT") == (D("1.5"), D("0.5"))
+    assert orders.open_exposure("ETH/USDT") == (0, 0)
+
+
+def test_rejection_closes_the_order_and_is_published() -> None:
+    orders, _, seen = manager()
+    orders.submit(new_order())
+    orders.order_rejected("c1", RejectionReason.INSUFFICIENT_BALANCE, "no money")
+    assert orders.open_orders() == []
+    (event,) = seen
+    assert isinstance(event, OrderRejected)
+    assert event.reason is RejectionReason.INSUFFICIENT_BALANCE

@@ -1,0 +1,172 @@
+"""The command line as a user meets it: clear messages and exit code 2 for bad input, never a
+traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import EXAMPLES
+from trading_bot import __version__
+from trading_bot.cli import app
+
+DATA = f"BTC/USD={EXAMPLES / 'data' / 'BTC-USD_1m_2022-01-01.csv'}"
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def backtest(
+    *extra: str,
+    config: Path = EXAMPLES / "backtest.yaml",
+    signals: Path = EXAMPLES / "signals.jsonl",
+) -> tuple[int, str]:
+    return invoke(
+        "backtest",
+        "--config",
+        str(config),
+        "--data",
+        DATA,
+        "--signals",
+        str(signals),
+        "--no-progress",
+        *extra,
+    )
+
+
+def test_version() -> None:
+    assert invoke("--version") == (0, f"trading-bot {__version__}\n")
+
+
+@pytest.mark.parametrize("name", ["backtest.yaml", "minimal.yaml"])
+def test_validate_config_says_ok_for_the_examples(name: str) -> None:
+    code, output = invoke("validate-config", str(EXAMPLES / name))
+    assert code == 0
+    assert output.startswith("OK")
+
+
+def test_validate_config_lists_every_error_with_its_key_path(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "mode: backtest\n"
+        "exchange: {class: simulated, params: {balances: {USDT: '${MISSING_BALANCE}'}}}\n"
+        "strategy: {class: detector_driven, params: {min_confidence: 3}}\n"
+        "risk: {checks: [{class: position_limits, params: {max_position_size: -5}}]}\n"
+        "execution: {class: nope.Nothing}\n"
+    )
+    code, output = invoke("validate-config", str(path))
+    assert code == 2
+    assert "4 config error(s)" in output
+    for fragment in (
+        "exchange.params.balances.USDT: environment variable MISSING_BALANCE is not set",
+        "strategy.params.min_confidence:",
+        "risk.checks[0].params.max_position_size:",
+        "execution.class: cannot import 'nope.Nothing'",
+    ):
+        assert fragment in output
+    assert "Traceback" not in output
+
+
+def test_backtest_writes_json_and_trades(tmp_path: Path) -> None:
+    code, output = backtest("--json", str(tmp_path / "s.json"), "--trades", str(tmp_path / "t.csv"))
+    assert code == 0, output
+    summary = json.loads((tmp_path / "s.json").read_text())
+    for key in (
+        "final_balances",
+        "orders",
+        "fills",
+        "rejected_signals",
+        "total_fees",
+        "realized_pnl",
+        "final_equity",
+        "max_drawdown",
+        "sharpe",
+    ):
+        assert key in summary
+    assert (tmp_path / "t.csv").read_text().startswith("time,timestamp_ms,signal_id")
+
+
+def test_invalid_rows_are_reported_and_strict_refuses_to_run(tmp_path: Path) -> None:
+    signals = tmp_path / "signals.jsonl"
+    signals.write_text(
+        (EXAMPLES / "signals.jsonl").read_text()
+        + '{"signal_id": "oops", "asset": "BTC/USD", "side": "buy", "size": "-1", "created_at": 1641000000000}\n'
+    )
+    code, output = backtest("--json", str(tmp_path / "s.json"), signals=signals)
+    assert code == 0
+    assert "invalid signal" in output
+    assert f"{signals}:45" in output
+    assert json.loads((tmp_path / "s.json").read_text())["rejected_signals"]["invalid_signal"] == 1
+    code, output = backtest("--strict", signals=signals)
+    assert code == 2
+    assert "size: Input should be greater than 0" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--data", "BTC/USD"], "expected SYMBOL=path.csv"),
+        (["--data", "btcusd=x.csv"], "is not a unified symbol"),
+        (["--data", "BTC/USD=/nope/x.csv"], "file not found"),
+    ],
+)
+def test_bad_data_arguments_are_clear_errors(args: list[str], fragment: str) -> None:
+    code, output = invoke(
+        "backtest",
+        "--config",
+        str(EXAMPLES / "backtest.yaml"),
+        "--signals",
+        str(EXAMPLES / "signals.jsonl"),
+        *args,
+    )
+    assert code == 2
+    assert fragment in output
+
+
+def test_bad_candle_file_names_the_line(tmp_path: Path) -> None:
+    csv_path = tmp_path / "bars.csv"
+    csv_path.write_text(
+        "timestamp_ms,open,high,low,close,volume\n1640991660000,1,1,1,1,1\n1640991720000,x,1,1,1,1\n"
+    )
+    code, output = invoke(
+        "backtest", "--config", str(EXAMPLES / "backtest.yaml"), "--data", f"BTC/USD={csv_path}",
+        "--signals", str(EXAMPLES / "signals.jsonl"),
+    )  # fmt: skip
+    assert code == 2
+    assert "line 3: open is 'x', expected a number" in output
+
+
+def test_missing_signal_file_and_missing_config_are_clear_errors(tmp_path: Path) -> None:
+    code, output = backtest(signals=tmp_path / "none.jsonl")
+    assert (code, "file not found" in output) == (2, True)
+    code, output = backtest(config=tmp_path / "none.yaml")
+    assert (code, "file not found" in output) == (2, True)
+
+
+def test_backtest_on_a_live_exchange_config_is_refused_clearly(tmp_path: Path) -> None:
+    plugin = tmp_path / "venue.yaml"
+    plugin.write_text("mode: live\nexchange: {class: ccxt, params: {exchange: binance}}\n")
+    code, output = invoke("validate-config", str(plugin))
+    assert code == 2
+    assert "'ccxt' (CCXTVenue) is not available in this version yet" in output
+
+
+def test_the_installed_command_runs_without_a_traceback_on_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mode: [\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "trading_bot", "validate-config", str(bad)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "invalid YAML at line" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
