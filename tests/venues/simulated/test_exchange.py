@@ -81,7 +81,7 @@ def test_order_at_exactly_a_bar_open_fills_on_that_bar() -> None:
 
 
 def test_sell_proceeds_are_net_of_the_fee() -> None:
-    exchange, recorder, clock = venue({"BTC": "1"}, taker="0.002")
+    exchange, _, clock = venue({"BTC": "1"}, taker="0.002")
     exchange.submit_order(order(Side.SELL, "0.5"))
     clock.advance_to(T0 + 10 * MINUTE)
     assert exchange.balances() == {"BTC": D("0.5"), "USDT": D("50") - D("0.1")}
