@@ -170,3 +170,11 @@ def test_the_installed_command_runs_without_a_traceback_on_bad_input(tmp_path: P
     assert done.returncode == 2
     assert "invalid YAML at line" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, output = backtest("--json", str(blocker / "summary.json"))
+    assert code == 2
+    assert "cannot write" in output

@@ -175,13 +175,16 @@ def backtest(
         raise _fail(str(error)) from None
 
     summary = build_summary(result)
-    if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    if trades is not None:
-        trades.parent.mkdir(parents=True, exist_ok=True)
-        write_trades_csv(result, trades)
     print_summary(out, summary)
+    try:
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        if trades is not None:
+            trades.parent.mkdir(parents=True, exist_ok=True)
+            write_trades_csv(result, trades)
+    except OSError as error:
+        raise _fail(f"cannot write {error.filename}: {error.strerror}") from None
     for item in summary["invalid_signals"]:
         err.print(
             f"[yellow]invalid signal[/] {item['location']}: {'; '.join(item['errors'])}",

@@ -14,7 +14,8 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     table = Table(title="Backtest summary", show_header=False, title_justify="left")
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
-    table.add_row("period", f"{period['start']} -> {period['end']} ({period['bars']} bars)")
+    start, end = (period[k][:16].replace("T", " ") for k in ("start", "end"))
+    table.add_row("period (UTC)", f"{start} -> {end}, {period['bars']} bars")
     signals = summary["signals"]
     table.add_row(
         "signals",

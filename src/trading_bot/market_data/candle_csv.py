@@ -24,7 +24,7 @@ MAX_PROBLEMS = 20
 def load_candles_csv(path: str | Path, symbol: str) -> BarSeries:
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
     except FileNotFoundError:
         raise DataFileError(str(path), ["file not found"]) from None
