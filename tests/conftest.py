@@ -98,7 +98,7 @@ def build_test_bot(loaded: LoadedConfig, *series: BarSeries, start: int = T0) ->
     for bars in series:
         venue.add_bars(bars)
     clock = SimulatedClock(start)
-    prices = HistoricalPrices({s.symbol: s for s in series}, clock)
+    prices = HistoricalPrices({s.symbol: venue.marks(s.symbol) for s in series}, clock)
     return build_bot(loaded, venue=venue, clock=clock, prices=prices)
 
 

@@ -178,3 +178,12 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
     code, output = backtest("--json", str(blocker / "summary.json"))
     assert code == 2
     assert "cannot write" in output
+
+
+def test_backtest_with_the_progress_bar_on(tmp_path: Path) -> None:
+    code, output = invoke(
+        "backtest", "--config", str(EXAMPLES / "backtest.yaml"), "--data", DATA,
+        "--signals", str(EXAMPLES / "signals.jsonl"), "--json", str(tmp_path / "s.json"),
+    )  # fmt: skip
+    assert code == 0, output
+    assert json.loads((tmp_path / "s.json").read_text())["fills"] > 0

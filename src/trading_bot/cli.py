@@ -22,9 +22,9 @@ from trading_bot.backtest.summary import build_summary, write_trades_csv
 from trading_bot.config.errors import ConfigError
 from trading_bot.config.loader import LoadedConfig, load_config
 from trading_bot.intake.signal_file import read_signal_file
-from trading_bot.market_data.bars import BarSeries
-from trading_bot.market_data.candle_csv import load_candles_csv
 from trading_bot.market_data.errors import DataFileError
+from trading_bot.market_data.loader import MarketData, load_market_data
+from trading_bot.market_data.order_book import BookSeries
 from trading_bot.monitoring.logging import configure_logging
 
 app = typer.Typer(
@@ -85,8 +85,8 @@ def validate_config(
     out.print(f"OK: {config} is a valid {loaded.config.mode.value} config", highlight=False)
 
 
-def _parse_data(values: list[str]) -> dict[str, Path]:
-    parsed: dict[str, Path] = {}
+def _parse_data(values: list[str]) -> list[tuple[str, Path]]:
+    parsed: list[tuple[str, Path]] = []
     for value in values:
         symbol, sep, path = value.partition("=")
         symbol = symbol.strip().upper()
@@ -96,10 +96,21 @@ def _parse_data(values: list[str]) -> dict[str, Path]:
             )
         if not _SYMBOL.match(symbol):
             raise _fail(f"--data {value!r}: {symbol!r} is not a unified symbol like BTC/USDT")
-        if symbol in parsed:
-            raise _fail(f"--data: {symbol} is given twice")
-        parsed[symbol] = Path(path.strip())
+        parsed.append((symbol, Path(path.strip())))
     return parsed
+
+
+def _load_data(values: list[str]) -> list[MarketData]:
+    loaded: list[MarketData] = []
+    kinds: set[tuple[str, str]] = set()
+    for symbol, path in _parse_data(values):
+        item = load_market_data(path, symbol)
+        kind = "book" if isinstance(item, BookSeries) else "trades" if item.is_trades else "candles"
+        if (symbol, kind) in kinds:
+            raise _fail(f"--data: {symbol} has two {kind} files; give one per kind")
+        kinds.add((symbol, kind))
+        loaded.append(item)
+    return loaded
 
 
 @app.command()
@@ -127,7 +138,7 @@ def backtest(
         Path | None, typer.Option(help="A .env file to read variables from.")
     ] = None,
 ) -> None:
-    """Backtest recorded signals on historical candles through the live pipeline."""
+    """Backtest recorded signals on historical market data through the live pipeline."""
     loaded = _load(config, env_file)
     configure_logging(
         loaded.config.logging,
@@ -137,10 +148,8 @@ def backtest(
     for warning in loaded.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     try:
-        series: dict[str, BarSeries] = {
-            symbol: load_candles_csv(path, symbol) for symbol, path in _parse_data(data).items()
-        }
-        recorded = list(read_signal_file(signals))
+        market_data = _load_data(data)
+        recorded = list(read_signal_file(signals, require_created_at=True))
     except DataFileError as error:
         err.print(f"[bold red]error:[/] {error.path}:", highlight=False)
         for problem in error.problems:
@@ -165,12 +174,12 @@ def backtest(
                 task = bar.add_task("signals", total=len(recorded))
                 result = run_backtest(
                     loaded,
-                    series,
+                    market_data,
                     recorded,
                     progress=lambda done, _: bar.update(task, completed=done),
                 )
         else:
-            result = run_backtest(loaded, series, recorded)
+            result = run_backtest(loaded, market_data, recorded)
     except BacktestSetupError as error:
         raise _fail(str(error)) from None
 

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -6,7 +7,7 @@ from tests.conftest import MINUTE, T0, loaded_config, make_bars, make_signal
 from trading_bot.backtest.runner import BacktestSetupError, run_backtest
 from trading_bot.backtest.summary import build_summary
 from trading_bot.engine.signal_ledger import InvalidSignal
-from trading_bot.intake.signal_file import RecordedSignal
+from trading_bot.intake.signal_file import RecordedSignal, read_signal_file
 
 D = Decimal
 
@@ -27,7 +28,7 @@ def test_signals_run_in_time_order_and_every_one_ends_in_the_summary() -> None:
         make_signal(signal_id="after", created_at=T0 + 9 * MINUTE),
         InvalidSignal("f:9", ("size: bad",), "{}"),
     )
-    result = run_backtest(loaded_config(), {"BTC/USDT": bars}, signals)
+    result = run_backtest(loaded_config(), [bars], signals)
     summary = build_summary(result)
     # buy 1 @ 110 (fee 0.11), sell 1 @ 120 (fee 0.12)
     assert summary["final_balances"] == {"BTC": "0", "USDT": str(D("10000") - D("0.23") + D("10"))}
@@ -46,18 +47,22 @@ def test_signals_run_in_time_order_and_every_one_ends_in_the_summary() -> None:
     assert summary["net_pnl"] == "9.77"
 
 
-def test_signal_without_created_at_is_invalid_in_a_backtest() -> None:
+def test_signal_without_created_at_is_invalid_in_a_backtest(tmp_path: Path) -> None:
     bars = make_bars("BTC/USDT", ["100", "110"])
-    signal = make_signal(created_at=None)
-    result = run_backtest(loaded_config(), {"BTC/USDT": bars}, recorded(signal))
+    path = tmp_path / "signals.jsonl"
+    path.write_text('{"signal_id": "a", "asset": "BTC/USDT", "side": "buy", "size": 1}\n')
+    signals = list(read_signal_file(path, require_created_at=True))
+    result = run_backtest(loaded_config(), [bars], signals)
     summary = build_summary(result)
+    assert summary["invalid_signals"][0]["location"] == f"{path}:1"
+    assert summary["invalid_signals"][0]["raw"].startswith('{"signal_id": "a"')
     assert summary["rejected_signals"] == {"invalid_signal": 1}
     assert "created_at: required" in summary["invalid_signals"][0]["errors"][0]
 
 
 def test_backtest_needs_data_and_the_simulated_exchange() -> None:
     with pytest.raises(BacktestSetupError, match="needs market data"):
-        run_backtest(loaded_config(), {}, [])
+        run_backtest(loaded_config(), [], [])
 
 
 def test_equity_statistics_follow_the_marked_holdings() -> None:
@@ -68,9 +73,7 @@ def test_equity_statistics_follow_the_marked_holdings() -> None:
             "params": {"balances": {"USDT": "100"}, "fees": {"taker": "0"}},
         }
     )
-    result = run_backtest(
-        loaded, {"BTC/USDT": bars}, recorded(make_signal(size="1", created_at=T0))
-    )
+    result = run_backtest(loaded, [bars], recorded(make_signal(size="1", created_at=T0)))
     summary = build_summary(result)
     # all-in at 100, marked 100 -> 50 -> 100 -> 100: a 50% drawdown, ending flat at 100
     assert summary["max_drawdown"] == 0.5

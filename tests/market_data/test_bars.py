@@ -25,7 +25,7 @@ def test_tiling_repeats_the_series_with_strictly_increasing_time() -> None:
 def test_historical_prices_never_show_a_bar_before_it_closed() -> None:
     bars = make_bars("BTC/USDT", ["1", "2", "3"], closes=["1.5", "2.5", "3.5"])
     clock = SimulatedClock(T0 + 30_000)
-    prices = HistoricalPrices({"BTC/USDT": bars}, clock)
+    prices = HistoricalPrices({"BTC/USDT": bars.marks()}, clock)
     assert prices.last_price("BTC/USDT") is None
     clock.advance_to(T0 + MINUTE)
     assert prices.last_price("BTC/USDT") == Decimal("1.5")

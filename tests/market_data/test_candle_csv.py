@@ -52,7 +52,7 @@ def test_prices_with_many_decimals_stay_exact(tmp_path: Path) -> None:
         ),
         ("1640991660.5,1,1,1,1,1\n", "whole epoch milliseconds"),
         ("1640991660,1,1,1,1,1\n", "not seconds"),
-        ("", "no bars after the header"),
+        ("", "no data rows after the header"),
     ],
 )
 def test_bad_rows_are_reported_with_line_numbers(tmp_path: Path, body: str, message: str) -> None:

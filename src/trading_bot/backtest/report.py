@@ -15,7 +15,7 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
     start, end = (period[k][:16].replace("T", " ") for k in ("start", "end"))
-    table.add_row("period (UTC)", f"{start} -> {end}, {period['bars']} bars")
+    table.add_row("period (UTC)", f"{start} -> {end}")
     signals = summary["signals"]
     table.add_row(
         "signals",

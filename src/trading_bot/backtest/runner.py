@@ -1,12 +1,12 @@
 """Run a backtest: recorded signals in time order through the same kernel paper and live use.
 
-The loop touches only moments where something can happen: each signal's time, and the bars
-the simulated venue asked for (its timers). Idle bars are skipped entirely.
+The loop touches only moments where something can happen: each signal's time, and the
+moments the simulated venue asked for (its timers). Idle bars are skipped entirely.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from trading_bot.app import Bot, build_bot
@@ -15,8 +15,8 @@ from trading_bot.domain.market import split_symbol
 from trading_bot.engine.clock import SimulatedClock
 from trading_bot.engine.signal_ledger import InvalidSignal
 from trading_bot.intake.signal_file import RecordedSignal
-from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.history import HistoricalPrices
+from trading_bot.market_data.loader import MarketData
 from trading_bot.venues.simulated.exchange import SimulatedExchange
 
 
@@ -29,19 +29,21 @@ class BacktestResult:
     bot: Bot
     venue: SimulatedExchange
     prices: HistoricalPrices
-    series: dict[str, BarSeries]
+    data: list[MarketData]
     currency: str
     signals_total: int
+    start_ms: int
+    end_ms: int
 
 
 def run_backtest(
     loaded: LoadedConfig,
-    series: Mapping[str, BarSeries],
+    data: Sequence[MarketData],
     signals: Iterable[RecordedSignal | InvalidSignal],
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
-    if not series:
+    if not data:
         raise BacktestSetupError(
             "a backtest needs market data: give at least one --data SYMBOL=file.csv"
         )
@@ -51,31 +53,20 @@ def run_backtest(
             f"exchange.class is {loaded.config.exchange.class_path!r}; a backtest runs on the "
             "simulated exchange (exchange.class: simulated)"
         )
-    for bars in series.values():
-        venue.add_bars(bars)
+    for item in data:
+        venue.add_market_data(item)
+    symbols = list(dict.fromkeys(item.symbol for item in data))
 
     valid: list[RecordedSignal] = []
     invalid: list[InvalidSignal] = []
-    for item in signals:
-        if isinstance(item, InvalidSignal):
-            invalid.append(item)
-        elif item.signal.created_at is None:
-            invalid.append(
-                InvalidSignal(
-                    f"line {item.line}",
-                    ("created_at: required in a backtest signal file (epoch ms or ISO-8601)",),
-                    item.signal.model_dump_json(),
-                )
-            )
-        else:
-            valid.append(item)
+    for recorded in signals:
+        (invalid if isinstance(recorded, InvalidSignal) else valid).append(recorded)  # type: ignore[arg-type]
     valid.sort(key=lambda r: r.signal.created_at or 0)  # stable: file order breaks ties
 
-    starts = [s.start_ms for s in series.values()]
-    if valid:
-        starts.append(valid[0].signal.created_at or 0)
-    clock = SimulatedClock(min(starts))
-    prices = HistoricalPrices(series, clock)
+    start = min(item.start_ms for item in data)
+    end = max(item.end_ms for item in data)
+    clock = SimulatedClock(min(start, valid[0].signal.created_at or start) if valid else start)
+    prices = HistoricalPrices({symbol: venue.marks(symbol) for symbol in symbols}, clock)
     bot = build_bot(loaded, venue=venue, clock=clock, prices=prices)
     kernel = bot.kernel
 
@@ -85,19 +76,22 @@ def run_backtest(
     done = len(invalid)
     step = max(1, total // 200)
     for recorded in valid:
-        signal = recorded.signal
         # Signals at time t go before the venue's bar that opens at t: an order created at t
         # fills at the open of the first bar opening at or after t.
-        clock.advance_to(signal.created_at or 0, inclusive=False)
-        kernel.submit_signal(signal)
+        clock.advance_to(recorded.signal.created_at or 0, inclusive=False)
+        kernel.submit_signal(recorded.signal)
         done += 1
         if progress is not None and done % step == 0:
             progress(done, total)
-    clock.advance_to(max(s.end_ms for s in series.values()), inclusive=True)
+    clock.advance_to(end, inclusive=True)
     for order in bot.orders.open_orders():
         bot.orders.cancel(order)
+    clock.run_pending()  # cancels in flight (latency) land; nothing else is left to fire
     if progress is not None:
         progress(total, total)
 
-    currency = loaded.config.backtest.valuation_currency or split_symbol(next(iter(series)))[1]
-    return BacktestResult(bot, venue, prices, dict(series), currency.upper(), total)
+    currency = loaded.config.backtest.valuation_currency or split_symbol(symbols[0])[1]
+    final_marks = max(int(m.known_ms[-1]) for m in prices.marks.values() if len(m))
+    return BacktestResult(
+        bot, venue, prices, list(data), currency.upper(), total, start, max(end, final_marks)
+    )

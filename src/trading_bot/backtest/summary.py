@@ -26,42 +26,56 @@ def build_summary(result: BacktestResult) -> dict[str, Any]:
     ledger = bot.kernel.ledger
     currency = result.currency
     final_prices = result.prices.final_prices()
-    initial_prices = {s: b.price(b.close[0]) for s, b in result.series.items()}
-
-    initial = _in_currency(portfolio.initial_balances, initial_prices, currency)
+    initial = value_in(portfolio.initial_balances, result.prices.first_prices(), currency)
     final = portfolio.valuation(final_prices, currency)
     times, curve = equity_curve(
-        portfolio.initial_balances, portfolio.fills, result.series, currency
+        portfolio.initial_balances, portfolio.fills, result.prices.marks, currency
     )
 
     realized_by_symbol = {s: p.realized_pnl for s, p in sorted(portfolio.positions.items())}
     unrealized_by_symbol = portfolio.unrealized_pnl(final_prices)
     statuses = ledger.status_counts()
     rejected = ledger.rejection_counts()
-    orders = bot.orders.all_orders
+    unpriced = sorted(
+        set(final.unpriced_assets)
+        | set(initial.unpriced_assets)
+        | {
+            a
+            for a in portfolio.fees_by_asset
+            if a != currency and f"{a}/{currency}" not in final_prices
+        }
+        | {
+            split_symbol(symbol)[1]
+            for symbol in realized_by_symbol
+            if split_symbol(symbol)[1] != currency
+            and f"{split_symbol(symbol)[1]}/{currency}" not in final_prices
+        }
+    )
     return {
         "valuation_currency": currency,
         "period": {
-            "start": format_ms(int(times[0])),
-            "end": format_ms(int(times[-1])),
-            "bars": len(times),
+            "start": format_ms(result.start_ms),
+            "end": format_ms(result.end_ms),
+            "marks": len(times),
         },
         "initial_balances": _money_map(portfolio.initial_balances),
         "final_balances": _money_map(portfolio.balances),
         "venue_balances": _money_map(result.venue.balances()),
-        "initial_equity": format_decimal(initial),
+        "initial_equity": format_decimal(initial.total),
         "final_equity": format_decimal(final.total),
-        "net_pnl": format_decimal(final.total - initial),
-        "unpriced_assets": list(final.unpriced_assets),
+        "net_pnl": format_decimal(final.total - initial.total),
+        "unpriced_assets": unpriced,
         "signals": {
             "total": result.signals_total,
             "executed": statuses.get(SignalStatus.EXECUTED.value, 0),
             "rejected": sum(rejected.values()),
         },
         "rejected_signals": dict(sorted(rejected.items())),
-        "orders": len(orders),
+        "orders": len(bot.orders.all_orders),
         "fills": len(portfolio.fills),
-        "total_fees": format_decimal(_in_currency(portfolio.fees_by_asset, final_prices, currency)),
+        "total_fees": format_decimal(
+            value_in(portfolio.fees_by_asset, final_prices, currency).total
+        ),
         "fees_by_asset": _money_map(portfolio.fees_by_asset),
         "realized_pnl": format_decimal(_sum_by_quote(realized_by_symbol, final_prices, currency)),
         "realized_pnl_by_symbol": _money_map(realized_by_symbol),
@@ -82,6 +96,7 @@ def build_summary(result: BacktestResult) -> dict[str, Any]:
             {"location": dead.location, "errors": list(dead.errors), "raw": dead.raw}
             for dead in ledger.invalid
         ],
+        "data_warnings": [w for item in result.data for w in getattr(item, "warnings", [])],
         "anomalies": list(bot.orders.anomalies),
     }
 
@@ -114,16 +129,13 @@ def _money_map(values: dict[str, Decimal]) -> dict[str, str]:
     return {key: format_decimal(value) for key, value in sorted(values.items())}
 
 
-def _in_currency(amounts: dict[str, Decimal], prices: dict[str, Decimal], currency: str) -> Decimal:
-    return value_in(amounts, prices, currency).total
-
-
 def _sum_by_quote(
     by_symbol: dict[str, Decimal], prices: dict[str, Decimal], currency: str
 ) -> Decimal:
-    """P&L of each market is in its quote asset; convert and add them up in `currency`."""
+    """P&L of each market is in its quote asset; convert and add up what has a price in
+    `currency` (the rest is listed per symbol and its asset under unpriced_assets)."""
     per_asset: dict[str, Decimal] = {}
     for symbol, amount in by_symbol.items():
         quote = split_symbol(symbol)[1]
         per_asset[quote] = per_asset.get(quote, ZERO) + amount
-    return _in_currency(per_asset, prices, currency)
+    return value_in(per_asset, prices, currency).total

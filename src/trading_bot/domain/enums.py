@@ -22,6 +22,25 @@ class Side(StrEnum):
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+
+    @property
+    def has_limit_price(self) -> bool:
+        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+
+    @property
+    def has_trigger(self) -> bool:
+        return self in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+
+
+class TimeInForce(StrEnum):
+    """GTC rests until filled or canceled; IOC fills what it can at once and cancels the rest;
+    FOK fills entirely at once or not at all."""
+
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
 
 
 class LiquiditySide(StrEnum):

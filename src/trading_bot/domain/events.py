@@ -62,5 +62,32 @@ class OrderCanceled:
 
 @dataclass(frozen=True, slots=True)
 class OrderExpired:
+    """Ended by the venue: GTD expiry, an IOC/FOK remainder, a market order out of liquidity."""
+
     order: Order
+    reason: RejectionReason
+    detail: str
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTriggered:
+    order: Order
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderModified:
+    order: Order
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequestRefused:
+    """The venue refused a cancel or modify request; the order stays as it was."""
+
+    order: Order
+    request: str
+    reason: RejectionReason
+    detail: str
     ts_ms: int

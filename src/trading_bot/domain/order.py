@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.enums import OrderType, Side, TimeInForce
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.money import ZERO
 from trading_bot.domain.order_status import TRANSITIONS, InvalidOrderTransition, OrderStatus
 from trading_bot.domain.rejections import RejectionReason
+
+_PENDING = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE})
 
 
 class OverfillError(RuntimeError):
@@ -30,8 +32,13 @@ class Order:
     source: str = ""
     strategy: str | None = None
     price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    oco_group: str | None = None
     expires_at_ms: int | None = None
     status: OrderStatus = OrderStatus.INITIALIZED
+    status_before_pending: OrderStatus | None = None
     venue_order_id: str | None = None
     filled_amount: Decimal = ZERO
     filled_notional: Decimal = ZERO
@@ -44,7 +51,20 @@ class Order:
             return
         if new_status not in TRANSITIONS[self.status]:
             raise InvalidOrderTransition(self.client_order_id, self.status, new_status)
+        if new_status in _PENDING and self.status not in _PENDING:
+            self.status_before_pending = self.status
         self.status = new_status
+
+    def restore_after_pending(self) -> None:
+        """A cancel or modify request ended without closing the order: back to where it was
+        (or to PARTIALLY_FILLED if fills arrived meanwhile)."""
+        if self.status not in _PENDING:
+            return
+        back = self.status_before_pending or OrderStatus.ACCEPTED
+        if self.filled_amount > 0:
+            back = OrderStatus.PARTIALLY_FILLED
+        self.status = back
+        self.status_before_pending = None
 
     def apply_fill(self, fill: Fill) -> None:
         """Accumulate a fill and move to PARTIALLY_FILLED or FILLED."""

@@ -14,6 +14,7 @@ class OrderStatus(StrEnum):
     INITIALIZED = "initialized"
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
+    TRIGGERED = "triggered"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     PENDING_CANCEL = "pending_cancel"
@@ -43,11 +44,22 @@ _LIVE_EXITS = {
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.INITIALIZED: frozenset({S.SUBMITTED, S.REJECTED, S.CANCELED}),
     S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED, *_LIVE_EXITS}),
-    S.ACCEPTED: frozenset(_LIVE_EXITS),
+    S.ACCEPTED: frozenset({S.TRIGGERED, *_LIVE_EXITS}),
+    S.TRIGGERED: frozenset(_LIVE_EXITS),
     S.PARTIALLY_FILLED: frozenset(_LIVE_EXITS),
-    S.PENDING_CANCEL: frozenset({S.CANCELED, S.PARTIALLY_FILLED, S.FILLED, S.ACCEPTED, S.EXPIRED}),
+    S.PENDING_CANCEL: frozenset(
+        {S.CANCELED, S.PARTIALLY_FILLED, S.FILLED, S.ACCEPTED, S.TRIGGERED, S.EXPIRED}
+    ),
     S.PENDING_UPDATE: frozenset(
-        {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.PENDING_CANCEL, S.EXPIRED}
+        {
+            S.ACCEPTED,
+            S.TRIGGERED,
+            S.PARTIALLY_FILLED,
+            S.FILLED,
+            S.CANCELED,
+            S.PENDING_CANCEL,
+            S.EXPIRED,
+        }
     ),
     S.FILLED: frozenset(),
     S.CANCELED: frozenset(),

@@ -25,6 +25,11 @@ class RejectionReason(StrEnum):
     BELOW_MIN_NOTIONAL = "below_min_notional"
     INVALID_AMOUNT_PRECISION = "invalid_amount_precision"
     INVALID_PRICE_PRECISION = "invalid_price_precision"
+    POST_ONLY_WOULD_CROSS = "post_only_would_cross"
+    WOULD_NOT_FILL = "would_not_fill"
+    NO_LIQUIDITY = "no_liquidity"
+    ORDER_NOT_FOUND = "order_not_found"
+    INVALID_ORDER = "invalid_order"
     UNFILLED = "unfilled"
     INTERNAL_ERROR = "internal_error"
 
@@ -45,6 +50,11 @@ REASON_TEXT: dict[RejectionReason, str] = {
     RejectionReason.BELOW_MIN_NOTIONAL: "the order value is below the market's minimum notional",
     RejectionReason.INVALID_AMOUNT_PRECISION: "the amount is not a multiple of the amount step",
     RejectionReason.INVALID_PRICE_PRECISION: "the price is not a multiple of the price step",
+    RejectionReason.POST_ONLY_WOULD_CROSS: "a post-only order would have matched at once",
+    RejectionReason.WOULD_NOT_FILL: "an IOC/FOK order found nothing (or, FOK, not enough) to fill",
+    RejectionReason.NO_LIQUIDITY: "the order book had no liquidity left for the order",
+    RejectionReason.ORDER_NOT_FOUND: "the venue has no open order with that id",
+    RejectionReason.INVALID_ORDER: "the order's fields do not make a valid order",
     RejectionReason.UNFILLED: "the order was still open when the run ended",
     RejectionReason.INTERNAL_ERROR: "the bot failed while handling the signal (see the log)",
 }

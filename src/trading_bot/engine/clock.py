@@ -85,6 +85,11 @@ class SimulatedClock(Clock):
             timer.callback()
         self._now = max(self._now, target_ms)
 
+    def run_pending(self) -> None:
+        """Fire every timer still scheduled, in time order (the end of a simulation)."""
+        while (next_ms := self.next_timer_ms()) is not None:
+            self.advance_to(next_ms)
+
 
 class LiveClock(Clock):
     """Wall-clock time; timers run on the asyncio event loop.

@@ -199,6 +199,4 @@ class TradingKernel:
         )
 
     def _on_expired(self, event: OrderExpired) -> None:
-        self.ledger.order_closed(
-            event.order.client_order_id, RejectionReason.EXPIRED, "the order expired at the venue"
-        )
+        self.ledger.order_closed(event.order.client_order_id, event.reason, event.detail)

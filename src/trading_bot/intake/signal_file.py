@@ -27,10 +27,30 @@ JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 class RecordedSignal:
     signal: Signal
     line: int
+    raw: str = ""
 
 
-def read_signal_file(path: str | Path) -> Iterator[RecordedSignal | InvalidSignal]:
-    path = Path(path)
+def read_signal_file(
+    path: str | Path, *, require_created_at: bool = False
+) -> Iterator[RecordedSignal | InvalidSignal]:
+    """Every row of the file as a signal or a dead letter. `require_created_at` (backtests)
+    makes a row without `created_at` a dead letter too."""
+    for item in _read(Path(path)):
+        if (
+            require_created_at
+            and isinstance(item, RecordedSignal)
+            and item.signal.created_at is None
+        ):
+            yield InvalidSignal(
+                f"{path}:{item.line}",
+                ("created_at: required in a backtest signal file (epoch ms or ISO-8601)",),
+                item.raw,
+            )
+        else:
+            yield item
+
+
+def _read(path: Path) -> Iterator[RecordedSignal | InvalidSignal]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -52,18 +72,29 @@ def _looks_like_csv(path: Path, text: str) -> bool:
 
 
 def _read_jsonl(path: Path, text: str) -> Iterator[RecordedSignal | InvalidSignal]:
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    # split on newlines only: U+2028 and friends are legal inside JSON strings
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         parsed = parse_json_signal(line)
         if isinstance(parsed, Signal):
-            yield RecordedSignal(parsed, line_no)
+            yield RecordedSignal(parsed, line_no, line)
         else:
             yield InvalidSignal(f"{path}:{line_no}", tuple(parsed), line)
 
 
 def _read_csv(path: Path, text: str) -> Iterator[RecordedSignal | InvalidSignal]:
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        yield from _csv_rows(path, reader)
+    except csv.Error as error:
+        raise DataFileError(
+            str(path), [f"line {reader.line_num}: unreadable CSV: {error}"]
+        ) from None
+
+
+def _csv_rows(path: Path, reader: csv.DictReader[str]) -> Iterator[RecordedSignal | InvalidSignal]:
     if not reader.fieldnames or "signal_id" not in [f.strip() for f in reader.fieldnames]:
         raise DataFileError(
             str(path),
@@ -93,6 +124,6 @@ def _read_csv(path: Path, text: str) -> Iterator[RecordedSignal | InvalidSignal]
                 continue
         parsed = validate_signal(payload)
         if isinstance(parsed, Signal):
-            yield RecordedSignal(parsed, line_no)
+            yield RecordedSignal(parsed, line_no, raw)
         else:
             yield InvalidSignal(f"{path}:{line_no}", tuple(parsed), raw)

@@ -1,4 +1,6 @@
-"""Candle (bar) series held as compact arrays with exact prices.
+"""Candle (bar) series held as compact arrays with exact prices. Trades use the same shape:
+a trade is a bar of zero length whose open, high, low and close are its price and whose volume
+is its size.
 
 Prices are stored as integers scaled by 10**price_scale (exact: `46250.5` at scale 1 is
 462505), so a million bars take a few dozen MB and every price read back is the exact
@@ -14,6 +16,8 @@ from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
+
+from trading_bot.market_data.marks import MarkSeries
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -51,10 +55,11 @@ class BarSeries:
         self.volume = volume
         self.price_scale = price_scale
         self.interval_ms = interval_ms if interval_ms is not None else _typical_interval(ts)
-        self._ts_list: list[int] = ts.tolist()
+        self.is_trades = self.interval_ms == 0
+        self.ts_list: list[int] = ts.tolist()
 
     def __len__(self) -> int:
-        return len(self._ts_list)
+        return len(self.ts_list)
 
     def price(self, scaled: int | np.integer) -> Decimal:
         """The exact Decimal of a scaled price from one of the arrays."""
@@ -62,7 +67,7 @@ class BarSeries:
 
     def bar(self, index: int) -> Bar:
         return Bar(
-            self._ts_list[index],
+            self.ts_list[index],
             self.price(self.open[index]),
             self.price(self.high[index]),
             self.price(self.low[index]),
@@ -72,19 +77,23 @@ class BarSeries:
 
     def first_at_or_after(self, ts_ms: int) -> int:
         """Index of the first bar opening at or after `ts_ms` (len(self) if none)."""
-        return bisect_left(self._ts_list, ts_ms)
+        return bisect_left(self.ts_list, ts_ms)
 
     def last_closed_before(self, ts_ms: int) -> int:
         """Index of the last bar that had closed by `ts_ms` (-1 if none): no look-ahead."""
-        return bisect_right(self._ts_list, ts_ms - self.interval_ms) - 1
+        return bisect_right(self.ts_list, ts_ms - self.interval_ms) - 1
+
+    def marks(self) -> MarkSeries:
+        """Closes, each known at its bar's close time (open + interval)."""
+        return MarkSeries(self.ts + self.interval_ms, self.close, self.price_scale)
 
     @property
     def start_ms(self) -> int:
-        return self._ts_list[0]
+        return self.ts_list[0]
 
     @property
     def end_ms(self) -> int:
-        return self._ts_list[-1]
+        return self.ts_list[-1]
 
     def tiled(self, total_bars: int) -> BarSeries:
         """Repeat the series to `total_bars`, each copy shifted by the span plus one interval.
@@ -115,7 +124,7 @@ class BarSeries:
 def _typical_interval(ts: IntArray) -> int:
     """The most common gap between bars (gaps from missing bars do not distort it)."""
     if len(ts) < 2:
-        return 60_000
+        return 60_000  # a single bar: assume the common 1-minute candle
     diffs = np.diff(ts[: min(len(ts), 10_000)])
     value, _ = Counter(diffs.tolist()).most_common(1)[0]
     return int(value)

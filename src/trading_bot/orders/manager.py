@@ -18,8 +18,11 @@ from trading_bot.domain.events import (
     OrderCanceled,
     OrderExpired,
     OrderFilled,
+    OrderModified,
     OrderRejected,
+    OrderRequestRefused,
     OrderSubmitted,
+    OrderTriggered,
 )
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.money import ZERO
@@ -58,8 +61,24 @@ class OrderManager:
         self._venue.submit_order(order)
 
     def cancel(self, order: Order) -> None:
-        if order.is_open:
+        """Request a cancel; the order is PENDING_CANCEL until the venue answers."""
+        if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
+            return
+        if order.status is OrderStatus.SUBMITTED:
+            # not acknowledged yet: the venue still gets the request (it may be in flight)
             self._venue.cancel_order(order)
+            return
+        order.transition(OrderStatus.PENDING_CANCEL)
+        self._venue.cancel_order(order)
+
+    def modify(
+        self, order: Order, *, amount: Decimal | None = None, price: Decimal | None = None
+    ) -> None:
+        """Request a new amount and/or price; PENDING_UPDATE until the venue answers."""
+        if not order.is_open:
+            return
+        order.transition(OrderStatus.PENDING_UPDATE)
+        self._venue.modify_order(order, amount=amount, price=price)
 
     # -- views ----------------------------------------------------------------------------------
 
@@ -123,6 +142,45 @@ class OrderManager:
             self._close(order)
         self._bus.publish(OrderFilled(order, fill))
 
+    def order_triggered(self, client_order_id: str) -> None:
+        order = self._known(client_order_id, "trigger")
+        if order is None:
+            return
+        if order.status is OrderStatus.PENDING_UPDATE or order.status is OrderStatus.PENDING_CANCEL:
+            order.status_before_pending = OrderStatus.TRIGGERED
+        else:
+            order.transition(OrderStatus.TRIGGERED)
+        self._bus.publish(OrderTriggered(order, self._clock.now_ms()))
+
+    def order_modified(self, client_order_id: str, amount: Decimal, price: Decimal | None) -> None:
+        order = self._known(client_order_id, "modification")
+        if order is None:
+            return
+        order.amount = amount
+        if price is not None:
+            if order.order_type.has_limit_price:
+                order.price = price
+            else:
+                order.trigger_price = price
+        order.restore_after_pending()
+        self._bus.publish(OrderModified(order, self._clock.now_ms()))
+
+    def cancel_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
+        self._request_refused(client_order_id, "cancel", reason, detail)
+
+    def modify_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
+        self._request_refused(client_order_id, "modify", reason, detail)
+
+    def _request_refused(
+        self, client_order_id: str, request: str, reason: RejectionReason, detail: str
+    ) -> None:
+        order = self._known(client_order_id, f"{request} refusal")
+        if order is None:
+            return
+        order.restore_after_pending()
+        logger.info("{} of order {} refused: {} ({})", request, client_order_id, reason, detail)
+        self._bus.publish(OrderRequestRefused(order, request, reason, detail, self._clock.now_ms()))
+
     def order_canceled(self, client_order_id: str, detail: str) -> None:
         order = self._known(client_order_id, "cancel")
         if order is None:
@@ -131,13 +189,15 @@ class OrderManager:
         self._close(order)
         self._bus.publish(OrderCanceled(order, detail, self._clock.now_ms()))
 
-    def order_expired(self, client_order_id: str) -> None:
+    def order_expired(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
         order = self._known(client_order_id, "expiry")
         if order is None:
             return
         order.transition(OrderStatus.EXPIRED)
+        order.reject_reason = reason
+        order.reject_detail = detail
         self._close(order)
-        self._bus.publish(OrderExpired(order, self._clock.now_ms()))
+        self._bus.publish(OrderExpired(order, reason, detail, self._clock.now_ms()))
 
     # -- internals ------------------------------------------------------------------------------
 

@@ -33,9 +33,23 @@ class VenueReports(Protocol):
 
     def order_filled(self, fill: Fill) -> None: ...
 
+    def order_triggered(self, client_order_id: str) -> None: ...
+
+    def order_modified(
+        self, client_order_id: str, amount: Decimal, price: Decimal | None
+    ) -> None: ...
+
     def order_canceled(self, client_order_id: str, detail: str) -> None: ...
 
-    def order_expired(self, client_order_id: str) -> None: ...
+    def order_expired(self, client_order_id: str, reason: RejectionReason, detail: str) -> None: ...
+
+    def cancel_rejected(
+        self, client_order_id: str, reason: RejectionReason, detail: str
+    ) -> None: ...
+
+    def modify_rejected(
+        self, client_order_id: str, reason: RejectionReason, detail: str
+    ) -> None: ...
 
 
 class Venue(ABC):
@@ -67,3 +81,9 @@ class Venue(ABC):
     @abstractmethod
     def cancel_order(self, order: Order) -> None:
         """Ask to cancel an open order; the outcome arrives through `VenueReports`."""
+
+    @abstractmethod
+    def modify_order(
+        self, order: Order, *, amount: Decimal | None = None, price: Decimal | None = None
+    ) -> None:
+        """Ask to change the amount and/or price of a resting order (outcome via reports)."""

@@ -31,11 +31,23 @@ class Recorder:
     def order_filled(self, fill: Fill) -> None:
         self.events.append(("filled", fill))
 
+    def order_triggered(self, client_order_id: str) -> None:
+        self.events.append(("triggered", client_order_id))
+
+    def order_modified(self, client_order_id: str, amount: Decimal, price: Decimal | None) -> None:
+        self.events.append(("modified", client_order_id, amount, price))
+
     def order_canceled(self, client_order_id: str, detail: str) -> None:
         self.events.append(("canceled", client_order_id))
 
-    def order_expired(self, client_order_id: str) -> None:
-        self.events.append(("expired", client_order_id))
+    def order_expired(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
+        self.events.append(("expired", client_order_id, reason))
+
+    def cancel_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
+        self.events.append(("cancel_rejected", client_order_id, reason))
+
+    def modify_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
+        self.events.append(("modify_rejected", client_order_id, reason))
 
     def fills(self) -> list[Fill]:
         return [e[1] for e in self.events if e[0] == "filled"]
@@ -127,7 +139,7 @@ def test_order_whose_fill_bar_is_past_its_expiry_expires() -> None:
     clock.advance_to(T0 + 1, inclusive=False)
     exchange.submit_order(order(Side.BUY, "1", expires=T0 + 30_000))
     clock.advance_to(T0 + 10 * MINUTE)
-    assert recorder.events == [("expired", "c1")]
+    assert recorder.events == [("expired", "c1", RejectionReason.EXPIRED)]
 
 
 def test_orders_waiting_for_the_same_bar_fill_in_arrival_order_against_the_balance() -> None:

@@ -1,0 +1,42 @@
+"""Mark prices: the price of a symbol as known at each moment, whatever the data kind.
+
+Bars mark at their close (known when the bar closes), trades at their price, order books at
+their mid. Prices are exact scaled integers like the data they come from.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+
+class MarkSeries:
+    def __init__(
+        self, known_ms: npt.NDArray[np.int64], price: npt.NDArray[np.int64], scale: int
+    ) -> None:
+        self.known_ms = known_ms
+        self.price = price
+        self.scale = scale
+        self._known: list[int] = known_ms.tolist()
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def at(self, ts_ms: int) -> Decimal | None:
+        """The last price known at `ts_ms` (None before the first)."""
+        index = bisect_right(self._known, ts_ms) - 1
+        if index < 0:
+            return None
+        return Decimal(int(self.price[index])).scaleb(-self.scale)
+
+    def last(self) -> Decimal:
+        return Decimal(int(self.price[-1])).scaleb(-self.scale)
+
+    def first(self) -> Decimal:
+        return Decimal(int(self.price[0])).scaleb(-self.scale)
+
+    def as_float(self) -> npt.NDArray[np.float64]:
+        return self.price.astype(np.float64) / (10.0**self.scale)

@@ -1,0 +1,76 @@
+"""The simulated venue's own record of an order.
+
+The venue never touches the bot's `Order`: it keeps its own copy of what it was sent, as a
+real exchange does, and only reports back. So the bot's bookkeeping is checked against an
+independent one, exactly as it will be against a live venue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from trading_bot.domain.enums import OrderType, Side, TimeInForce
+from trading_bot.domain.money import ZERO
+from trading_bot.domain.order import Order
+from trading_bot.engine.clock import Timer
+
+
+@dataclass(slots=True, eq=False)
+class VenueOrder:
+    client_order_id: str
+    venue_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    amount: Decimal
+    price: Decimal | None
+    trigger_price: Decimal | None
+    time_in_force: TimeInForce
+    post_only: bool
+    oco_group: str | None
+    expires_at_ms: int | None
+    filled: Decimal = ZERO
+    accepted: bool = False
+    triggered: bool = False
+    closed: bool = False
+    timer: Timer | None = None
+
+    @classmethod
+    def of(cls, order: Order, venue_order_id: str) -> VenueOrder:
+        return cls(
+            order.client_order_id,
+            venue_order_id,
+            order.symbol,
+            order.side,
+            order.order_type,
+            order.amount,
+            order.price,
+            order.trigger_price,
+            order.time_in_force,
+            order.post_only,
+            order.oco_group,
+            order.expires_at_ms,
+        )
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.filled
+
+    @property
+    def acts_as_market(self) -> bool:
+        """A market order, or a stop-market that has triggered."""
+        return self.order_type is OrderType.MARKET or (
+            self.order_type is OrderType.STOP_MARKET and self.triggered
+        )
+
+    @property
+    def acts_as_limit(self) -> bool:
+        return self.order_type is OrderType.LIMIT or (
+            self.order_type is OrderType.STOP_LIMIT and self.triggered
+        )
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
