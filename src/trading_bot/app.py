@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +34,19 @@ class Bot:
         return self.kernel.orders
 
 
+MONEY_PRECISION = 60
+
+
+def ensure_money_precision() -> None:
+    """Raise this thread's Decimal precision to 60 significant digits.
+
+    Python's default of 28 silently rounds sums such as a 1e12 balance carried to 18 decimal
+    places (token amounts). 60 digits keep every balance, fee and P&L sum exact in practice.
+    """
+    context = decimal.getcontext()
+    context.prec = max(context.prec, MONEY_PRECISION)
+
+
 def build_bot(
     loaded: LoadedConfig,
     *,
@@ -43,6 +57,7 @@ def build_bot(
     market: Callable[[str], Market | None] | None = None,
 ) -> Bot:
     """Wire one bot around an already constructed venue, clock and price source."""
+    ensure_money_precision()
     bus = EventBus()
     portfolio = Portfolio(initial_balances if initial_balances is not None else venue.balances())
     orders = OrderManager(bus, clock, venue)

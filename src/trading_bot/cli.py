@@ -140,11 +140,15 @@ def backtest(
 ) -> None:
     """Backtest recorded signals on historical market data through the live pipeline."""
     loaded = _load(config, env_file)
-    configure_logging(
-        loaded.config.logging,
-        secrets=loaded.secrets,
-        console_level=None if verbose else "WARNING",
-    )
+    try:
+        configure_logging(
+            loaded.config.logging,
+            secrets=loaded.secrets,
+            console_level=None if verbose else "WARNING",
+        )
+    except OSError as error:
+        raise _fail(f"logging.file: cannot open {error.filename}: {error.strerror}") from None
+
     for warning in loaded.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     try:
@@ -185,6 +189,9 @@ def backtest(
 
     summary = build_summary(result)
     print_summary(out, summary)
+    for warning in summary["warnings"]:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
     try:
         if json_out is not None:
             json_out.parent.mkdir(parents=True, exist_ok=True)

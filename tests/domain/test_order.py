@@ -78,7 +78,32 @@ def test_fill_racing_a_cancel_request_is_allowed() -> None:
     assert o.status is OrderStatus.FILLED
 
 
-def test_terminal_states_have_no_exits_and_every_state_is_in_the_table() -> None:
+def test_terminal_states_only_admit_a_late_fill_and_every_state_is_in_the_table() -> None:
     assert set(TRANSITIONS) == set(OrderStatus)
     for status in TERMINAL:
-        assert TRANSITIONS[status] == frozenset()
+        assert TRANSITIONS[status] <= {OrderStatus.FILLED}
+    assert TRANSITIONS[OrderStatus.FILLED] == frozenset()
+    assert TRANSITIONS[OrderStatus.REJECTED] == frozenset()
+
+
+def test_a_fill_confirmed_after_the_cancel_still_counts() -> None:
+    o = order("2")
+    for status in (OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.CANCELED):
+        o.transition(status)
+    o.apply_fill(fill("1", "100"))
+    assert (o.status, o.filled_amount) == (OrderStatus.CANCELED, D(1))
+    o.apply_fill(fill("1", "100", "t2"))
+    assert o.status is OrderStatus.FILLED
+
+
+def test_cancel_and_modify_requests_return_to_the_resting_state_when_refused() -> None:
+    o = order("2")
+    for status in (OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PENDING_CANCEL):
+        o.transition(status)
+    o.apply_fill(fill("1", "100"))
+    assert o.status is OrderStatus.PENDING_CANCEL
+    o.restore_after_pending()
+    assert o.status is OrderStatus.PARTIALLY_FILLED
+    o.transition(OrderStatus.PENDING_UPDATE)
+    o.restore_after_pending()
+    assert o.status is OrderStatus.PARTIALLY_FILLED

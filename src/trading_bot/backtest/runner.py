@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from trading_bot.app import Bot, build_bot
 from trading_bot.config.loader import LoadedConfig
 from trading_bot.domain.market import split_symbol
+from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import SimulatedClock
 from trading_bot.engine.signal_ledger import InvalidSignal
 from trading_bot.intake.signal_file import RecordedSignal
@@ -34,6 +35,7 @@ class BacktestResult:
     signals_total: int
     start_ms: int
     end_ms: int
+    warnings: list[str]
 
 
 def run_backtest(
@@ -55,6 +57,12 @@ def run_backtest(
         )
     for item in data:
         venue.add_market_data(item)
+    warnings = [w for item in data for w in getattr(item, "warnings", [])]
+    warnings += [
+        f"exchange.params.markets.{symbol} has no market data (--data); its rules are unused"
+        for symbol in venue.unused_market_rules()
+    ]
+
     symbols = list(dict.fromkeys(item.symbol for item in data))
 
     valid: list[RecordedSignal] = []
@@ -87,11 +95,20 @@ def run_backtest(
     for order in bot.orders.open_orders():
         bot.orders.cancel(order)
     clock.run_pending()  # cancels in flight (latency) land; nothing else is left to fire
+    kernel.ledger.close_pending(RejectionReason.UNFILLED, "still pending when the backtest ended")
     if progress is not None:
         progress(total, total)
 
     currency = loaded.config.backtest.valuation_currency or split_symbol(symbols[0])[1]
     final_marks = max(int(m.known_ms[-1]) for m in prices.marks.values() if len(m))
     return BacktestResult(
-        bot, venue, prices, list(data), currency.upper(), total, start, max(end, final_marks)
+        bot,
+        venue,
+        prices,
+        list(data),
+        currency.upper(),
+        total,
+        start,
+        max(end, final_marks),
+        warnings,
     )

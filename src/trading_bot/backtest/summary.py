@@ -96,7 +96,7 @@ def build_summary(result: BacktestResult) -> dict[str, Any]:
             {"location": dead.location, "errors": list(dead.errors), "raw": dead.raw}
             for dead in ledger.invalid
         ],
-        "data_warnings": [w for item in result.data for w in getattr(item, "warnings", [])],
+        "warnings": result.warnings,
         "anomalies": list(bot.orders.anomalies),
     }
 

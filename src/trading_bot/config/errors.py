@@ -61,7 +61,9 @@ def issues_from_validation(error: ValidationError, prefix: str = "") -> list[Con
             )
         elif item["type"] == "missing":
             message = "required key is missing"
-        elif "input" in item and not isinstance(item["input"], dict | list):
+        elif (
+            "input" in item and not isinstance(item["input"], dict | list) and "got " not in message
+        ):
             message = f"{message} (got {_shown(path, item['input'])})"
         issues.append(ConfigIssue(path, message))
     return issues

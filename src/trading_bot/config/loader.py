@@ -103,13 +103,15 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
     risk = config.risk if config is not None else _risk_section(sections)
     if risk is not None and risk.enabled:
         for index, spec in enumerate(risk.checks):
-            resolved = _resolve("risk", f"risk.checks[{index}]", spec, issues, only_if_enabled=True)
+            resolved = _resolve(
+                "risk", f"risk.checks[{index}]", spec, issues, optional=not spec.enabled
+            )
             if resolved is not None and spec.enabled:
                 checks.append(resolved)
     if issues or config is None or exchange is None or strategy is None or execution is None:
         # A value already reported as an unset ${VAR} is not reported again as invalid.
-        unset = {issue.path for issue in substitution_issues}
-        extra = [i for i in issues[len(substitution_issues) :] if i.path not in unset]
+        unset = {issue.path.lower() for issue in substitution_issues}
+        extra = [i for i in issues[len(substitution_issues) :] if i.path.lower() not in unset]
         raise ConfigError(source, substitution_issues + extra)
     warnings: list[str] = []
     _warn_unshipped(config, warnings)
@@ -158,14 +160,16 @@ def _resolve(
     spec: ModuleSpec | None,
     issues: list[ConfigIssue],
     *,
-    only_if_enabled: bool = False,
+    optional: bool = False,
 ) -> ResolvedModule | None:
+    """Import and validate one module section. `optional` (a disabled risk check) tolerates a
+    name that does not resolve."""
     if spec is None:
         return None
     try:
         cls = resolve(kind, spec.class_path)
     except ClassResolutionError as error:
-        if only_if_enabled and not spec.enabled:
+        if optional:
             return None
         issues.append(ConfigIssue(f"{path}.class", str(error)))
         return None

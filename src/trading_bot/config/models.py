@@ -1,7 +1,8 @@
 """The config file's shape, section by section (see the README for a full example).
 
-Module sections take `class:` (a built-in name, a guide path or a dotted path), `enabled:`
-and `params:`; each module class validates its own `params` so an error names the exact key.
+Module sections take `class:` (a built-in name, a guide path or a dotted path) and `params:`
+(risk checks also `enabled:`); each module class validates its own `params` so an error names
+the exact key.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ class Section(BaseModel):
 
 class ModuleSpec(Section):
     class_path: str = Field(alias="class", min_length=1)
-    enabled: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("params", mode="before")
@@ -40,12 +40,19 @@ class StrategySpec(ModuleSpec):
 
 class ExecutionSpec(ModuleSpec):
     class_path: str = Field(default="market", alias="class", min_length=1)
-    order_types: list[str] = Field(default_factory=lambda: ["market"])
+    order_types: list[str] = Field(
+        default_factory=lambda: ["market"],
+        description="the guide's list of order types; informational, the class decides",
+    )
+
+
+class RiskCheckSpec(ModuleSpec):
+    enabled: bool = True
 
 
 class RiskConfig(Section):
     enabled: bool = True
-    checks: list[ModuleSpec] = Field(default_factory=list)
+    checks: list[RiskCheckSpec] = Field(default_factory=list)
 
 
 class AlertsConfig(Section):

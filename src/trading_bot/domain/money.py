@@ -1,7 +1,8 @@
 """Exact money arithmetic helpers.
 
 Every amount, price, balance and fee in the bot is a `Decimal`. Binary floats never carry money:
-`to_decimal` refuses them unless they come from a text representation we control.
+`to_decimal` turns a float into the Decimal of its shortest text form (`0.1` -> `0.1`), never
+into its binary expansion.
 """
 
 from __future__ import annotations

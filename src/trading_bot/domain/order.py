@@ -74,10 +74,14 @@ class Order:
                 f"order {self.client_order_id}: fill {fill.trade_id} of {fill.amount} would fill "
                 f"{total} of {self.amount}"
             )
-        self.transition(
-            OrderStatus.FILLED if total == self.amount else OrderStatus.PARTIALLY_FILLED
-        )
+        if total == self.amount:
+            self.transition(OrderStatus.FILLED)
+        elif self.status not in _PENDING and self.is_open:
+            # a fill does not end a pending cancel/modify, and a late fill on a canceled or
+            # expired order is money that moved: counted, while the order stays closed
+            self.transition(OrderStatus.PARTIALLY_FILLED)
         self.filled_amount = total
+
         self.filled_notional += fill.notional
         self.fees += fill.fee
 

@@ -1,8 +1,9 @@
 """The order state machine, written as data.
 
 `TRANSITIONS[a]` is every state an order in state `a` may move to. Besides the happy path it
-admits what real venues do: a fill that races a cancel request (PENDING_CANCEL -> FILLED) and a
-cancel refused because the order filled. Anything else is a bug and raises.
+admits what real venues do: a fill that races a cancel request (PENDING_CANCEL -> FILLED), a
+fill reported after the cancel was confirmed (CANCELED -> FILLED) and a cancel refused because
+the order filled. Anything else is a bug and raises.
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
         }
     ),
     S.FILLED: frozenset(),
-    S.CANCELED: frozenset(),
+    # a fill reported after the cancel or expiry was confirmed completes the order
+    S.CANCELED: frozenset({S.FILLED}),
     S.REJECTED: frozenset(),
-    S.EXPIRED: frozenset(),
+    S.EXPIRED: frozenset({S.FILLED}),
 }
 
 

@@ -8,6 +8,8 @@ from decimal import Decimal, InvalidOperation
 # Epoch ms before 2000-01-01 are almost always epoch *seconds* sent by mistake; reading them as ms
 # would put the signal in 1970 and fill it on the first bar of any data set.
 EARLIEST_PLAUSIBLE_MS = 946_684_800_000
+# After 2100-01-01 as epoch ms is almost always microseconds or nanoseconds sent by mistake.
+LATEST_PLAUSIBLE_MS = 4_102_444_800_000
 
 
 def parse_epoch_ms(value: object) -> int:
@@ -39,7 +41,9 @@ def parse_epoch_ms(value: object) -> int:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-        return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+        return _check_plausible(
+            delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+        )
     raise ValueError(f"expected epoch milliseconds or an ISO-8601 time, got {value!r}")
 
 
@@ -55,6 +59,11 @@ def _check_plausible(ms: int) -> int:
         raise ValueError(
             f"{ms} is before the year 2000 as epoch milliseconds; "
             "times must be epoch milliseconds (not seconds) or ISO-8601"
+        )
+    if ms >= LATEST_PLAUSIBLE_MS:
+        raise ValueError(
+            f"{ms} is after the year 2100 as epoch milliseconds; "
+            "times must be epoch milliseconds (not micro- or nanoseconds) or ISO-8601"
         )
     return ms
 

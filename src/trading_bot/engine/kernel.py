@@ -66,8 +66,14 @@ class SignalOrders:
             expires_at_ms=signal.expiry_ms,
         )
         self._next_leg += 1
-        self._kernel.ledger.order_placed(self._record, order.client_order_id)
-        self._kernel.orders.submit(order)
+        ledger = self._kernel.ledger
+        # The ledger learns of the order first: a synchronous venue may answer inside submit.
+        ledger.order_placed(self._record, order.client_order_id)
+        try:
+            self._kernel.orders.submit(order)
+        except Exception:
+            ledger.order_unplaced(self._record, order.client_order_id)
+            raise
         return order
 
 

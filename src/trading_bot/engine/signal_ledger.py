@@ -76,6 +76,25 @@ class SignalLedger:
         record.open_orders += 1
         self._by_order[client_order_id] = record
 
+    def order_unplaced(self, record: SignalRecord, client_order_id: str) -> None:
+        """Undo `order_placed` for an order that never reached the order manager."""
+        if client_order_id in record.client_order_ids:
+            record.client_order_ids.remove(client_order_id)
+            record.open_orders -= 1
+        self._by_order.pop(client_order_id, None)
+
+    def close_pending(self, reason: RejectionReason, detail: str) -> int:
+        """End every signal still pending (end of a run): rejected unless something filled.
+        Returns how many were closed."""
+        closed = 0
+        for record in self._records.values():
+            if record.status is SignalStatus.PENDING:
+                record.status = SignalStatus.EXECUTED if record.filled else SignalStatus.REJECTED
+                if not record.filled and record.reason is None:
+                    record.reason, record.detail = reason, detail
+                closed += 1
+        return closed
+
     def order_filled(self, client_order_id: str, *, final: bool) -> None:
         record = self._by_order.get(client_order_id)
         if record is None:

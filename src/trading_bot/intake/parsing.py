@@ -49,7 +49,7 @@ def describe_errors(error: ValidationError) -> list[str]:
             message = "unknown field (put extra data under 'metadata')"
         elif item["type"] == "missing":
             message = "required field is missing"
-        elif "input" in item and loc:
+        elif "input" in item and loc and "got " not in message:
             message = f"{message} (got {_short(item['input'])})"
         problems.append(f"{loc}: {message}" if loc else message)
     return problems

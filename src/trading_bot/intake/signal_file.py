@@ -2,7 +2,8 @@
 the same field names as columns.
 
 A bad row never stops the file: it comes back as an `InvalidSignal` with its line number and
-every problem in it, to be counted and kept. Only a file that cannot be read at all raises.
+every problem in it, to be counted and kept. A file that cannot be read at all (missing, not
+UTF-8, no CSV header, broken CSV quoting) raises `DataFileError` naming the file and line.
 """
 
 from __future__ import annotations

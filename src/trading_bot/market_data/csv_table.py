@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from trading_bot.domain.timestamps import EARLIEST_PLAUSIBLE_MS, LATEST_PLAUSIBLE_MS
 from trading_bot.market_data.errors import DataFileError
 
 MAX_PROBLEMS = 20
@@ -88,12 +89,17 @@ class CsvTable:
         if value != value.to_integral_value() or value < 0:
             self.problem(line_no, f"timestamp_ms is {cell!r}, expected whole epoch milliseconds")
             return None
+        if value >= LATEST_PLAUSIBLE_MS:
+            self.problem(
+                line_no,
+                f"timestamp {cell} is after the year 2100 as epoch milliseconds; "
+                "timestamp_ms must be milliseconds, not micro- or nanoseconds",
+            )
+            return None
         return int(value)
 
     def finish(self, count: int, first_ts: int | None) -> None:
         """Raise with every problem found, or if the file held no data."""
-        from trading_bot.domain.timestamps import EARLIEST_PLAUSIBLE_MS
-
         if count == 0 and not self.problems:
             self.problems.append("no data rows after the header")
         if first_ts is not None and first_ts < EARLIEST_PLAUSIBLE_MS:

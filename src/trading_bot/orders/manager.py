@@ -45,7 +45,7 @@ class OrderManager:
         self._venue = venue
         self._orders: dict[str, Order] = {}
         self._open: dict[str, Order] = {}
-        self._trade_ids: set[str] = set()
+        self._fill_keys: set[tuple[str, str]] = set()
         self.anomalies: list[str] = []
         venue.bind(self, clock)
 
@@ -127,17 +127,26 @@ class OrderManager:
         order = self._known(fill.client_order_id, f"fill {fill.trade_id}")
         if order is None:
             return
-        if fill.trade_id in self._trade_ids:
+        # Trade ids are unique per symbol at best, and a self-trade gives both our orders the
+        # same one: a fill is the pair (order, trade id).
+        key = (fill.client_order_id, fill.trade_id)
+        if key in self._fill_keys:
             logger.debug(
                 "ignored repeated fill {} of order {}", fill.trade_id, order.client_order_id
             )
             return
+        late = not order.is_open
         try:
             order.apply_fill(fill)
         except OverfillError as error:
             self._anomaly(str(error))
             return
-        self._trade_ids.add(fill.trade_id)
+        self._fill_keys.add(key)
+        if late:
+            self._anomaly(
+                f"fill {fill.trade_id} of {fill.amount} arrived after order {order.client_order_id} "
+                f"was {order.status}: applied (the venue executed it)"
+            )
         if order.status is OrderStatus.FILLED:
             self._close(order)
         self._bus.publish(OrderFilled(order, fill))

@@ -26,6 +26,7 @@ from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import Timer
 from trading_bot.market_data.marks import MarkSeries
 from trading_bot.market_data.order_book import BookSeries, OrderBook
+from trading_bot.venues.simulated.path_matcher import STALE_START_MS
 from trading_bot.venues.simulated.pricing import passes_through
 from trading_bot.venues.simulated.venue_order import VenueOrder
 
@@ -55,9 +56,13 @@ class BookMatcher:
     def arrive(self, order: VenueOrder) -> None:
         self._sync()
         if self._next_event == 0:  # no book yet: act on the first snapshot
-            if not self._series.events:
-                self._venue.reject(order, R.NO_MARKET_DATA, "the order book recording is empty")
+            start = self._series.start_ms if self._series.events else None
+            if start is None or start - self._venue.now() > STALE_START_MS:
+                self._venue.reject(
+                    order, R.NO_MARKET_DATA, f"no {order.symbol} order book at {self._venue.now()}"
+                )
                 return
+
             self._waiting.append(order)
             self._wake_at_next_event()
             return

@@ -83,7 +83,12 @@ class SimulatedExchange(Venue):
 
     add_bars = add_market_data
 
+    def unused_market_rules(self) -> list[str]:
+        """Symbols with rules under `params.markets` but no market data: probably a typo."""
+        return sorted(set(self.params.markets) - set(self._matchers))
+
     def marks(self, symbol: str) -> MarkSeries:
+
         return self._matchers[symbol].marks()
 
     def _market_for(self, symbol: str) -> Market:

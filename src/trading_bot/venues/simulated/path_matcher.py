@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from trading_bot.venues.simulated.exchange import SimulatedExchange
 
 R = RejectionReason
+# An order this long before the first data point is not filled on it: the data is missing, not late.
+STALE_START_MS = 60_000
+
 TAKER, MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
 
 
@@ -73,12 +76,21 @@ class PathMatcher:
     # -- entry points from the exchange ---------------------------------------------------------
 
     def arrive(self, order: VenueOrder) -> None:
-        index = self._series.first_at_or_after(self._venue.now())
+        now = self._venue.now()
+        index = self._series.first_at_or_after(now)
         if index >= self._n:
+            self._venue.reject(order, R.NO_MARKET_DATA, f"no {order.symbol} data at or after {now}")
+            return
+        if index == 0 and self._series.start_ms - now > max(
+            self._series.interval_ms, STALE_START_MS
+        ):
             self._venue.reject(
-                order, R.NO_MARKET_DATA, f"no {order.symbol} data at or after {self._venue.now()}"
+                order,
+                R.NO_MARKET_DATA,
+                f"{order.symbol} data starts at {self._series.start_ms}, long after {now}",
             )
             return
+
         self._at(order, index, self._start)
 
     def remove(self, order: VenueOrder) -> None:
