@@ -187,3 +187,46 @@ def test_backtest_with_the_progress_bar_on(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, output
     assert json.loads((tmp_path / "s.json").read_text())["fills"] > 0
+
+
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.mark.parametrize(
+    ("data_file", "start_ms"),
+    [
+        ("BTCUSDT_trades_binance_2021-01-08.csv", 1610064000278),
+        ("BTCUSDT_book25_binance-futures_2020-09-01.csv", 1598918403696),
+        ("BTCUSDT_depth_binance-futures_2022-11-01.csv", 1667346579146),
+    ],
+)
+def test_backtest_on_trades_and_order_book_files(
+    tmp_path: Path, data_file: str, start_ms: int
+) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        "mode: backtest\n"
+        "exchange: {class: simulated, params: {balances: {USDT: '100000', BTC: '1'},"
+        " fees: {maker: '0.0002', taker: '0.0004'}}}\n"
+    )
+    signals = tmp_path / "signals.jsonl"
+    rows = [
+        {
+            "signal_id": f"s{i}",
+            "asset": "BTC/USDT",
+            "side": side,
+            "size": "0.05",
+            "created_at": start_ms + 50 + i * 100,
+        }
+        for i, side in enumerate(["sell", "buy", "sell"])
+    ]
+    signals.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, output = invoke(
+        "backtest", "-c", str(config), "-d", f"BTC/USDT={TEST_DATA / data_file}", "-s", str(signals),
+        "--json", str(tmp_path / "s.json"), "--trades", str(tmp_path / "t.csv"), "--no-progress",
+    )  # fmt: skip
+    assert code == 0, output
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["signals"]["executed"] >= 2
+    assert summary["final_balances"] == summary["venue_balances"]
+    assert summary["signals"]["executed"] + summary["signals"]["rejected"] == 3

@@ -120,7 +120,6 @@ def test_a_market_quoted_in_an_unpriced_currency_does_not_fake_drawdown() -> Non
             "class": "simulated",
             "params": {"balances": {"USD": "1000", "EUR": "1000"}, "fees": {"taker": "0.001"}},
         },
-
         backtest={"valuation_currency": "USD"},
     )
     signals = [RecordedSignal(make_signal(asset="BTC/EUR", size="5", created_at=T0), 0)]

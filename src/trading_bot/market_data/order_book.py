@@ -107,6 +107,8 @@ class BookSeries:
 def group_levels(
     levels: Iterable[tuple[str, Decimal, Decimal]],
 ) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
+    levels = list(levels)
     bids = tuple((p, s) for side, p, s in levels if side == "bid")
+
     asks = tuple((p, s) for side, p, s in levels if side == "ask")
     return bids, asks

@@ -232,7 +232,14 @@ class SimulatedExchange(Venue):
             return False
         order.accepted = True
         reports.order_accepted(order.client_order_id, order.venue_order_id)
+        if order.expires_at_ms is not None and order.order_type is not OrderType.MARKET:
+            self.clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
         return True
+
+    def _expire_if_open(self, order: VenueOrder) -> None:
+        if not order.closed:
+            self.expire(order, R.EXPIRED, f"good till {order.expires_at_ms}")
+
 
     def affordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> bool:
         """Can the account pay for a fill of `amount` at `price` (plus taker fee)?"""

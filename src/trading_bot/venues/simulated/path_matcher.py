@@ -105,56 +105,45 @@ class PathMatcher:
 
     def _start(self, order: VenueOrder, index: int) -> None:
         venue = self._venue
+        order.start_index = index
         expiry = order.expires_at_ms
         if expiry is not None and venue.now() > expiry:
-            venue.expire(
-                order, R.EXPIRED, f"its first {order.symbol} bar came after its expiry {expiry}"
-            )
+            venue.expire(order, R.EXPIRED, f"its first {order.symbol} bar came after its expiry {expiry}")
             return
         open_price = self._price(self._series.open, index)
         if order.order_type is OrderType.MARKET:
             amount, price = self._taker_terms(order, index, open_price)
             if amount * price < self._market.min_notional:
-                venue.reject(
-                    order,
-                    R.BELOW_MIN_NOTIONAL,
-                    f"notional {amount * price} < {self._market.min_notional}",
-                )
+                venue.reject(order, R.BELOW_MIN_NOTIONAL, f"notional {amount * price} < {self._market.min_notional}")
                 return
             if amount > 0 and not venue.affordable(order, amount, price):
-                venue.reject(
-                    order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price)
-                )
+                venue.reject(order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price))
                 return
             if venue.accept(order):
                 self._fill_market(order, index, open_price)
             return
-        if (
-            order.post_only
-            and order.price is not None
-            and marketable(order.side, order.price, open_price)
-        ):
-            venue.reject(
-                order,
-                R.POST_ONLY_WOULD_CROSS,
-                f"limit {order.price} would cross the open {open_price}",
-            )
+        if order.post_only and order.price is not None and marketable(order.side, order.price, open_price):
+            venue.reject(order, R.POST_ONLY_WOULD_CROSS, f"limit {order.price} would cross the open {open_price}")
             return
-        if venue.accept(order):
-            self._evaluate(order, index, fresh=True)
+        if not venue.accept(order):
+            return
+        if order.oco_group is not None:
+            # let the other legs arrive first, so one bar that reaches several legs is settled
+            # by the OCO rule rather than by arrival order
+            self._at(order, index, self._wake)
+        else:
+            self._evaluate(order, index)
 
     def _wake(self, order: VenueOrder, index: int) -> None:
-        if order.closed:
-            return
         if order.oco_group is not None:
             first = self._oco_first(order, index)
             if first is not order:
-                self._evaluate(first, index, fresh=False)
+                self._evaluate(first, index)
                 if order.closed:
                     return
-        self._evaluate(order, index, fresh=False)
+        self._evaluate(order, index)
 
-    def _evaluate(self, order: VenueOrder, index: int, *, fresh: bool) -> None:
+    def _evaluate(self, order: VenueOrder, index: int) -> None:
         """Everything `order` does in bar `index`; then sleep until it could act again."""
         if order.acts_as_market:
             self._fill_market(order, index, self._price(self._series.open, index))
@@ -170,6 +159,7 @@ class PathMatcher:
                 return
             self._limit_in_bar(order, index, trigger, fresh=True)
             return
+        fresh = index == order.start_index
         self._limit_in_bar(order, index, self._price(self._series.open, index), fresh=fresh)
 
     def _limit_in_bar(

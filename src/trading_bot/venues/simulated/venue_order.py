@@ -35,6 +35,8 @@ class VenueOrder:
     triggered: bool = False
     closed: bool = False
     timer: Timer | None = None
+    start_index: int = -1  # the data index where the venue first processed it (path matching)
+
 
     @classmethod
     def of(cls, order: Order, venue_order_id: str) -> VenueOrder:

@@ -1,0 +1,291 @@
+"""Order types, time in force, fees, slippage, volume caps and latency on bars, each with a
+hand-computed expectation. Bars are 'open high low close', one minute apart from T0."""
+
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import MINUTE, T0
+from tests.venues.simulated.harness import Venue, ohlc
+from trading_bot.domain.enums import LiquiditySide
+from trading_bot.domain.rejections import RejectionReason as R
+
+D = Decimal
+END = T0 + 60 * MINUTE
+BARS = ohlc(
+    [
+        "100 101 99 100",  # 0
+        "100 102 98 101",  # 1: dips to 98, peaks at 102
+        "101 101 97 99",  # 2: dips to 97
+        "95 96 94 95",  # 3: gapped down to 95
+        "95 110 95 109",  # 4: rallies to 110
+    ]
+)
+
+
+def test_resting_buy_limit_fills_at_its_price_when_a_later_bar_trades_through() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1).send("a", "buy", "1", "limit", price="98.5")
+    v.run(END)
+    (fill,) = v.reports.fills("a")
+    assert (fill.price, fill.ts_ms, fill.liquidity) == (D("98.5"), T0 + MINUTE, LiquiditySide.MAKER)
+    assert fill.fee == D("0.0985")  # maker 0.1% of 98.5
+
+
+def test_a_bar_that_only_touches_the_limit_does_not_fill_it_unless_touch_is_configured() -> None:
+    strict = Venue(BARS)
+    strict.at(T0 + 1).send("a", "buy", "1", "limit", price="98")
+    strict.run(T0 + 2 * MINUTE - 1)  # bar 1 low is exactly 98; bar 2 not reached
+    assert strict.reports.fills("a") == []
+    touch = Venue(BARS, fills={"limit_fill": "touch"})
+    touch.at(T0 + 1).send("a", "buy", "1", "limit", price="98")
+    touch.run(T0 + 2 * MINUTE - 1)
+    assert [f.price for f in touch.reports.fills("a")] == [D("98")]
+
+
+def test_resting_limit_that_the_market_gapped_through_fills_at_the_open() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1).send("a", "buy", "1", "limit", price="96")
+    v.run(END)
+    (fill,) = v.reports.fills("a")
+    assert (fill.price, fill.ts_ms, fill.liquidity) == (
+        D("95"),
+        T0 + 3 * MINUTE,
+        LiquiditySide.MAKER,
+    )
+
+
+def test_marketable_limit_fills_at_the_open_as_taker() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1).send("a", "buy", "2", "limit", price="105")
+    v.run(END)
+    (fill,) = v.reports.fills("a")
+    assert (fill.price, fill.liquidity, fill.fee) == (D("100"), LiquiditySide.TAKER, D("0.4"))
+
+
+def test_ioc_and_fok_that_cannot_fill_at_once_expire_without_resting() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1)
+    v.send("ioc", "buy", "1", "limit", price="99", tif="ioc")  # bar 1 opens at 100: not marketable
+    v.send("fok", "sell", "1", "limit", price="101", tif="fok")
+    v.run(END)
+    assert v.reports.reason("ioc") is R.WOULD_NOT_FILL
+    assert v.reports.reason("fok") is R.WOULD_NOT_FILL
+    assert v.reports.fills() == []
+
+
+def test_volume_cap_partially_fills_ioc_and_refuses_fok() -> None:
+    v = Venue(BARS, fills={"max_volume_share": "0.001"})  # 1 BTC of each bar's 1000
+    v.at(T0 + 1)
+    v.send("ioc", "buy", "3", "limit", price="100", tif="ioc")
+    v.send("fok", "buy", "3", "limit", price="100", tif="fok")
+    v.run(END)
+    assert [f.amount for f in v.reports.fills("ioc")] == [D("1")]
+    assert v.reports.kinds("ioc")[-1] == "expired"
+    assert v.reports.fills("fok") == []
+    assert v.reports.reason("fok") is R.WOULD_NOT_FILL
+
+
+def test_market_order_over_the_volume_cap_fills_over_the_next_bars_opens() -> None:
+    v = Venue(BARS, fills={"max_volume_share": "0.002"})  # 2 BTC per bar
+    v.at(T0 + 1).send("a", "buy", "5", "market")
+    v.run(END)
+    assert [(f.amount, f.price) for f in v.reports.fills("a")] == [
+        (D("2"), D("100")),
+        (D("2"), D("101")),
+        (D("1"), D("95")),
+    ]
+
+
+def test_volume_in_quote_units_is_converted_at_the_fill_price() -> None:
+    bars = ohlc(["100 100 100 100", "100 100 100 100"], volume="1000")  # 1000 USDT = 10 BTC
+    v = Venue(bars, fills={"max_volume_share": "0.5", "bar_volume_in": "quote"})
+    v.at(T0).send("a", "buy", "8", "market")
+    v.run(END)
+    assert [f.amount for f in v.reports.fills("a")] == [D("5"), D("3")]
+
+
+def test_post_only_is_rejected_if_it_would_cross_and_otherwise_fills_as_maker() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1)
+    v.send("cross", "buy", "1", "limit", price="100", post_only=True)
+    v.send("rest", "buy", "1", "limit", price="99", post_only=True)
+    v.run(END)
+    assert v.reports.reason("cross") is R.POST_ONLY_WOULD_CROSS
+    (fill,) = v.reports.fills("rest")
+    assert (fill.price, fill.liquidity) == (D("99"), LiquiditySide.MAKER)
+
+
+def test_stop_market_triggers_at_the_stop_or_at_a_gapped_open_then_fills_as_taker() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1)
+    v.send("up", "buy", "1", "stop_market", trigger="101.5")  # bar 1 high 102
+    v.send("down", "sell", "1", "stop_market", trigger="96")  # bar 3 opens at 95, below 96
+    v.run(END)
+    assert v.reports.kinds("up") == ["accepted", "triggered", "filled"]
+    assert [(f.price, f.ts_ms) for f in v.reports.fills("up")] == [(D("101.5"), T0 + MINUTE)]
+    assert [(f.price, f.ts_ms) for f in v.reports.fills("down")] == [(D("95"), T0 + 3 * MINUTE)]
+
+
+def test_stop_limit_becomes_a_limit_when_triggered() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1)
+    # triggers at 98 in bar 1 (low 98) and may sell down to 97.5: marketable at the trigger
+    v.send("within", "sell", "1", "stop_limit", trigger="98", price="97.5")
+    # triggers at the 95 open of bar 3, below its limit 96.5: rests, fills when bar 4 reaches it
+    v.send("gapped", "sell", "1", "stop_limit", trigger="96", price="96.5")
+    v.run(END)
+    assert [(f.price, f.liquidity) for f in v.reports.fills("within")] == [
+        (D("98"), LiquiditySide.TAKER)
+    ]
+    assert [(f.price, f.ts_ms, f.liquidity) for f in v.reports.fills("gapped")] == [
+        (D("96.5"), T0 + 4 * MINUTE, LiquiditySide.MAKER)
+    ]
+
+
+@pytest.mark.parametrize(("rule", "winner"), [("stop_first", "sl"), ("limit_first", "tp")])
+def test_oco_legs_hit_in_the_same_bar_follow_the_configured_rule(rule: str, winner: str) -> None:
+    bars = ohlc(["100 100 100 100", "100 106 94 100"])
+    v = Venue(bars, fills={"oco_same_bar": rule})
+    v.at(T0 + 1)
+    v.send("tp", "sell", "1", "limit", price="105", oco="g")
+    v.send("sl", "sell", "1", "stop_market", trigger="95", oco="g")
+    v.run(END)
+    loser = "tp" if winner == "sl" else "sl"
+    assert len(v.reports.fills(winner)) == 1
+    assert v.reports.kinds(loser)[-1] == "canceled"
+    assert v.total("BTC") == D("99")
+
+
+def test_oco_leg_reached_at_a_gapped_open_wins_whatever_the_rule() -> None:
+    bars = ohlc(["100 100 100 100", "106 107 94 100"])  # opens above the take-profit
+    v = Venue(bars)
+    v.at(T0 + 1)
+    v.send("tp", "sell", "1", "limit", price="105", oco="g")
+    v.send("sl", "sell", "1", "stop_market", trigger="95", oco="g")
+    v.run(END)
+    assert [f.price for f in v.reports.fills("tp")] == [D("106")]
+    assert v.reports.kinds("sl")[-1] == "canceled"
+
+
+def test_oco_legs_share_one_reservation() -> None:
+    v = Venue(BARS, balances={"BTC": "1"})
+    v.at(T0 + 1)
+    v.send("tp", "sell", "1", "limit", price="200", oco="g")
+    v.send("sl", "sell", "1", "stop_market", trigger="50", oco="g")
+    v.run(T0 + MINUTE + 1)
+    assert v.reports.kinds("sl") == ["accepted"]
+    assert v.free("BTC") == 0
+
+
+def test_open_orders_reserve_funds_and_release_them_on_cancel() -> None:
+    v = Venue(BARS, balances={"USDT": "1000"})
+    v.at(T0 + 1)
+    a = v.send("a", "buy", "5", "limit", price="90")  # reserves 5 x 90 x 1.002 = 450.9
+    v.send("b", "buy", "7", "limit", price="90")  # needs 631.26, only 549.1 free
+    v.run(T0 + MINUTE + 1)
+    assert v.free("USDT") == D("549.1")
+    assert v.reports.reason("b") is R.INSUFFICIENT_BALANCE
+    v.exchange.cancel_order(a)
+    assert v.reports.kinds("a")[-1] == "canceled"
+    assert v.free("USDT") == D("1000")
+    v.exchange.cancel_order(a)
+    assert v.reports.kinds("a")[-1] == "cancel_rejected"
+
+
+def test_modify_reprices_a_resting_order_and_its_reservation() -> None:
+    v = Venue(BARS, balances={"USDT": "1000"})
+    v.at(T0 + 1)
+    order = v.send("a", "buy", "2", "limit", price="90")
+    v.run(T0 + MINUTE + 30_000)
+    v.exchange.modify_order(order, price=D("97.5"))
+    assert v.free("USDT") == D("1000") - D("2") * D("97.5") * D("1.002")
+    v.run(END)
+    # bar 2 (low 97) trades through the new price
+    assert [(f.price, f.ts_ms) for f in v.reports.fills("a")] == [(D("97.5"), T0 + 2 * MINUTE)]
+    v.exchange.modify_order(order, price=D("96"))  # already filled: nothing to modify
+    assert v.reports.kinds("a")[-1] == "modify_rejected"
+
+
+def test_modify_that_needs_more_than_is_free_is_refused_and_keeps_the_order() -> None:
+    v = Venue(BARS, balances={"USDT": "300"})
+    order = v.at(T0 + 1).send("a", "buy", "2", "limit", price="90")
+    v.run(T0 + MINUTE + 1)
+    v.exchange.modify_order(order, amount=D("4"))
+    assert v.reports.kinds("a")[-1] == "modify_rejected"
+    assert v.reports.reason("a") is None
+    assert v.free("USDT") == D("300") - D("2") * D("90") * D("1.002")
+
+
+def test_fixed_bps_slippage_worsens_taker_fills_on_the_price_grid() -> None:
+    v = Venue(
+        BARS,
+        slippage={"model": "fixed_bps", "bps": "10"},
+        markets={"BTC/USDT": {"price_step": "0.01"}},
+    )
+    v.at(T0 + 1)
+    v.send("b", "buy", "1", "market")
+    v.send("s", "sell", "1", "market")
+    v.run(END)
+    assert [f.price for f in v.reports.fills("b")] == [D("100.10")]
+    assert [f.price for f in v.reports.fills("s")] == [D("99.90")]
+
+
+def test_volume_slippage_grows_with_the_share_of_volume_taken_up_to_a_cap() -> None:
+    v = Venue(BARS, slippage={"model": "volume", "bps": "100", "max_bps": "30"})
+    v.at(T0 + 1)
+    v.send("small", "buy", "100", "market")  # 10% of 1000: 10 bps
+    v.send("big", "buy", "600", "market")  # 60%: 60 bps, capped at 30
+    v.run(END)
+    assert [f.price for f in v.reports.fills("small")] == [D("100.1")]
+    assert [f.price for f in v.reports.fills("big")] == [D("100.3")]
+
+
+def test_submit_latency_delays_the_fill_bar_and_cancel_latency_can_lose_the_race() -> None:
+    v = Venue(BARS, latency={"submit_ms": 55_000, "cancel_ms": 120_000})
+    v.at(T0 + 10_000).send("a", "buy", "1", "market")  # arrives T0+65s: fills at bar 2
+    v.run(END)
+    assert [(f.ts_ms, f.price) for f in v.reports.fills("a")] == [(T0 + 2 * MINUTE, D("101"))]
+
+    w = Venue(BARS, latency={"cancel_ms": 120_000})
+    order = w.at(T0 + 1).send("b", "buy", "1", "limit", price="97.5")
+    w.exchange.cancel_order(order)  # lands at T0+120s; bar 2 (low 97) filled it at T0+120s first
+    w.run(END)
+    assert w.reports.kinds("b") == ["accepted", "filled", "cancel_rejected"]
+
+
+def test_resting_order_expires_at_its_expiry() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1).send("a", "buy", "1", "limit", price="50", expires=T0 + 150_000)
+    v.run(END)
+    assert v.reports.kinds("a") == ["accepted", "expired"]
+    assert v.reports.reason("a") is R.EXPIRED
+    assert v.free("USDT") == D("100000")
+
+
+def test_same_seed_same_run_with_latency_jitter() -> None:
+    def run(seed: int) -> list[int]:
+        v = Venue(BARS, latency={"submit_ms": 1000, "jitter_ms": 100_000}, seed=seed)
+        for i in range(5):
+            v.at(T0 + i).send(f"o{i}", "buy", "1", "market")
+        v.run(END)
+        return [f.ts_ms for f in v.reports.fills()]
+
+    assert run(7) == run(7)
+    assert run(7) != run(8) or run(7) != run(9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"kind": "limit"}, R.INVALID_ORDER),  # no price
+        ({"kind": "stop_market"}, R.INVALID_ORDER),  # no trigger
+        ({"kind": "limit", "price": "100.005"}, R.INVALID_PRICE_PRECISION),
+        ({"kind": "market", "post_only": True}, R.INVALID_ORDER),
+        ({"kind": "market", "symbol": "DOGE/USDT"}, R.UNKNOWN_ASSET),
+    ],
+)
+def test_malformed_orders_are_rejected_with_the_venue_reason(kwargs: dict, reason: R) -> None:
+    v = Venue(BARS, markets={"BTC/USDT": {"price_step": "0.01"}})
+    v.at(T0 + 1).send("a", "buy", "1", **kwargs)
+    assert v.reports.events == [("rejected", "a", reason)]
