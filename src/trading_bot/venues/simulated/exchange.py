@@ -240,7 +240,6 @@ class SimulatedExchange(Venue):
         if not order.closed:
             self.expire(order, R.EXPIRED, f"good till {order.expires_at_ms}")
 
-
     def affordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> bool:
         """Can the account pay for a fill of `amount` at `price` (plus taker fee)?"""
         market = self._markets[order.symbol]
@@ -354,11 +353,14 @@ class SimulatedExchange(Venue):
     def _requirement(self, order: VenueOrder) -> tuple[str, Decimal]:
         """What an open order could spend: base for a sell, quote (with taker fee) for a buy."""
         market = self._markets[order.symbol]
-        if order.side is Side.SELL:
+        if order.side is Side.SELL and order.order_type is not OrderType.MARKET:
             return market.base, order.remaining
-        price = order.price if order.order_type.has_limit_price else order.trigger_price
-        if price is None:  # market orders are filled at once and checked then
+
+        if order.order_type is OrderType.MARKET:  # filled at once, checked at each fill
             return market.quote, ZERO
+        price = order.price if order.order_type.has_limit_price else order.trigger_price
+        assert price is not None
+
         return market.quote, order.remaining * price * (1 + market.taker_fee)
 
     def _reservation_key(self, order: VenueOrder) -> str:

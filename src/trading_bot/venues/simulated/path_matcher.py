@@ -108,22 +108,39 @@ class PathMatcher:
         order.start_index = index
         expiry = order.expires_at_ms
         if expiry is not None and venue.now() > expiry:
-            venue.expire(order, R.EXPIRED, f"its first {order.symbol} bar came after its expiry {expiry}")
+            venue.expire(
+                order, R.EXPIRED, f"its first {order.symbol} bar came after its expiry {expiry}"
+            )
             return
         open_price = self._price(self._series.open, index)
         if order.order_type is OrderType.MARKET:
             amount, price = self._taker_terms(order, index, open_price)
             if amount * price < self._market.min_notional:
-                venue.reject(order, R.BELOW_MIN_NOTIONAL, f"notional {amount * price} < {self._market.min_notional}")
+                venue.reject(
+                    order,
+                    R.BELOW_MIN_NOTIONAL,
+                    f"notional {amount * price} < {self._market.min_notional}",
+                )
                 return
             if amount > 0 and not venue.affordable(order, amount, price):
-                venue.reject(order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price))
+                venue.reject(
+                    order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price)
+                )
                 return
             if venue.accept(order):
-                self._fill_market(order, index, open_price)
+                self._fill_market(order, index, open_price, terms=(amount, price))
             return
-        if order.post_only and order.price is not None and marketable(order.side, order.price, open_price):
-            venue.reject(order, R.POST_ONLY_WOULD_CROSS, f"limit {order.price} would cross the open {open_price}")
+
+        if (
+            order.post_only
+            and order.price is not None
+            and marketable(order.side, order.price, open_price)
+        ):
+            venue.reject(
+                order,
+                R.POST_ONLY_WOULD_CROSS,
+                f"limit {order.price} would cross the open {open_price}",
+            )
             return
         if not venue.accept(order):
             return
@@ -185,8 +202,21 @@ class PathMatcher:
         if not order.closed:
             self._sleep_until_touched(order, index + 1)
 
-    def _fill_market(self, order: VenueOrder, index: int, price: Decimal) -> None:
-        self._fill(order, index, price, TAKER, slip=True)
+    def _fill_market(
+        self,
+        order: VenueOrder,
+        index: int,
+        price: Decimal,
+        *,
+        terms: tuple[Decimal, Decimal] | None = None,
+    ) -> None:
+        """Fill at `price` (plus slippage); what the volume cap leaves goes on at the next
+        bar's open. `terms` are the (amount, price) already checked for this bar."""
+        if terms is None:
+            self._fill(order, index, price, TAKER, slip=True)
+        else:
+            self._execute(order, index, *terms, TAKER)
+
         if order.closed:
             return
         if index + 1 < self._n:
@@ -225,9 +255,19 @@ class PathMatcher:
                 order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, fill_price)
             )
             return
+        self._execute(order, index, amount, fill_price, liquidity)
+
+    def _execute(
+        self,
+        order: VenueOrder,
+        index: int,
+        amount: Decimal,
+        price: Decimal,
+        liquidity: LiquiditySide,
+    ) -> None:
         if self._rules.max_volume_share is not None:
             self._volume_used[index] = self._volume_used.get(index, Decimal(0)) + amount
-        self._venue.fill(order, amount, fill_price, liquidity)
+        self._venue.fill(order, amount, price, liquidity)
 
     # -- prices, volumes and scans --------------------------------------------------------------
 

@@ -37,7 +37,6 @@ class VenueOrder:
     timer: Timer | None = None
     start_index: int = -1  # the data index where the venue first processed it (path matching)
 
-
     @classmethod
     def of(cls, order: Order, venue_order_id: str) -> VenueOrder:
         return cls(
