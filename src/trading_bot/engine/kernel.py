@@ -120,7 +120,8 @@ class TradingKernel:
             )
             return
         record = self.ledger.received(key, now)
-        self.bus.publish(SignalReceived(signal, now))
+        if self.bus.wants(SignalReceived):
+            self.bus.publish(SignalReceived(signal, now))
         try:
             rejection = self._process(signal, record, now)
         except Exception as error:  # a bug must not stop the bot; the signal says what happened

@@ -57,7 +57,8 @@ class OrderManager:
         self._orders[order.client_order_id] = order
         self._open[order.client_order_id] = order
         order.transition(OrderStatus.SUBMITTED)
-        self._bus.publish(OrderSubmitted(order, self._clock.now_ms()))
+        if self._bus.wants(OrderSubmitted):  # per-order events: built only if someone listens
+            self._bus.publish(OrderSubmitted(order, self._clock.now_ms()))
         self._venue.submit_order(order)
 
     def cancel(self, order: Order) -> None:
@@ -111,7 +112,8 @@ class OrderManager:
             return
         order.venue_order_id = venue_order_id
         order.transition(OrderStatus.ACCEPTED)
-        self._bus.publish(OrderAccepted(order, self._clock.now_ms()))
+        if self._bus.wants(OrderAccepted):  # per-order events: built only if someone listens
+            self._bus.publish(OrderAccepted(order, self._clock.now_ms()))
 
     def order_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
         order = self._known(client_order_id, "rejection")
@@ -159,7 +161,8 @@ class OrderManager:
             order.status_before_pending = OrderStatus.TRIGGERED
         else:
             order.transition(OrderStatus.TRIGGERED)
-        self._bus.publish(OrderTriggered(order, self._clock.now_ms()))
+        if self._bus.wants(OrderTriggered):  # per-order events: built only if someone listens
+            self._bus.publish(OrderTriggered(order, self._clock.now_ms()))
 
     def order_modified(self, client_order_id: str, amount: Decimal, price: Decimal | None) -> None:
         order = self._known(client_order_id, "modification")
@@ -172,7 +175,8 @@ class OrderManager:
             else:
                 order.trigger_price = price
         order.restore_after_pending()
-        self._bus.publish(OrderModified(order, self._clock.now_ms()))
+        if self._bus.wants(OrderModified):  # per-order events: built only if someone listens
+            self._bus.publish(OrderModified(order, self._clock.now_ms()))
 
     def cancel_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
         self._request_refused(client_order_id, "cancel", reason, detail)
