@@ -17,12 +17,13 @@ from trading_bot.venues.simulated.exchange import SimulatedExchange
 D = Decimal
 
 
-def manager() -> tuple[OrderManager, EventBus, list[object]]:
+def manager(**params: object) -> tuple[OrderManager, EventBus, list[object]]:
     bus = EventBus()
     seen: list[object] = []
     bus.subscribe(OrderFilled, seen.append)
     bus.subscribe(OrderRejected, seen.append)
-    exchange = SimulatedExchange({"balances": {"USDT": "1000"}})
+    exchange = SimulatedExchange({"balances": {"USDT": "1000"}, **params})
+
     exchange.add_bars(make_bars("BTC/USDT", ["100", "100"]))
     return OrderManager(bus, SimulatedClock(T0), exchange), bus, seen
 
@@ -93,3 +94,18 @@ def test_rejection_closes_the_order_and_is_published() -> None:
     (event,) = seen
     assert isinstance(event, OrderRejected)
     assert event.reason is RejectionReason.INSUFFICIENT_BALANCE
+
+
+def test_one_cancel_or_modify_in_flight_per_order() -> None:
+    orders, _, _ = manager(latency={"submit_ms": 1000, "cancel_ms": 1000})  # requests in flight
+
+    order = Order("c1", "BTC/USDT", Side.BUY, OrderType.LIMIT, D("1"), T0, "s", price=D("50"))
+    orders.submit(order)
+    assert orders.modify(order, price=D("60")) is False  # not acknowledged yet
+    orders.order_accepted("c1", "1")
+    assert orders.modify(order, price=D("60")) is True
+    assert order.status is OrderStatus.PENDING_UPDATE
+    assert orders.modify(order, price=D("70")) is False
+    orders.cancel(order)  # a cancel may overtake a pending modify
+    assert order.status is OrderStatus.PENDING_CANCEL
+    assert orders.modify(order, price=D("70")) is False

@@ -33,6 +33,8 @@ from trading_bot.engine.bus import EventBus
 from trading_bot.engine.clock import Clock
 from trading_bot.venues.base import Venue
 
+_MODIFIABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED})
+
 
 class DuplicateClientOrderId(RuntimeError):
     """An order with this client order id was already sent: it is never sent twice."""
@@ -74,12 +76,20 @@ class OrderManager:
 
     def modify(
         self, order: Order, *, amount: Decimal | None = None, price: Decimal | None = None
-    ) -> None:
-        """Request a new amount and/or price; PENDING_UPDATE until the venue answers."""
-        if not order.is_open:
-            return
+    ) -> bool:
+        """Request a new amount and/or price; PENDING_UPDATE until the venue answers.
+
+        Returns False (nothing sent) if the order is closed, not acknowledged yet, or already
+        waiting for a cancel or modify answer: one request in flight per order.
+        """
+        if order.status not in _MODIFIABLE:
+            logger.info(
+                "modify of order {} not sent: it is {}", order.client_order_id, order.status
+            )
+            return False
         order.transition(OrderStatus.PENDING_UPDATE)
         self._venue.modify_order(order, amount=amount, price=price)
+        return True
 
     # -- views ----------------------------------------------------------------------------------
 

@@ -28,18 +28,23 @@ def test_resting_buy_limit_fills_at_its_price_when_a_later_bar_trades_through() 
     v.at(T0 + 1).send("a", "buy", "1", "limit", price="98.5")
     v.run(END)
     (fill,) = v.reports.fills("a")
-    assert (fill.price, fill.ts_ms, fill.liquidity) == (D("98.5"), T0 + MINUTE, LiquiditySide.MAKER)
+    # bar 1 (opening T0+1m) dips to 98: known, and reported, at its close
+    assert (fill.price, fill.ts_ms, fill.liquidity) == (
+        D("98.5"),
+        T0 + 2 * MINUTE,
+        LiquiditySide.MAKER,
+    )
     assert fill.fee == D("0.0985")  # maker 0.1% of 98.5
 
 
 def test_a_bar_that_only_touches_the_limit_does_not_fill_it_unless_touch_is_configured() -> None:
     strict = Venue(BARS)
     strict.at(T0 + 1).send("a", "buy", "1", "limit", price="98")
-    strict.run(T0 + 2 * MINUTE - 1)  # bar 1 low is exactly 98; bar 2 not reached
+    strict.run(T0 + 2 * MINUTE)  # bar 1 low is exactly 98; bar 2 (low 97) not closed yet
     assert strict.reports.fills("a") == []
     touch = Venue(BARS, fills={"limit_fill": "touch"})
     touch.at(T0 + 1).send("a", "buy", "1", "limit", price="98")
-    touch.run(T0 + 2 * MINUTE - 1)
+    touch.run(T0 + 2 * MINUTE)
     assert [f.price for f in touch.reports.fills("a")] == [D("98")]
 
 
@@ -123,23 +128,23 @@ def test_stop_market_triggers_at_the_stop_or_at_a_gapped_open_then_fills_as_take
     v.send("down", "sell", "1", "stop_market", trigger="96")  # bar 3 opens at 95, below 96
     v.run(END)
     assert v.reports.kinds("up") == ["accepted", "triggered", "filled"]
-    assert [(f.price, f.ts_ms) for f in v.reports.fills("up")] == [(D("101.5"), T0 + MINUTE)]
+    assert [(f.price, f.ts_ms) for f in v.reports.fills("up")] == [(D("101.5"), T0 + 2 * MINUTE)]
     assert [(f.price, f.ts_ms) for f in v.reports.fills("down")] == [(D("95"), T0 + 3 * MINUTE)]
 
 
 def test_stop_limit_becomes_a_limit_when_triggered() -> None:
     v = Venue(BARS)
     v.at(T0 + 1)
-    # triggers at 98 in bar 1 (low 98) and may sell down to 97.5: marketable at the trigger
+    # triggers at 98 in bar 1's range (at its close) and may sell down to 97.5: marketable
     v.send("within", "sell", "1", "stop_limit", trigger="98", price="97.5")
-    # triggers at the 95 open of bar 3, below its limit 96.5: rests, fills when bar 4 reaches it
+    # triggers at the 95 open of bar 3, below its limit 96.5: rests, bar 4 trades through it
     v.send("gapped", "sell", "1", "stop_limit", trigger="96", price="96.5")
     v.run(END)
-    assert [(f.price, f.liquidity) for f in v.reports.fills("within")] == [
-        (D("98"), LiquiditySide.TAKER)
+    assert [(f.price, f.ts_ms, f.liquidity) for f in v.reports.fills("within")] == [
+        (D("98"), T0 + 2 * MINUTE, LiquiditySide.TAKER)
     ]
     assert [(f.price, f.ts_ms, f.liquidity) for f in v.reports.fills("gapped")] == [
-        (D("96.5"), T0 + 4 * MINUTE, LiquiditySide.MAKER)
+        (D("96.5"), T0 + 5 * MINUTE, LiquiditySide.MAKER)
     ]
 
 
@@ -201,8 +206,8 @@ def test_modify_reprices_a_resting_order_and_its_reservation() -> None:
     v.exchange.modify_order(order, price=D("97.5"))
     assert v.free("USDT") == D("1000") - D("2") * D("97.5") * D("1.002")
     v.run(END)
-    # bar 2 (low 97) trades through the new price
-    assert [(f.price, f.ts_ms) for f in v.reports.fills("a")] == [(D("97.5"), T0 + 2 * MINUTE)]
+    # treated as new from bar 2, whose range (low 97) trades through the new price
+    assert [(f.price, f.ts_ms) for f in v.reports.fills("a")] == [(D("97.5"), T0 + 3 * MINUTE)]
     v.exchange.modify_order(order, price=D("96"))  # already filled: nothing to modify
     assert v.reports.kinds("a")[-1] == "modify_rejected"
 
@@ -247,9 +252,11 @@ def test_submit_latency_delays_the_fill_bar_and_cancel_latency_can_lose_the_race
     v.run(END)
     assert [(f.ts_ms, f.price) for f in v.reports.fills("a")] == [(T0 + 2 * MINUTE, D("101"))]
 
-    w = Venue(BARS, latency={"cancel_ms": 120_000})
+    w = Venue(BARS, latency={"cancel_ms": 200_000})
     order = w.at(T0 + 1).send("b", "buy", "1", "limit", price="97.5")
-    w.exchange.cancel_order(order)  # lands at T0+120s; bar 2 (low 97) filled it at T0+120s first
+    w.exchange.cancel_order(
+        order
+    )  # lands at T0+200s; bar 2 (low 97) filled it at its close, T0+180s
     w.run(END)
     assert w.reports.kinds("b") == ["accepted", "filled", "cancel_rejected"]
 
@@ -289,3 +296,82 @@ def test_malformed_orders_are_rejected_with_the_venue_reason(kwargs: dict, reaso
     v = Venue(BARS, markets={"BTC/USDT": {"price_step": "0.01"}})
     v.at(T0 + 1).send("a", "buy", "1", **kwargs)
     assert v.reports.events == [("rejected", "a", reason)]
+
+
+def test_nothing_about_a_bar_range_is_known_before_the_bar_closes() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1)
+    v.send("limit", "buy", "1", "limit", price="98.5")
+    v.send("stop", "sell", "1", "stop_market", trigger="98.2")
+    v.run(T0 + MINUTE + 1)  # inside bar 1, whose low (98) is not known yet
+    assert v.reports.fills() == []
+    assert "triggered" not in v.reports.kinds("stop")
+    v.run(T0 + 2 * MINUTE)
+    assert {f.client_order_id for f in v.reports.fills()} == {"limit", "stop"}
+
+
+def test_an_order_expiring_inside_a_bar_does_not_fill_on_that_bars_range() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1).send("a", "buy", "1", "limit", price="98.5", expires=T0 + 90_000)
+    v.run(END)
+    assert v.reports.kinds("a") == ["accepted", "expired"]
+
+
+def test_oco_stop_whose_fill_spills_into_the_next_bar_keeps_going() -> None:
+    bars = ohlc(["100 100 100 100", "100 101 95 96", "96 97 94 95", "95 96 93 94"], volume="1")
+    v = Venue(bars, fills={"max_volume_share": "0.5"}, balances={"BTC": "2"})
+    v.at(T0 + 1)
+    v.send("tp", "sell", "2", "limit", price="110", oco="g")
+    v.send("sl", "sell", "2", "stop_market", trigger="96", oco="g")
+    v.run(END)
+    assert [f.amount for f in v.reports.fills("sl")] == [D("0.5"), D("0.5"), D("0.5")]
+    assert v.reports.kinds("tp")[-1] == "canceled"
+
+
+def test_a_buy_cannot_overspend_when_the_maker_fee_is_the_higher_one() -> None:
+    v = Venue(BARS, balances={"USDT": "98.5985"}, fees={"maker": "0.01", "taker": "0.001"})
+    v.at(T0 + 1).send("a", "buy", "1", "limit", price="98.5")
+    v.run(END)
+    assert v.reports.reason("a") is R.INSUFFICIENT_BALANCE
+    assert v.total("USDT") >= 0
+
+
+def test_modify_to_a_crossing_price_is_treated_as_a_new_order() -> None:
+    v = Venue(BARS, balances={"USDT": "1000"})
+    order = v.at(T0 + 1).send("a", "buy", "1", "limit", price="90")
+    v.run(T0 + MINUTE + 30_000)
+    v.exchange.modify_order(order, price=D("105"))
+    v.run(END)
+    # marketable at bar 2's open: a taker fill at the open, not a maker fill at 105
+    assert [(f.price, f.liquidity) for f in v.reports.fills("a")] == [
+        (D("101"), LiquiditySide.TAKER)
+    ]
+
+
+def test_modify_of_the_amount_only_still_checks_min_notional() -> None:
+    v = Venue(BARS, markets={"BTC/USDT": {"min_notional": "50"}})
+    order = v.at(T0 + 1).send("a", "buy", "1", "limit", price="90")
+    v.run(T0 + MINUTE + 1)
+    v.exchange.modify_order(order, amount=D("0.1"))
+    assert v.reports.kinds("a")[-1] == "modify_rejected"
+
+
+def test_market_order_meeting_a_spent_volume_cap_waits_for_the_next_bar() -> None:
+    v = Venue(
+        BARS, fills={"max_volume_share": "0.001"}, markets={"BTC/USDT": {"min_notional": "10"}}
+    )
+    v.at(T0 + 1)
+    v.send("a", "buy", "1", "market")
+    v.send("b", "buy", "1", "market")  # bar 1's 1 BTC is taken by a
+    v.run(END)
+    assert [(f.amount, f.ts_ms) for f in v.reports.fills("b")] == [(D("1"), T0 + 2 * MINUTE)]
+    assert all(f.amount > 0 for f in v.reports.fills())
+
+
+def test_an_oco_leg_sent_after_its_sibling_executed_is_canceled() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1)
+    v.send("tp", "sell", "1", "limit", price="99", oco="g")  # marketable at bar 1's open
+    v.run(T0 + MINUTE + 1)
+    v.send("sl", "sell", "1", "stop_market", trigger="95", oco="g")
+    assert v.reports.kinds("sl") == ["canceled"]

@@ -150,3 +150,46 @@ def test_malformed_book_rows_are_reported_by_line(tmp_path: Path) -> None:
     path.write_text("timestamp_ms,level,side,price,size\n1700000000000,0,middle,1,1\n")
     with pytest.raises(DataFileError, match="line 2: side is 'middle'"):
         load_book_snapshots_csv(path, "BTC/USDT")
+
+
+def test_two_resting_orders_share_the_crossing_liquidity() -> None:
+    v = Venue(BOOK)
+    v.at(T + 10)
+    v.send("a", "buy", "1", "limit", price="99.5")
+    v.send("b", "buy", "1", "limit", price="99.5")
+    v.run(T + 5000)
+    assert [f.amount for f in v.reports.fills()] == [D("1"), D("1")]
+
+
+def test_fok_stop_limit_is_judged_when_it_triggers() -> None:
+    v = Venue(BOOK)
+    v.at(T + 10).send("a", "sell", "3", "stop_limit", trigger="98", price="96", tif="fok")
+    v.run(T + 5000)
+    assert v.reports.kinds("a") == ["accepted", "triggered", "filled"]
+
+
+def test_orders_long_after_the_recording_ended_are_refused() -> None:
+    v = Venue(BOOK)
+    v.clock.advance_to(T + 3_600_000)
+    v.send("a", "buy", "1", "market")
+    assert v.reports.reason("a") is R.NO_MARKET_DATA
+
+
+def test_market_order_on_an_empty_side_is_no_liquidity() -> None:
+    one_sided = book((0, [("99", "1")], []))
+    v = Venue(one_sided)
+    v.at(T + 10).send("a", "buy", "1", "market")
+    assert v.reports.reason("a") is R.NO_LIQUIDITY
+
+
+def test_modify_that_crosses_the_book_takes_as_taker_and_post_only_is_rechecked() -> None:
+    v = Venue(BOOK)
+    order = v.at(T + 10).send("a", "buy", "1", "limit", price="90")
+    post = v.send("p", "buy", "1", "limit", price="90", post_only=True)
+    v.exchange.modify_order(order, price=D("110"))
+    v.exchange.modify_order(post, price=D("110"))
+    assert [(f.price, f.liquidity) for f in v.reports.fills("a")] == [
+        (D("101"), LiquiditySide.TAKER)
+    ]
+    assert v.reports.reason("p") is R.POST_ONLY_WOULD_CROSS
+    assert v.reports.fills("p") == []

@@ -55,14 +55,21 @@ class BookMatcher:
 
     def arrive(self, order: VenueOrder) -> None:
         self._sync()
+        now = self._venue.now()
+        if self._series.events and now - self._series.end_ms > STALE_START_MS:
+            self._venue.reject(
+                order,
+                R.NO_MARKET_DATA,
+                f"the {order.symbol} recording ended at {self._series.end_ms}",
+            )
+            return
         if self._next_event == 0:  # no book yet: act on the first snapshot
             start = self._series.start_ms if self._series.events else None
-            if start is None or start - self._venue.now() > STALE_START_MS:
+            if start is None or start - now > STALE_START_MS:
                 self._venue.reject(
-                    order, R.NO_MARKET_DATA, f"no {order.symbol} order book at {self._venue.now()}"
+                    order, R.NO_MARKET_DATA, f"no {order.symbol} order book at {now}"
                 )
                 return
-
             self._waiting.append(order)
             self._wake_at_next_event()
             return
@@ -72,9 +79,11 @@ class BookMatcher:
         self._resting.pop(order.client_order_id, None)
 
     def reprice(self, order: VenueOrder) -> None:
+        """A modified order acts as if it had just arrived (it may now cross the book)."""
         if not order.closed:
+            self._resting.pop(order.client_order_id, None)
             self._sync()
-            self._rest_or_act(order)
+            self._rest_or_act(order, fresh=True)
 
     # -- processing -----------------------------------------------------------------------------
 
@@ -88,6 +97,9 @@ class BookMatcher:
             return
         if order.order_type is OrderType.MARKET:
             levels = self._takeable(order, None)
+            if not levels:
+                venue.reject(order, R.NO_LIQUIDITY, f"the {order.side} side of the book is empty")
+                return
             cost = sum((price * amount for price, amount in levels), ZERO)
             amount = sum((amount for _, amount in levels), ZERO)
             if cost < self._market.min_notional:
@@ -95,7 +107,7 @@ class BookMatcher:
                     order, R.BELOW_MIN_NOTIONAL, f"notional {cost} < {self._market.min_notional}"
                 )
                 return
-            if amount and not venue.affordable(order, amount, cost / amount):
+            if not venue.affordable(order, amount, cost / amount):
                 venue.reject(
                     order,
                     R.INSUFFICIENT_BALANCE,
@@ -103,46 +115,46 @@ class BookMatcher:
                 )
                 return
             if venue.accept(order):
-                self._take(order, None)
-                if not order.closed:
-                    venue.expire(
-                        order, R.NO_LIQUIDITY, f"the book ran out with {order.remaining} unfilled"
-                    )
+                self._take_all(order, None)
             return
         if order.post_only and order.price is not None and self._takeable(order, order.price):
             venue.reject(
                 order, R.POST_ONLY_WOULD_CROSS, f"limit {order.price} would take liquidity"
             )
             return
-        if order.time_in_force is TimeInForce.FOK and order.price is not None:
-            available = sum((amount for _, amount in self._takeable(order, order.price)), ZERO)
-            if available < order.remaining:
-                venue.expire(
-                    order, R.WOULD_NOT_FILL, f"only {available} available up to {order.price}"
-                )
-                return
         if venue.accept(order):
             self._rest_or_act(order, fresh=True)
 
     def _rest_or_act(self, order: VenueOrder, *, fresh: bool = False) -> None:
+        """Act on the current book: trigger, take liquidity (a fresh order) or fill where the
+        book crossed it (a resting one); rest whatever is left of a GTC order."""
         venue = self._venue
         if order.order_type.has_trigger and not order.triggered:
             if not self._triggered(order):
                 self._rest(order)
                 return
             venue.trigger(order)
+            if order.closed:
+                return
             fresh = True
         if order.acts_as_market:
-            self._take(order, None)
-            if not order.closed:
-                venue.expire(
-                    order, R.NO_LIQUIDITY, f"the book ran out with {order.remaining} unfilled"
-                )
+            self._take_all(order, None)
             return
         limit = order.price
         assert limit is not None
         if fresh:
-            self._take(order, limit)
+            takeable = self._takeable(order, limit)
+            if order.post_only and takeable:
+                venue.expire(order, R.POST_ONLY_WOULD_CROSS, f"limit {limit} would take liquidity")
+                return
+            if order.time_in_force is TimeInForce.FOK:
+                available = sum((amount for _, amount in takeable), ZERO)
+                if available < order.remaining:
+                    venue.expire(
+                        order, R.WOULD_NOT_FILL, f"only {available} available up to {limit}"
+                    )
+                    return
+            self._take(order, takeable)
             if not order.closed and order.time_in_force is not TimeInForce.GTC:
                 venue.expire(order, R.WOULD_NOT_FILL, "the rest of an IOC order")
                 return
@@ -151,10 +163,23 @@ class BookMatcher:
         if not order.closed:
             self._rest(order)
 
-    def _take(self, order: VenueOrder, limit: Decimal | None) -> None:
-        """Walk the book as a taker, up to `limit` if given."""
-        for price, amount in self._takeable(order, limit):
-            if order.closed or not self._venue.affordable(order, amount, price):
+    def _take_all(self, order: VenueOrder, limit: Decimal | None) -> None:
+        """Walk the book for the whole order; what cannot fill expires."""
+        self._take(order, self._takeable(order, limit))
+        if not order.closed:
+            self._venue.expire(
+                order, R.NO_LIQUIDITY, f"the book ran out with {order.remaining} unfilled"
+            )
+
+    def _take(self, order: VenueOrder, levels: list[tuple[Decimal, Decimal]]) -> None:
+        """Fill against `levels` as a taker, best first, while the account can pay."""
+        for price, amount in levels:
+            if order.closed:
+                return
+            if not self._venue.affordable(order, amount, price):
+                self._venue.expire(
+                    order, R.INSUFFICIENT_BALANCE, f"cannot pay for {amount} at {price}"
+                )
                 return
             self._book.consume(order.side, price, amount)
             self._venue.fill(order, amount, price, LiquiditySide.TAKER)
@@ -173,16 +198,25 @@ class BookMatcher:
         return taken
 
     def _fill_crossed(self, order: VenueOrder, limit: Decimal) -> None:
-        """A resting limit that the book crossed fills at its own price, as maker."""
-        crossed = ZERO
-        for price, size in self._book.liquidity_for(order.side):
-            if not passes_through(order.side, limit, price, touch=self._touch):
-                break
-            crossed += size
-            self._book.consume(order.side, price, size)
+        """A resting limit the book crossed fills at its own price, as maker, by the size that
+        crossed it; only the liquidity it filled against is taken out of the book."""
+        crossing = [
+            (price, size)
+            for price, size in self._book.liquidity_for(order.side)
+            if passes_through(order.side, limit, price, touch=self._touch)
+        ]
+        crossed = sum((size for _, size in crossing), ZERO)
         amount = floor_to_step(min(crossed, order.remaining), self._market.amount_step)
-        if amount > 0 and self._venue.affordable(order, amount, limit):
-            self._venue.fill(order, amount, limit, LiquiditySide.MAKER)
+        if amount <= 0 or not self._venue.affordable(order, amount, limit):
+            return
+        left = amount
+        for price, size in crossing:
+            used = min(size, left)
+            self._book.consume(order.side, price, used)
+            left -= used
+            if left <= 0:
+                break
+        self._venue.fill(order, amount, limit, LiquiditySide.MAKER)
 
     def _triggered(self, order: VenueOrder) -> bool:
         trigger = order.trigger_price

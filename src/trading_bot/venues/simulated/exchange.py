@@ -50,6 +50,8 @@ class SimulatedExchange(Venue):
         self._data_rank: dict[str, int] = {}
         self._open: dict[str, VenueOrder] = {}
         self._oco: dict[str, list[VenueOrder]] = {}
+        self._executed_groups: set[str] = set()  # OCO groups one leg of which filled or triggered
+
         self._reserved: dict[str, tuple[str, Decimal]] = {}
         self._rng = random.Random(self.params.seed)
         self._reports: VenueReports | None = None
@@ -120,8 +122,15 @@ class SimulatedExchange(Venue):
         if problem is not None:
             reports.order_rejected(order.client_order_id, *problem)
             return
+        if order.oco_group is not None and order.oco_group in self._executed_groups:
+            # a leg sent after its sibling already executed: the OCO is over
+            reports.order_canceled(
+                order.client_order_id, "another leg of its OCO group already executed"
+            )
+            return
         self._order_sequence += 1
         venue_order = VenueOrder.of(order, str(self._order_sequence))
+
         self._open[order.client_order_id] = venue_order
         if order.oco_group is not None:
             self._oco.setdefault(order.oco_group, []).append(venue_order)
@@ -182,7 +191,8 @@ class SimulatedExchange(Venue):
                 f"new amount {new_amount} <= filled {order.filled}",
             )
             return
-        problem = self._rules_problem(market, new_amount, price)
+        current = order.price if order.order_type.has_limit_price else order.trigger_price
+        problem = self._rules_problem(market, new_amount, price if price is not None else current)
         if problem is not None:
             reports.modify_rejected(client_order_id, *problem)
             return
@@ -245,7 +255,8 @@ class SimulatedExchange(Venue):
         market = self._markets[order.symbol]
         asset, reserved = self._reserved.get(self._reservation_key(order), ("", ZERO))
         if order.side is Side.BUY:
-            need = amount * price * (1 + market.taker_fee)
+            need = amount * price * (1 + _worst_fee(market))
+
             return need <= self.account.free(market.quote) + (
                 reserved if asset == market.quote else ZERO
             )
@@ -361,7 +372,7 @@ class SimulatedExchange(Venue):
         price = order.price if order.order_type.has_limit_price else order.trigger_price
         assert price is not None
 
-        return market.quote, order.remaining * price * (1 + market.taker_fee)
+        return market.quote, order.remaining * price * (1 + _worst_fee(market))
 
     def _reservation_key(self, order: VenueOrder) -> str:
         """OCO legs share one reservation: only one of them can execute."""
@@ -416,7 +427,9 @@ class SimulatedExchange(Venue):
     def _cancel_siblings(self, order: VenueOrder, detail: str) -> None:
         if order.oco_group is None:
             return
+        self._executed_groups.add(order.oco_group)
         reports, _ = self._bound()
+
         for leg in list(self._oco.get(order.oco_group, [])):
             if leg is not order and not leg.closed:
                 self._close(leg)
@@ -437,3 +450,8 @@ class SimulatedExchange(Venue):
         if self._reports is None or self._clock is None:
             raise RuntimeError("SimulatedExchange is not bound to an order manager yet")
         return self._reports, self._clock
+
+
+def _worst_fee(market: Market) -> Decimal:
+    """The fee rate a buy must be able to pay: a resting order may fill as maker or taker."""
+    return max(market.maker_fee, market.taker_fee)

@@ -2,22 +2,21 @@
 
 Conventions (the README has them too):
 - An order is processed at the open of the first bar at or after its arrival time.
-- Market: fills at that open (plus slippage). Over a volume cap, the rest fills at the next
-  bars' opens.
-- Limit, on arrival: if marketable at the open it fills there as taker (IOC/FOK too: FOK only
-  if the whole amount fits under the volume cap); otherwise IOC/FOK expire, post-only rejects
-  if it would cross, GTC rests and may fill later in the same bar.
-- A resting limit fills when a bar trades through its price (low < limit for a buy, high >
-  limit for a sell; `limit_fill: touch` also fills at equality), at the limit, or on bars at
-  the open if the bar gapped through it. Trades never "gap": a trade through the price fills
-  at the limit.
-- Stops trigger when the bar reaches the trigger (high >= trigger for a buy, low <= for a
-  sell), at the trigger, or at the open if the bar opened beyond it. A stop-market then fills
-  there as taker (plus slippage); a stop-limit becomes a limit that is marketable if the
-  trigger price is within its limit, else rests (and may still fill later in that bar).
+- What happens at a bar's open is reported at the open: market fills, limits marketable at
+  the open (taker), resting limits the bar gapped through (at the open), stops the bar opened
+  beyond (at the open).
+- What depends on the bar's range (high/low) is reported at the bar's close, when the range
+  is known: a resting limit the bar traded through (at the limit, as maker: low < limit for a
+  buy, high > limit for a sell; `limit_fill: touch` also fills at equality) and a stop the bar
+  reached (at the trigger; a stop-market fills there as taker, a stop-limit whose limit
+  admits the trigger price too, else it rests from the next bar). On trades, open and close
+  are the same moment, and a trade through a resting limit fills it at the limit.
+- On arrival, a limit not marketable at the open: IOC/FOK expire, post-only is rejected if it
+  would cross, GTC rests (the arrival bar's range still counts).
 - OCO legs that could both act in one bar: the one reached at the open goes first; otherwise
   the stop leg (`oco_same_bar: stop_first`, default) or the limit leg (`limit_first`).
-- `max_volume_share` caps fills per bar (or trade) across all orders of the symbol.
+- `max_volume_share` caps fills per bar (or trade) across all orders of the symbol; the rest
+  of a market order fills at the next bars' opens.
 
 Bars where nothing can happen cost nothing: each resting order finds the next bar that could
 touch it with a vectorized scan and sleeps on a clock timer until then.
@@ -33,7 +32,7 @@ import numpy as np
 
 from trading_bot.domain.enums import LiquiditySide, OrderType, Side, TimeInForce
 from trading_bot.domain.market import Market
-from trading_bot.domain.money import floor_to_step
+from trading_bot.domain.money import ZERO, floor_to_step
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.marks import MarkSeries
@@ -45,10 +44,11 @@ if TYPE_CHECKING:
     from trading_bot.venues.simulated.exchange import SimulatedExchange
 
 R = RejectionReason
-# An order this long before the first data point is not filled on it: the data is missing, not late.
+TAKER, MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
+# An order this long before the first data point is not filled on it: the data is missing.
 STALE_START_MS = 60_000
 
-TAKER, MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
+Action = Callable[[VenueOrder, int], None]
 
 
 class PathMatcher:
@@ -90,18 +90,23 @@ class PathMatcher:
                 f"{order.symbol} data starts at {self._series.start_ms}, long after {now}",
             )
             return
-
-        self._at(order, index, self._start)
+        self._at_open(order, index, self._start)
 
     def remove(self, order: VenueOrder) -> None:
         order.cancel_timer()
 
     def reprice(self, order: VenueOrder) -> None:
-        """After a modification: look again from the next bar on."""
-        if not order.closed:
-            self._sleep_until_touched(order, self._series.first_at_or_after(self._venue.now()))
+        """A modified order is treated as newly arrived at the next bar's open."""
+        if order.closed:
+            return
+        index = self._series.first_at_or_after(self._venue.now() + 1)
+        if index < self._n:
+            order.start_index = index
+            self._at_open(order, index, self._at_bar_open)
+        else:
+            order.cancel_timer()
 
-    # -- processing -----------------------------------------------------------------------------
+    # -- at a bar's open ------------------------------------------------------------------------
 
     def _start(self, order: VenueOrder, index: int) -> None:
         venue = self._venue
@@ -114,23 +119,22 @@ class PathMatcher:
             return
         open_price = self._price(self._series.open, index)
         if order.order_type is OrderType.MARKET:
-            amount, price = self._taker_terms(order, index, open_price)
-            if amount * price < self._market.min_notional:
+            price = self._taker_price(order, index, open_price, order.amount)
+            if order.amount * price < self._market.min_notional:
                 venue.reject(
                     order,
                     R.BELOW_MIN_NOTIONAL,
-                    f"notional {amount * price} < {self._market.min_notional}",
+                    f"notional {order.amount * price} < {self._market.min_notional}",
                 )
                 return
-            if amount > 0 and not venue.affordable(order, amount, price):
+            if not venue.affordable(order, order.amount, price):
                 venue.reject(
-                    order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price)
+                    order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, order.amount, price)
                 )
                 return
             if venue.accept(order):
-                self._fill_market(order, index, open_price, terms=(amount, price))
+                self._fill_market(order, index, open_price)
             return
-
         if (
             order.post_only
             and order.price is not None
@@ -142,85 +146,118 @@ class PathMatcher:
                 f"limit {order.price} would cross the open {open_price}",
             )
             return
-        if not venue.accept(order):
-            return
-        if order.oco_group is not None:
-            # let the other legs arrive first, so one bar that reaches several legs is settled
-            # by the OCO rule rather than by arrival order
-            self._at(order, index, self._wake)
-        else:
-            self._evaluate(order, index)
+        if venue.accept(order):
+            self._at_bar_open(order, index)
 
-    def _wake(self, order: VenueOrder, index: int) -> None:
+    def _at_bar_open(self, order: VenueOrder, index: int) -> None:
+        """What `order` does at the open of bar `index`; range events wait for the close."""
+        open_price = self._price(self._series.open, index)
+        if order.acts_as_market:
+            self._fill_market(order, index, open_price)
+            return
+        fresh = index == order.start_index
+        if order.order_type.has_trigger and not order.triggered:
+            trigger = order.trigger_price
+            assert trigger is not None
+            if (open_price >= trigger) if order.side is Side.BUY else (open_price <= trigger):
+                self._triggered(order, index, open_price)
+                return
+        elif (
+            fresh
+            and order.post_only
+            and order.price is not None
+            and marketable(order.side, order.price, open_price)
+        ):
+            self._venue.expire(
+                order,
+                R.POST_ONLY_WOULD_CROSS,
+                f"limit {order.price} would cross the open {open_price}",
+            )
+            return
+        elif fresh and order.price is not None and marketable(order.side, order.price, open_price):
+            self._fill(order, index, open_price, TAKER, slip=True, cap=order.price)
+            if not order.closed and order.time_in_force is not TimeInForce.GTC:
+                self._venue.expire(order, R.WOULD_NOT_FILL, "the rest of an IOC order")
+            elif not order.closed:
+                self._sleep_until_touched(order, index + 1)
+            return
+        elif fresh and order.time_in_force is not TimeInForce.GTC:
+            self._venue.expire(
+                order, R.WOULD_NOT_FILL, f"limit {order.price} was not marketable at {open_price}"
+            )
+            return
+        elif (
+            not fresh
+            and self._gaps
+            and order.price is not None
+            and passes_through(order.side, order.price, open_price, touch=self._touch)
+        ):
+            self._fill(order, index, open_price, MAKER)
+            if not order.closed:
+                self._sleep_until_touched(order, index + 1)
+            return
+        if self._acts_in_range(order, index):
+            self._at_close(order, index, self._at_bar_close)
+        else:
+            self._sleep_until_touched(order, index + 1)
+
+    # -- at a bar's close -----------------------------------------------------------------------
+
+    def _at_bar_close(self, order: VenueOrder, index: int) -> None:
+        """Range events of bar `index`: trade-through fills and in-bar triggers."""
         if order.oco_group is not None:
             first = self._oco_first(order, index)
             if first is not order:
-                self._evaluate(first, index)
+                self._range_event(first, index)
                 if order.closed:
                     return
-        self._evaluate(order, index)
+        self._range_event(order, index)
 
-    def _evaluate(self, order: VenueOrder, index: int) -> None:
-        """Everything `order` does in bar `index`; then sleep until it could act again."""
-        if order.acts_as_market:
-            self._fill_market(order, index, self._price(self._series.open, index))
+    def _range_event(self, order: VenueOrder, index: int) -> None:
+        if order.closed:
             return
         if order.order_type.has_trigger and not order.triggered:
-            trigger = self._trigger_price(order, index)
-            if trigger is None:
-                self._sleep_until_touched(order, index + 1)
+            if self._acts_in_range(order, index):
+                assert order.trigger_price is not None
+                self._triggered(order, index, order.trigger_price)
                 return
-            self._venue.trigger(order)
-            if order.order_type is OrderType.STOP_MARKET:
-                self._fill_market(order, index, trigger)
-                return
-            self._limit_in_bar(order, index, trigger, fresh=True)
-            return
-        fresh = index == order.start_index
-        self._limit_in_bar(order, index, self._price(self._series.open, index), fresh=fresh)
-
-    def _limit_in_bar(
-        self, order: VenueOrder, index: int, reference: Decimal, *, fresh: bool
-    ) -> None:
-        limit = order.price
-        assert limit is not None
-        side = order.side
-        if fresh and marketable(side, limit, reference):
-            self._fill(order, index, reference, TAKER, slip=True, cap=limit)
-            if not order.closed and order.time_in_force is not TimeInForce.GTC:
-                self._venue.expire(order, R.WOULD_NOT_FILL, "the rest of an IOC order")
-                return
-        elif fresh and order.time_in_force is not TimeInForce.GTC:
-            self._venue.expire(
-                order, R.WOULD_NOT_FILL, f"limit {limit} was not marketable at {reference}"
-            )
-            return
-        elif not fresh and self._gaps and passes_through(side, limit, reference, touch=self._touch):
-            self._fill(order, index, reference, MAKER)
-        elif passes_through(side, limit, self._extreme(order, index), touch=self._touch):
-            self._fill(order, index, limit, MAKER)
+        elif order.price is not None and self._acts_in_range(order, index):
+            self._fill(order, index, order.price, MAKER)
         if not order.closed:
             self._sleep_until_touched(order, index + 1)
 
-    def _fill_market(
-        self,
-        order: VenueOrder,
-        index: int,
-        price: Decimal,
-        *,
-        terms: tuple[Decimal, Decimal] | None = None,
-    ) -> None:
-        """Fill at `price` (plus slippage); what the volume cap leaves goes on at the next
-        bar's open. `terms` are the (amount, price) already checked for this bar."""
-        if terms is None:
-            self._fill(order, index, price, TAKER, slip=True)
-        else:
-            self._execute(order, index, *terms, TAKER)
+    def _triggered(self, order: VenueOrder, index: int, price: Decimal) -> None:
+        """A stop reached at `price` in bar `index`: report it, then act on the same price."""
+        self._venue.trigger(order)
+        if order.closed:
+            return
+        if order.order_type is OrderType.STOP_MARKET:
+            self._fill_market(order, index, price)
+            return
+        limit = order.price
+        assert limit is not None
+        if marketable(order.side, limit, price):
+            self._fill(order, index, price, TAKER, slip=True, cap=limit)
+            if not order.closed and order.time_in_force is not TimeInForce.GTC:
+                self._venue.expire(order, R.WOULD_NOT_FILL, "the rest of an IOC stop-limit")
+                return
+        elif order.time_in_force is not TimeInForce.GTC:
+            self._venue.expire(
+                order, R.WOULD_NOT_FILL, f"limit {limit} was not marketable at {price}"
+            )
+            return
+        if not order.closed:
+            self._sleep_until_touched(order, index + 1)
 
+    # -- fills ----------------------------------------------------------------------------------
+
+    def _fill_market(self, order: VenueOrder, index: int, price: Decimal) -> None:
+        """Fill at `price` (plus slippage); what the volume cap leaves fills at the next opens."""
+        self._fill(order, index, price, TAKER, slip=True)
         if order.closed:
             return
         if index + 1 < self._n:
-            self._at(order, index + 1, self._wake)
+            self._at_open(order, index + 1, self._at_bar_open)
         else:
             self._venue.expire(
                 order, R.NO_MARKET_DATA, "no data left to fill the rest of the order"
@@ -236,13 +273,7 @@ class PathMatcher:
         slip: bool = False,
         cap: Decimal | None = None,
     ) -> None:
-        amount, fill_price = (
-            self._taker_terms(order, index, price)
-            if slip
-            else (self._fillable(order, index, price), price)
-        )
-        if cap is not None:
-            fill_price = min(fill_price, cap) if order.side is Side.BUY else max(fill_price, cap)
+        amount = self._fillable(order, index, price)
         if order.time_in_force is TimeInForce.FOK and amount < order.remaining:
             self._venue.expire(
                 order, R.WOULD_NOT_FILL, f"only {amount} of {order.remaining} could fill"
@@ -250,45 +281,35 @@ class PathMatcher:
             return
         if amount <= 0:
             return
+        fill_price = self._taker_price(order, index, price, amount) if slip else price
+        if cap is not None:
+            fill_price = min(fill_price, cap) if order.side is Side.BUY else max(fill_price, cap)
         if not self._venue.affordable(order, amount, fill_price):
             self._venue.expire(
                 order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, fill_price)
             )
             return
-        self._execute(order, index, amount, fill_price, liquidity)
-
-    def _execute(
-        self,
-        order: VenueOrder,
-        index: int,
-        amount: Decimal,
-        price: Decimal,
-        liquidity: LiquiditySide,
-    ) -> None:
         if self._rules.max_volume_share is not None:
-            self._volume_used[index] = self._volume_used.get(index, Decimal(0)) + amount
-        self._venue.fill(order, amount, price, liquidity)
+            self._volume_used[index] = self._volume_used.get(index, ZERO) + amount
+        self._venue.fill(order, amount, fill_price, liquidity)
 
-    # -- prices, volumes and scans --------------------------------------------------------------
-
-    def _taker_terms(
-        self, order: VenueOrder, index: int, price: Decimal
-    ) -> tuple[Decimal, Decimal]:
-        amount = self._fillable(order, index, price)
+    def _taker_price(
+        self, order: VenueOrder, index: int, price: Decimal, amount: Decimal
+    ) -> Decimal:
         if self._slippage.model == "none":
-            return amount, price
+            return price
         volume = self._base_volume(index, price)
         share = amount / volume if volume else None
-        return amount, slipped(price, order.side, self._slippage, self._market, share)
+        return slipped(price, order.side, self._slippage, self._market, share)
 
     def _fillable(self, order: VenueOrder, index: int, price: Decimal) -> Decimal:
         share = self._rules.max_volume_share
         if share is None:
             return order.remaining
-        room = share * self._base_volume(index, price) - self._volume_used.get(index, Decimal(0))
+        room = share * self._base_volume(index, price) - self._volume_used.get(index, ZERO)
         if len(self._volume_used) > 1024:
             self._volume_used = {i: v for i, v in self._volume_used.items() if i >= index}
-        return min(order.remaining, floor_to_step(max(room, Decimal(0)), self._market.amount_step))
+        return min(order.remaining, floor_to_step(max(room, ZERO), self._market.amount_step))
 
     def _base_volume(self, index: int, price: Decimal) -> Decimal:
         volume = Decimal(repr(float(self._series.volume[index])))
@@ -296,60 +317,51 @@ class PathMatcher:
             return volume / price
         return volume
 
+    # -- what a bar can do to an order ----------------------------------------------------------
+
     def _price(self, column: np.ndarray, index: int) -> Decimal:
         return self._series.price(column[index])
 
-    def _extreme(self, order: VenueOrder, index: int) -> Decimal:
-        """The bar's price most favourable to a resting limit: its low for a buy, high for a sell."""
-        column = self._series.low if order.side is Side.BUY else self._series.high
-        return self._price(column, index)
-
-    def _trigger_price(self, order: VenueOrder, index: int) -> Decimal | None:
-        trigger = order.trigger_price
-        assert trigger is not None
-        open_price = self._price(self._series.open, index)
-        if order.side is Side.BUY:
-            if open_price >= trigger:
-                return open_price
-            return trigger if self._price(self._series.high, index) >= trigger else None
-        if open_price <= trigger:
-            return open_price
-        return trigger if self._price(self._series.low, index) <= trigger else None
-
-    def _acts_in_bar(self, order: VenueOrder, index: int) -> tuple[bool, bool]:
-        """(can act in this bar, already at its open) for an OCO tie-break."""
-        open_price = self._price(self._series.open, index)
+    def _acts_in_range(self, order: VenueOrder, index: int) -> bool:
+        """Does bar `index`'s range reach the order (its trigger, or through its limit)?"""
+        series = self._series
+        buy = order.side is Side.BUY
         if order.order_type.has_trigger and not order.triggered:
             trigger = order.trigger_price
             assert trigger is not None
-            at_open = open_price >= trigger if order.side is Side.BUY else open_price <= trigger
-            return (at_open or self._trigger_price(order, index) is not None), at_open
+            return (
+                self._price(series.high, index) >= trigger
+                if buy
+                else self._price(series.low, index) <= trigger
+            )
         limit = order.price
-        assert limit is not None
-        at_open = self._gaps and passes_through(order.side, limit, open_price, touch=self._touch)
-        in_bar = passes_through(order.side, limit, self._extreme(order, index), touch=self._touch)
-        return at_open or in_bar, at_open
+        if limit is None:
+            return False
+        extreme = self._price(series.low if buy else series.high, index)
+        return passes_through(order.side, limit, extreme, touch=self._touch)
 
     def _oco_first(self, order: VenueOrder, index: int) -> VenueOrder:
-        """Of this leg and its open siblings acting in bar `index`, the one that goes first."""
+        """Of this leg and its open siblings reached in bar `index`'s range, the one that goes
+        first by the OCO rule (legs reached at the open were settled at the open)."""
         contenders = [
             leg
             for leg in self._venue.oco_legs(order)
-            if not leg.closed and leg.accepted and self._acts_in_bar(leg, index)[0]
+            if not leg.closed
+            and leg.accepted
+            and not leg.acts_as_market
+            and self._acts_in_range(leg, index)
         ]
         if len(contenders) < 2:
             return order
-        at_open = [leg for leg in contenders if self._acts_in_bar(leg, index)[1]]
-        if len(at_open) == 1:
-            return at_open[0]
         stops_first = self._rules.oco_same_bar == "stop_first"
-        ranked = sorted(contenders, key=lambda leg: leg.order_type.has_trigger != stops_first)
-        return ranked[0]
+        return sorted(contenders, key=lambda leg: leg.order_type.has_trigger != stops_first)[0]
 
     def _sleep_until_touched(self, order: VenueOrder, start: int) -> None:
         index = self._next_touch(order, start)
         if index < self._n:
-            self._at(order, index, self._wake)
+            self._at_open(order, index, self._at_bar_open)
+        else:
+            order.cancel_timer()
 
     def _next_touch(self, order: VenueOrder, start: int) -> int:
         """First bar from `start` on where `order` could trigger or fill (len if none)."""
@@ -396,7 +408,15 @@ class PathMatcher:
             chunk = min(chunk * 8, 1 << 20)
         return self._n
 
-    def _at(self, order: VenueOrder, index: int, action: Callable[[VenueOrder, int], None]) -> None:
+    # -- timers ---------------------------------------------------------------------------------
+
+    def _at_open(self, order: VenueOrder, index: int, action: Action) -> None:
+        self._schedule(order, self._series.ts_list[index], index, action)
+
+    def _at_close(self, order: VenueOrder, index: int, action: Action) -> None:
+        self._schedule(order, self._series.ts_list[index] + self._series.interval_ms, index, action)
+
+    def _schedule(self, order: VenueOrder, at_ms: int, index: int, action: Action) -> None:
         order.cancel_timer()
 
         def run() -> None:
@@ -404,10 +424,10 @@ class PathMatcher:
             if not order.closed:
                 action(order, index)
 
-        order.timer = self._venue.clock.schedule_at(self._series.ts_list[index], run)
+        order.timer = self._venue.clock.schedule_at(at_ms, run)
 
     def _unaffordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> str:
         market = self._market
         if order.side is Side.BUY:
-            return f"buy of {amount} {market.base} at {price} needs {amount * price * (1 + market.taker_fee)} {market.quote} with fee"
+            return f"buy of {amount} {market.base} at {price} needs {amount * price} {market.quote} plus fee"
         return f"sell of {amount} {market.base} exceeds the free balance"
