@@ -23,6 +23,7 @@ def is_secret_key(path: str) -> bool:
 class ConfigIssue:
     path: str
     message: str
+    planned: bool = False  # names a module the public contract has but this version lacks
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

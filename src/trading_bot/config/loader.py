@@ -24,7 +24,7 @@ from trading_bot.config.models import (
     RiskConfig,
     StrategySpec,
 )
-from trading_bot.config.registry import ClassResolutionError, resolve
+from trading_bot.config.registry import ClassResolutionError, PlannedModuleError, resolve
 from trading_bot.engine.component import Component
 from trading_bot.execution.base import ExecutionAlgorithm
 from trading_bot.risk.base import RiskCheck
@@ -171,8 +171,11 @@ def _resolve(
     except ClassResolutionError as error:
         if optional:
             return None
-        issues.append(ConfigIssue(f"{path}.class", str(error)))
+        issues.append(
+            ConfigIssue(f"{path}.class", str(error), isinstance(error, PlannedModuleError))
+        )
         return None
+
     base = _BASES[kind]
     if not (isinstance(cls, type) and issubclass(cls, base)):
         issues.append(

@@ -34,7 +34,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
     },
     "execution": {
         "market": "trading_bot.execution.market.MarketOrderExecution",
-        "limit": Planned("LimitOrderExecution"),
+        "limit": "trading_bot.execution.limit.LimitOrderExecution",
         "iceberg": Planned("IcebergExecution"),
         "bracket": Planned("BracketOrderExecution"),
         "twap": Planned("TWAPExecution"),
@@ -79,6 +79,10 @@ class ClassResolutionError(Exception):
     """`class:` names nothing usable; the message says what is accepted instead."""
 
 
+class PlannedModuleError(ClassResolutionError):
+    """`class:` names a built-in module of the public contract that this version lacks."""
+
+
 def resolve(kind: str, spec: str) -> type:
     """Import the class `spec` names for a module of `kind` (a key of BUILTINS)."""
     spec = spec.strip()
@@ -93,7 +97,7 @@ def resolve(kind: str, spec: str) -> type:
         target = by_class.get(spec.lower())
     if isinstance(target, Planned):
         shipped = sorted(name for name, t in builtins.items() if isinstance(t, str))
-        raise ClassResolutionError(
+        raise PlannedModuleError(
             f"{spec!r} ({target.class_name}) is not available in this version yet; "
             f"available: {', '.join(shipped) or 'none'}"
         )

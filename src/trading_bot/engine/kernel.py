@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from loguru import logger
 
-from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.enums import OrderType, Side, TimeInForce
 from trading_bot.domain.events import (
     OrderCanceled,
     OrderExpired,
@@ -49,7 +49,16 @@ class SignalOrders:
         self._next_leg = len(record.client_order_ids)
 
     def place(
-        self, *, side: Side, order_type: OrderType, amount: Decimal, price: Decimal | None = None
+        self,
+        *,
+        side: Side,
+        order_type: OrderType,
+        amount: Decimal,
+        price: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        oco_group: str | None = None,
     ) -> Order:
         signal = self._signal
         order = Order(
@@ -59,6 +68,10 @@ class SignalOrders:
             order_type=order_type,
             amount=amount,
             price=price,
+            trigger_price=trigger_price,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            oco_group=oco_group,
             created_ms=self._kernel.context.clock.now_ms(),
             signal_id=signal.signal_id,
             source=signal.source,

@@ -6,7 +6,7 @@ from abc import abstractmethod
 from decimal import Decimal
 from typing import Protocol
 
-from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.enums import OrderType, Side, TimeInForce
 from trading_bot.domain.intent import TradeIntent
 from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import Rejection
@@ -18,7 +18,16 @@ class OrderPlacer(Protocol):
     through the order manager (write-ahead, then the venue)."""
 
     def place(
-        self, *, side: Side, order_type: OrderType, amount: Decimal, price: Decimal | None = None
+        self,
+        *,
+        side: Side,
+        order_type: OrderType,
+        amount: Decimal,
+        price: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        oco_group: str | None = None,
     ) -> Order: ...
 
 

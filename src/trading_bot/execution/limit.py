@@ -1,0 +1,84 @@
+"""LimitOrderExecution: one limit order per intent, optionally canceled after a timeout."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trading_bot.domain.enums import OrderType, Side, TimeInForce
+from trading_bot.domain.intent import TradeIntent
+from trading_bot.domain.money import ceil_to_step, floor_to_step
+from trading_bot.domain.rejections import Rejection, RejectionReason
+from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
+
+BPS = Decimal(10_000)
+
+
+class LimitParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = Field(
+        default=False, description="only rest as maker; rejected if it would cross"
+    )
+    offset_bps: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        lt=BPS,
+        description="without a signal price: this far below (buy) or above (sell) the last price",
+    )
+    timeout_s: Decimal | None = Field(
+        default=None, gt=0, description="cancel what is still open after this many seconds"
+    )
+
+
+class LimitOrderExecution(ExecutionAlgorithm):
+    """The limit price is the signal's `price`, else the last known price moved by
+    `offset_bps` in the trader's favour, on the market's price grid (a buy rounds down, a sell
+    up). The amount is rounded down to the amount step and checked against the minimums at the
+    limit price. With `timeout_s`, the order is canceled on the clock if still open then."""
+
+    Params = LimitParams
+    params: LimitParams
+
+    def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
+        market = self.context.market(intent.symbol)
+        if market is None:
+            return Rejection(RejectionReason.UNKNOWN_ASSET, f"no market {intent.symbol}")
+        price = intent.limit_price if intent.limit_price is not None else intent.signal.price
+        if price is None:
+            if intent.reference_price is None:
+                return Rejection(
+                    RejectionReason.NO_MARKET_DATA,
+                    f"no price for {intent.symbol} to place a limit at",
+                )
+            shift = self.params.offset_bps / BPS
+            price = intent.reference_price * (1 - shift if intent.side is Side.BUY else 1 + shift)
+        price = (
+            floor_to_step(price, market.price_step)
+            if intent.side is Side.BUY
+            else ceil_to_step(price, market.price_step)
+        )
+        amount = market.round_amount(intent.amount)
+        problem = market.check_order(amount, price)
+        if problem is not None:
+            return Rejection(
+                problem,
+                f"{intent.symbol} {intent.side} {amount} at {price}: min amount {market.min_amount}, "
+                f"min notional {market.min_notional}, amount step {market.amount_step}",
+            )
+        order = placer.place(
+            side=intent.side,
+            order_type=OrderType.LIMIT,
+            amount=amount,
+            price=price,
+            time_in_force=self.params.time_in_force,
+            post_only=self.params.post_only,
+        )
+        if self.params.timeout_s is not None:
+            orders = self.context.orders
+            self.context.clock.schedule_after(
+                int(self.params.timeout_s * 1000), lambda: orders.cancel(order)
+            )
+        return None

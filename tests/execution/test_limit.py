@@ -1,0 +1,63 @@
+from decimal import Decimal
+
+from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars, make_signal
+from trading_bot.domain.enums import OrderType, TimeInForce
+from trading_bot.domain.order_status import OrderStatus
+
+D = Decimal
+
+
+def bot(**params: object):  # type: ignore[no-untyped-def]
+    loaded = loaded_config(
+        execution={"class": "limit", "params": params},
+        exchange={
+            "class": "simulated",
+            "params": {
+                "balances": {"USDT": "100000", "BTC": "10"},
+                "markets": {"BTC/USDT": {"price_step": "0.5"}},
+            },
+        },
+    )
+    return build_test_bot(loaded, make_bars("BTC/USDT", ["100", "100", "98", "97", "99", "101"]))
+
+
+def test_limit_signal_places_a_limit_at_its_price_with_the_configured_time_in_force() -> None:
+    b = bot(time_in_force="ioc")
+    b.kernel.submit_signal(make_signal(order_type="limit", price="99"))
+    (order,) = b.orders.all_orders
+    assert (order.order_type, order.price, order.time_in_force) == (
+        OrderType.LIMIT,
+        D("99"),
+        TimeInForce.IOC,
+    )
+
+
+def test_without_a_price_the_limit_is_offset_from_the_last_price_on_the_grid() -> None:
+    b = bot(offset_bps="25")
+    b.clock.advance_to(T0 + 2 * MINUTE, inclusive=False)  # last closed bar: close 98
+    b.kernel.submit_signal(make_signal(signal_id="b", side="buy"))
+    b.kernel.submit_signal(make_signal(signal_id="s", side="sell"))
+    buy, sell = b.orders.all_orders
+    assert buy.price == D("97.5")  # 98 x 0.9975 = 97.755, down to the 0.5 grid
+    assert sell.price == D("98.5")  # 98 x 1.0025 = 98.245, up to the grid
+
+
+def test_timeout_cancels_what_is_still_open() -> None:
+    b = bot(timeout_s="90")
+    b.kernel.submit_signal(make_signal(order_type="limit", price="50"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    (order,) = b.orders.all_orders
+    assert order.status is OrderStatus.CANCELED
+    assert b.kernel.ledger.rejection_counts() == {"unfilled": 1}
+
+
+def test_a_resting_limit_fills_through_the_whole_pipeline() -> None:
+    b = bot()
+    b.kernel.submit_signal(make_signal(order_type="limit", price="97.5", size="2"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    # bar 2 (open 98, close 97) trades through 97.5: a maker fill at the limit, at its close
+    assert [(f.price, f.amount, f.ts_ms) for f in b.portfolio.fills] == [
+        (D("97.5"), D("2"), T0 + 3 * MINUTE)
+    ]
+
+    assert b.portfolio.balance("BTC") == D("12")
