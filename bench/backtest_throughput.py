@@ -6,10 +6,11 @@ sides alternating buy, sell, ... of 0.01 BTC as market orders; a spot account wi
 USDT and 1 BTC; taker fee 0.1%; the full pipeline on (detector_driven strategy, a
 position_limits risk check, market execution, order manager, portfolio).
 
-Each size runs in its own process so peak memory (max RSS) is per size.
+Each run is its own process so peak memory (max RSS) is per size; with --repeat N the run
+with the median run time is reported (a shared machine's noise is easily 20%).
 
-    python bench/backtest_throughput.py                      # 100k and 1M bars
-    python bench/backtest_throughput.py --bars 100000 --markdown
+    python bench/backtest_throughput.py                      # 100k and 1M bars, median of 3
+    python bench/backtest_throughput.py --bars 100000 --repeat 1 --markdown
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def markdown(rows: list[dict[str, float]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median is kept")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -96,7 +96,7 @@ def build_test_bot(loaded: LoadedConfig, *series: BarSeries, start: int = T0) ->
     venue = loaded.exchange.build()
     assert isinstance(venue, SimulatedExchange)
     for bars in series:
-        venue.add_bars(bars)
+        venue.add_market_data(bars)
     clock = SimulatedClock(start)
     prices = HistoricalPrices({s.symbol: venue.marks(s.symbol) for s in series}, clock)
     return build_bot(loaded, venue=venue, clock=clock, prices=prices)

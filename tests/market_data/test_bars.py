@@ -5,13 +5,14 @@ from trading_bot.engine.clock import SimulatedClock
 from trading_bot.market_data.history import HistoricalPrices
 
 
-def test_lookups_find_the_fill_bar_and_the_last_closed_bar() -> None:
+def test_lookups_find_the_fill_bar_and_the_last_known_close() -> None:
     bars = make_bars("BTC/USDT", ["1", "2", "3"])
     assert bars.first_at_or_after(T0) == 0
     assert bars.first_at_or_after(T0 + 1) == 1
     assert bars.first_at_or_after(T0 + 3 * MINUTE) == 3
-    assert bars.last_closed_before(T0 + MINUTE - 1) == -1
-    assert bars.last_closed_before(T0 + MINUTE) == 0
+    marks = bars.marks()  # a close is known once its bar has closed
+    assert marks.at(T0 + MINUTE - 1) is None
+    assert marks.at(T0 + MINUTE) == Decimal("2")
 
 
 def test_tiling_repeats_the_series_with_strictly_increasing_time() -> None:

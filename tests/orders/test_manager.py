@@ -24,7 +24,7 @@ def manager(**params: object) -> tuple[OrderManager, EventBus, list[object]]:
     bus.subscribe(OrderRejected, seen.append)
     exchange = SimulatedExchange({"balances": {"USDT": "1000"}, **params})
 
-    exchange.add_bars(make_bars("BTC/USDT", ["100", "100"]))
+    exchange.add_market_data(make_bars("BTC/USDT", ["100", "100"]))
     return OrderManager(bus, SimulatedClock(T0), exchange), bus, seen
 
 

@@ -120,6 +120,3 @@ class BotConfig(Section):
     @classmethod
     def _lower_mode(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
-
-
-Kind = Literal["exchange", "strategy", "execution", "risk"]

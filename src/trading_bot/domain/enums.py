@@ -14,10 +14,6 @@ class Side(StrEnum):
         """+1 for a buy, -1 for a sell: the direction a fill moves the position."""
         return 1 if self is Side.BUY else -1
 
-    @property
-    def opposite(self) -> Side:
-        return Side.SELL if self is Side.BUY else Side.BUY
-
 
 class OrderType(StrEnum):
     MARKET = "market"

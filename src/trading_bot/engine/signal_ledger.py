@@ -120,10 +120,6 @@ class SignalLedger:
 
     # -- reporting ------------------------------------------------------------------------------
 
-    @property
-    def records(self) -> list[SignalRecord]:
-        return list(self._records.values())
-
     def rejection_counts(self) -> Counter[str]:
         counts: Counter[str] = Counter()
         for record in self._records.values():

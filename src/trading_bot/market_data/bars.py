@@ -9,7 +9,7 @@ Decimal of the source file. Timestamps are bar open times in epoch ms.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -78,10 +78,6 @@ class BarSeries:
     def first_at_or_after(self, ts_ms: int) -> int:
         """Index of the first bar opening at or after `ts_ms` (len(self) if none)."""
         return bisect_left(self.ts_list, ts_ms)
-
-    def last_closed_before(self, ts_ms: int) -> int:
-        """Index of the last bar that had closed by `ts_ms` (-1 if none): no look-ahead."""
-        return bisect_right(self.ts_list, ts_ms - self.interval_ms) - 1
 
     def marks(self) -> MarkSeries:
         """Closes, each known at its bar's close time (open + interval)."""

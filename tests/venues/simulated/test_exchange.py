@@ -60,7 +60,7 @@ def venue(
     balances: dict[str, str], taker: str = "0.001"
 ) -> tuple[SimulatedExchange, Recorder, SimulatedClock]:
     exchange = SimulatedExchange({"balances": balances, "fees": {"taker": taker, "maker": "0"}})
-    exchange.add_bars(make_bars("BTC/USDT", ["100", "110", "120", "130"]))
+    exchange.add_market_data(make_bars("BTC/USDT", ["100", "110", "120", "130"]))
     clock = SimulatedClock(T0)
     recorder = Recorder(clock)
     exchange.bind(recorder, clock)
@@ -170,7 +170,7 @@ def test_market_rules_are_enforced_with_venue_reasons() -> None:
             },
         }
     )
-    exchange.add_bars(make_bars("BTC/USDT", ["100", "100"]))
+    exchange.add_market_data(make_bars("BTC/USDT", ["100", "100"]))
     clock = SimulatedClock(T0)
     recorder = Recorder(clock)
     exchange.bind(recorder, clock)

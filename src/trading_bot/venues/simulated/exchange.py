@@ -83,8 +83,6 @@ class SimulatedExchange(Venue):
                 self, data, market, self.params.fills, self.params.slippage
             )
 
-    add_bars = add_market_data
-
     def unused_market_rules(self) -> list[str]:
         """Symbols with rules under `params.markets` but no market data: probably a typo."""
         return sorted(set(self.params.markets) - set(self._matchers))

@@ -65,12 +65,6 @@ class VenueOrder:
             self.order_type is OrderType.STOP_MARKET and self.triggered
         )
 
-    @property
-    def acts_as_limit(self) -> bool:
-        return self.order_type is OrderType.LIMIT or (
-            self.order_type is OrderType.STOP_LIMIT and self.triggered
-        )
-
     def cancel_timer(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
