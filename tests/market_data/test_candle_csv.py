@@ -73,3 +73,27 @@ def test_wrong_header_and_missing_file(tmp_path: Path) -> None:
         load_candles_csv(write(tmp_path, "1,2,3\n", header="time,price,size\n"), "BTC/USDT")
     with pytest.raises(DataFileError, match="file not found"):
         load_candles_csv(tmp_path / "nope.csv", "BTC/USDT")
+
+
+def test_the_fast_column_path_reads_every_price_exactly(tmp_path: Path) -> None:
+    import csv
+
+    source = EXAMPLES / "data" / "BTC-USD_1m_2022-01-01.csv"
+    series = load_candles_csv(source, "BTC/USD")
+    with source.open() as handle:
+        rows = list(csv.DictReader(handle))
+    for index in range(0, len(rows), 97):
+        bar, row = series.bar(index), rows[index]
+        assert (bar.open, bar.high, bar.low, bar.close) == tuple(
+            Decimal(row[k]) for k in ("open", "high", "low", "close")
+        )
+    wide_and_big = tmp_path / "big.csv"
+    wide_and_big.write_text(
+        HEADER
+        + "1640991660000,0.09946999000000001,0.1,0.09,0.0994766,1\n1640991720000,123456789.123456789,123456790,123456789,123456789.5,1\n"
+    )
+    with pytest.raises(DataFileError, match="too large to store exactly"):
+        load_candles_csv(wide_and_big, "X/Y")
+    long = tmp_path / "long.csv"
+    long.write_text(HEADER + "1640991660000,0.09946999000000001,0.1,0.09,0.0994766,1\n")
+    assert load_candles_csv(long, "X/Y").bar(0).open == Decimal("0.09946999000000001")

@@ -3,59 +3,165 @@
 Every row is checked (numbers, positive prices, low <= open/close <= high, non-negative
 volume, strictly increasing timestamps) and all problems are reported with their line
 numbers, up to a limit, so a bad file is fixed in one pass.
+
+Prices are read as text and turned into exact scaled integers without going through Decimal
+for the common plain form (`46319.5`), which keeps a million-row file to seconds.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
 from pathlib import Path
 
 import numpy as np
 
+from trading_bot.domain.timestamps import EARLIEST_PLAUSIBLE_MS, LATEST_PLAUSIBLE_MS
 from trading_bot.market_data.bars import BarSeries
-from trading_bot.market_data.csv_table import CsvTable, scale_of, scaled
+from trading_bot.market_data.csv_table import CsvTable
+from trading_bot.market_data.errors import DataFileError
 
 HEADER = ["timestamp_ms", "open", "high", "low", "close", "volume"]
+_PLAIN = re.compile(r"\d+(\.\d+)?")
+_PLAIN_COLUMN = re.compile(r"(?:\d+(?:\.\d+)?\n)*\d+(?:\.\d+)?")
+_PLAIN_INTS = re.compile(r"(?:\d+\n)*\d+")
 
 
 def load_candles_csv(path: str | Path, symbol: str) -> BarSeries:
     path = Path(path)
     table = CsvTable(path, HEADER)
+    fast = _load_clean(table, symbol)
+    if fast is not None:
+        return fast
     stamps: list[int] = []
-    columns: list[list[Decimal]] = [[], [], [], []]
+    lines: list[int] = []
+    prices: list[list[str]] = [[], [], [], []]
     volumes: list[float] = []
     for line_no, row in table.rows():
         ts = table.timestamp(line_no, row[0])
-        values = [
-            table.decimal(line_no, name, cell)
+
+        cells = [
+            _plain_number(table, line_no, name, cell)
             for name, cell in zip(HEADER[1:], row[1:], strict=True)
         ]
-        if ts is None or any(v is None for v in values):
+        if ts is None or any(cell is None for cell in cells):
             continue
-        o, h, low, c, v = values  # type: ignore[misc]
-        if min(o, h, low, c) <= 0:
-            table.problem(line_no, "prices must be > 0")
-        elif not (low <= min(o, c) and max(o, c) <= h):
-            table.problem(
-                line_no, f"expected low <= open, close <= high (got o={o} h={h} l={low} c={c})"
-            )
-        elif v < 0:
-            table.problem(line_no, f"volume is {v}, expected >= 0")
-        elif stamps and ts <= stamps[-1]:
+        if stamps and ts <= stamps[-1]:
             table.problem(
                 line_no,
                 f"timestamp {ts} is not after the previous bar's {stamps[-1]}; "
                 "bars must be sorted by time without repeats",
             )
-        else:
-            stamps.append(ts)
-            for column, value in zip(columns, (o, h, low, c), strict=True):
-                column.append(value)
-            volumes.append(float(v))
-    table.finish(len(stamps), stamps[0] if stamps else None)
+            continue
+        stamps.append(ts)
+        lines.append(line_no)
+        for column, cell in zip(prices, cells[:4], strict=True):
+            column.append(cell)  # type: ignore[arg-type]
+        volumes.append(float(cells[4]))  # type: ignore[arg-type]
 
-    scale = scale_of([p for column in columns for p in column])
-    o, h, low, c = (np.array(scaled(column, scale, path), dtype=np.int64) for column in columns)
+    scale = max(
+        (len(cell) - cell.index(".") - 1 for column in prices for cell in column if "." in cell),
+        default=0,
+    )
+    o, h, low, c = (_scaled(column, scale, path) for column in prices)
+    _check_shapes(table, lines, o, h, low, c, np.array(volumes))
+    table.finish(len(stamps), stamps[0] if stamps else None)
     return BarSeries(
         symbol, np.array(stamps, dtype=np.int64), o, h, low, c, np.array(volumes), scale
     )
+
+
+def _load_clean(table: CsvTable, symbol: str) -> BarSeries | None:
+    """The common case in whole columns: every cell plain, every row well formed. None sends
+    the file through the row-by-row path, which names each problem and its line."""
+    rows = table.data_rows()
+    if not rows or any(len(row) != len(HEADER) for row in rows):
+        return None
+    stamps_text, *price_text, volume_text = (
+        [cell.strip() for cell in column] for column in zip(*rows, strict=True)
+    )
+    if not _PLAIN_INTS.fullmatch("\n".join(stamps_text)) or max(map(len, stamps_text)) > 13:
+        return None
+    if not all(_PLAIN_COLUMN.fullmatch("\n".join(column)) for column in (*price_text, volume_text)):
+        return None
+    stamps = np.array(list(map(int, stamps_text)), dtype=np.int64)
+    if stamps[0] < EARLIEST_PLAUSIBLE_MS or stamps[-1] >= LATEST_PLAUSIBLE_MS:
+        return None
+    if len(stamps) > 1 and not bool(np.all(np.diff(stamps) > 0)):
+        return None
+    scale = max(
+        (len(c) - c.index(".") - 1 for column in price_text for c in column if "." in c), default=0
+    )
+    try:
+        o, h, low, c = (_scaled_fast(column, scale) for column in price_text)
+    except OverflowError:
+        return None  # the row-by-row path explains it
+
+    if bool(np.any((o <= 0) | (low <= 0) | (low > np.minimum(o, c)) | (np.maximum(o, c) > h))):
+        return None
+    volume = np.array(list(map(float, volume_text)))
+    return BarSeries(symbol, stamps, o, h, low, c, volume, scale)
+
+
+def _scaled_fast(cells: list[str], scale: int) -> np.ndarray:
+    """Exact scaled integers via float64 when every value has at most 15 significant digits
+    and the scaled values stay below 2**50, where float64 rounding cannot reach 0.5; else digit
+    by digit."""
+    if max(map(len, cells)) <= 16 and scale <= 15:
+        scaled = np.rint(np.array(list(map(float, cells))) * 10.0**scale)
+        if float(scaled.max()) < 2**50:  # rounding error stays far below 0.5
+            return scaled.astype(np.int64)
+    return np.array(
+        [int(w + f.ljust(scale, "0")) for w, _, f in (c.partition(".") for c in cells)],
+        dtype=np.int64,
+    )
+
+
+def _plain_number(table: CsvTable, line_no: int, name: str, cell: str) -> str | None:
+    """The cell as plain non-negative decimal text, or None (with a problem noted)."""
+    if _PLAIN.fullmatch(cell):
+        return cell
+    value = table.decimal(line_no, name, cell)
+    if value is None:
+        return None
+    if value < 0:
+        table.problem(line_no, f"{name} is {cell}, expected a number >= 0")
+        return None
+    text = format(value, "f")
+    return text if "." not in text else text.rstrip("0").rstrip(".") or "0"
+
+
+def _scaled(cells: list[str], scale: int, path: Path) -> np.ndarray:
+    values = []
+    for cell in cells:
+        whole, _, fraction = cell.partition(".")
+        values.append(int(whole + fraction.ljust(scale, "0")))
+    if values and max(values) >= 2**63:
+        raise DataFileError(
+            str(path),
+            [f"prices with {scale} decimals are too large to store exactly; round the file"],
+        )
+    return np.array(values, dtype=np.int64)
+
+
+def _check_shapes(
+    table: CsvTable,
+    lines: list[int],
+    o: np.ndarray,
+    h: np.ndarray,
+    low: np.ndarray,
+    c: np.ndarray,
+    volume: np.ndarray,
+) -> None:
+    """Positive prices and low <= open, close <= high, checked on whole columns at once."""
+    zero = np.flatnonzero((o <= 0) | (h <= 0) | (low <= 0) | (c <= 0))
+    shape = np.flatnonzero((low > np.minimum(o, c)) | (np.maximum(o, c) > h))
+    for index in sorted(set(zero.tolist()) | set(shape.tolist()))[:50]:
+        if index in set(zero.tolist()):
+            table.problem(lines[index], "prices must be > 0")
+        else:
+            table.problem(
+                lines[index],
+                f"expected low <= open, close <= high (got o={o[index]} h={h[index]} l={low[index]} c={c[index]} "
+                "in the file's smallest price unit)",
+            )
+    del volume  # non-negative by construction: `_plain_number` refuses negatives
