@@ -193,3 +193,31 @@ def test_modify_that_crosses_the_book_takes_as_taker_and_post_only_is_rechecked(
     ]
     assert v.reports.reason("p") is R.POST_ONLY_WOULD_CROSS
     assert v.reports.fills("p") == []
+
+
+def test_latency_on_a_book_uses_the_book_at_arrival() -> None:
+    v = Venue(BOOK, latency={"submit_ms": 2500})
+    v.at(T + 10).send("a", "buy", "1", "market")  # arrives at +2510: asks 98 x 2
+    v.run(T + 5000)
+    assert [(f.price, f.ts_ms) for f in v.reports.fills("a")] == [(D("98"), T + 2510)]
+
+
+def test_oco_on_a_book_the_stop_triggering_cancels_the_take_profit() -> None:
+    v = Venue(BOOK)
+    v.at(T + 10)
+    v.send("tp", "sell", "1", "limit", price="105", oco="g")
+    v.send("sl", "sell", "1", "stop_market", trigger="98", oco="g")
+    v.run(T + 5000)
+    assert [f.price for f in v.reports.fills("sl")] == [D("97")]
+    assert v.reports.kinds("tp")[-1] == "canceled"
+    assert v.free("BTC") == v.total("BTC")
+
+
+def test_cancel_on_a_book_stops_a_resting_order_before_the_book_crosses_it() -> None:
+    v = Venue(BOOK)
+    order = v.at(T + 10).send("a", "buy", "1", "limit", price="99.5")
+    v.at(T + 1500)
+    v.exchange.cancel_order(order)
+    v.run(T + 5000)
+    assert v.reports.kinds("a") == ["accepted", "canceled"]
+    assert v.free("USDT") == v.total("USDT")
