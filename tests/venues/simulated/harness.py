@@ -55,6 +55,9 @@ class Recorder:
     def fills(self, client_order_id: str | None = None) -> list[Fill]:
         return [e[2] for e in self.events if e[0] == "filled" and client_order_id in (None, e[1])]
 
+    def rejections(self) -> list[RejectionReason]:
+        return [e[2] for e in self.events if e[0] == "rejected"]
+
     def kinds(self, client_order_id: str) -> list[str]:
         return [e[0] for e in self.events if e[1] == client_order_id]
 

@@ -5,55 +5,14 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import MINUTE, T0, make_bars
+from tests.venues.simulated.harness import Recorder
 from trading_bot.domain.enums import OrderType, Side
-from trading_bot.domain.fill import Fill
 from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import SimulatedClock
 from trading_bot.venues.simulated.exchange import SimulatedExchange
 
 D = Decimal
-
-
-class Recorder:
-    """A VenueReports that writes down what the venue said."""
-
-    def __init__(self, clock: SimulatedClock) -> None:
-        self.clock = clock
-        self.events: list[tuple] = []
-
-    def order_accepted(self, client_order_id: str, venue_order_id: str) -> None:
-        self.events.append(("accepted", client_order_id, self.clock.now_ms()))
-
-    def order_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
-        self.events.append(("rejected", client_order_id, reason, detail))
-
-    def order_filled(self, fill: Fill) -> None:
-        self.events.append(("filled", fill))
-
-    def order_triggered(self, client_order_id: str) -> None:
-        self.events.append(("triggered", client_order_id))
-
-    def order_modified(self, client_order_id: str, amount: Decimal, price: Decimal | None) -> None:
-        self.events.append(("modified", client_order_id, amount, price))
-
-    def order_canceled(self, client_order_id: str, detail: str) -> None:
-        self.events.append(("canceled", client_order_id))
-
-    def order_expired(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
-        self.events.append(("expired", client_order_id, reason))
-
-    def cancel_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
-        self.events.append(("cancel_rejected", client_order_id, reason))
-
-    def modify_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
-        self.events.append(("modify_rejected", client_order_id, reason))
-
-    def fills(self) -> list[Fill]:
-        return [e[1] for e in self.events if e[0] == "filled"]
-
-    def rejections(self) -> list[RejectionReason]:
-        return [e[2] for e in self.events if e[0] == "rejected"]
 
 
 def venue(
