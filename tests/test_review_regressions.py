@@ -18,13 +18,11 @@ from tests.conftest import (
     make_bars,
     make_signal,
 )
+from tests.orders.test_manager import fill, new_order
 from trading_bot.backtest.runner import run_backtest
 from trading_bot.backtest.summary import build_summary
 from trading_bot.cli import app
-from trading_bot.domain.enums import LiquiditySide, OrderType, Side
-from trading_bot.domain.fill import Fill
 from trading_bot.domain.ids import client_order_id
-from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.intake.signal_file import RecordedSignal, read_signal_file
 from trading_bot.market_data.candle_csv import load_candles_csv
@@ -145,41 +143,22 @@ def test_big_balances_stay_exact_past_28_digits() -> None:
     assert bot.venue.balances()["USDT"] == bot.portfolio.balance("USDT")
 
 
-def _order(coid: str) -> Order:
-    return Order(coid, "BTC/USDT", Side.BUY, OrderType.MARKET, D(2), T0, "s")
-
-
-def _fill(coid: str, trade_id: str, amount: str = "1") -> Fill:
-    return Fill(
-        trade_id,
-        coid,
-        "BTC/USDT",
-        Side.BUY,
-        D(amount),
-        D(100),
-        D(0),
-        "USDT",
-        LiquiditySide.TAKER,
-        T0,
-    )
-
-
 def test_the_same_trade_id_on_two_orders_is_two_fills() -> None:
     bot = build_test_bot(loaded_config(), make_bars("BTC/USDT", ["100"] * 3))
     for coid in ("a", "b"):
-        bot.orders.submit(_order(coid))
-    bot.orders.order_filled(_fill("a", "t1"))
-    bot.orders.order_filled(_fill("b", "t1"))
+        bot.orders.submit(new_order(coid))
+    bot.orders.order_filled(fill("t1", "1", coid="a"))
+    bot.orders.order_filled(fill("t1", "1", coid="b"))
     assert bot.portfolio.balance("BTC") == D(2)
 
 
 def test_a_fill_after_the_cancel_was_confirmed_is_applied_and_flagged() -> None:
     bot = build_test_bot(loaded_config(), make_bars("BTC/USDT", ["100"] * 3))
-    order = _order("a")
+    order = new_order("a")
     bot.orders.submit(order)
     bot.orders.order_accepted("a", "1")
     bot.orders.order_canceled("a", "canceled")
-    bot.orders.order_filled(_fill("a", "late"))
+    bot.orders.order_filled(fill("late", "1", coid="a"))
     assert order.status is OrderStatus.CANCELED
     assert bot.portfolio.balance("BTC") == D(1)
     assert "after order a was canceled" in bot.orders.anomalies[-1]
