@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from trading_bot.domain.enums import LiquiditySide, OrderType, Side, TimeInForce
+from trading_bot.domain.enums import LiquiditySide, OrderType, Side
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.market import Market
-from trading_bot.domain.money import ZERO, is_multiple_of
+from trading_bot.domain.money import ZERO
 from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import Clock
@@ -30,8 +30,10 @@ from trading_bot.market_data.order_book import BookSeries
 from trading_bot.venues.base import Venue, VenueReports
 from trading_bot.venues.simulated.account import SimulatedAccount
 from trading_bot.venues.simulated.book_matcher import BookMatcher
+from trading_bot.venues.simulated.order_rules import invalid_order, rules_problem
 from trading_bot.venues.simulated.params import SimulatedExchangeParams
 from trading_bot.venues.simulated.path_matcher import PathMatcher
+from trading_bot.venues.simulated.reservations import Reservations, worst_fee
 from trading_bot.venues.simulated.venue_order import VenueOrder
 
 Matcher = PathMatcher | BookMatcher
@@ -52,7 +54,7 @@ class SimulatedExchange(Venue):
         self._oco: dict[str, list[VenueOrder]] = {}
         self._executed_groups: set[str] = set()  # OCO groups one leg of which filled or triggered
 
-        self._reserved: dict[str, tuple[str, Decimal]] = {}
+        self._reservations = Reservations(self.account, self._markets)
         self._rng = random.Random(self.params.seed)
         self._reports: VenueReports | None = None
         self._clock: Clock | None = None
@@ -116,7 +118,20 @@ class SimulatedExchange(Venue):
 
     def submit_order(self, order: Order) -> None:
         reports, clock = self._bound()
-        problem = self._invalid(order)
+        market = self._markets.get(order.symbol)
+        if market is None:
+            reports.order_rejected(
+                order.client_order_id, R.UNKNOWN_ASSET, f"no market data for {order.symbol}"
+            )
+            return
+        if order.client_order_id in self._open:
+            reports.order_rejected(
+                order.client_order_id,
+                R.INVALID_ORDER,
+                f"client order id {order.client_order_id} is already open",
+            )
+            return
+        problem = invalid_order(order, market)
         if problem is not None:
             reports.order_rejected(order.client_order_id, *problem)
             return
@@ -190,7 +205,7 @@ class SimulatedExchange(Venue):
             )
             return
         current = order.price if order.order_type.has_limit_price else order.trigger_price
-        problem = self._rules_problem(market, new_amount, price if price is not None else current)
+        problem = rules_problem(market, new_amount, price if price is not None else current)
         if problem is not None:
             reports.modify_rejected(client_order_id, *problem)
             return
@@ -230,8 +245,8 @@ class SimulatedExchange(Venue):
         """Acknowledge an order, reserving what it could spend; reject it if not free."""
         reports, _ = self._bound()
         if not self._reserve(order):
-            asset, amount = self._requirement(order)
-            self._forget(order)
+            asset, amount = self._reservations.requirement(order)
+            self._close(order)
             reports.order_rejected(
                 order.client_order_id,
                 R.INSUFFICIENT_BALANCE,
@@ -251,9 +266,9 @@ class SimulatedExchange(Venue):
     def affordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> bool:
         """Can the account pay for a fill of `amount` at `price` (plus taker fee)?"""
         market = self._markets[order.symbol]
-        asset, reserved = self._reserved.get(self._reservation_key(order), ("", ZERO))
+        asset, reserved = self._reservations.held(order)
         if order.side is Side.BUY:
-            need = amount * price * (1 + _worst_fee(market))
+            need = amount * price * (1 + worst_fee(market))
 
             return need <= self.account.free(market.quote) + (
                 reserved if asset == market.quote else ZERO
@@ -271,8 +286,7 @@ class SimulatedExchange(Venue):
         fee = notional * (
             market.maker_fee if liquidity is LiquiditySide.MAKER else market.taker_fee
         )
-        key = self._reservation_key(order)
-        self._release(key)
+        self._reservations.release(self._reservations.key(order))
         account = self.account
         if order.side is Side.BUY:
             account.credit(market.base, amount)
@@ -312,7 +326,7 @@ class SimulatedExchange(Venue):
         self._bound()[0].order_expired(order.client_order_id, reason, detail)
 
     def reject(self, order: VenueOrder, reason: RejectionReason, detail: str) -> None:
-        self._forget(order)
+        self._close(order)
         self._bound()[0].order_rejected(order.client_order_id, reason, detail)
 
     def oco_legs(self, order: VenueOrder) -> list[VenueOrder]:
@@ -320,88 +334,9 @@ class SimulatedExchange(Venue):
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _invalid(self, order: Order) -> tuple[RejectionReason, str] | None:
-        market = self._markets.get(order.symbol)
-        if market is None:
-            return R.UNKNOWN_ASSET, f"no market data for {order.symbol}"
-        if order.client_order_id in self._open:
-            return R.INVALID_ORDER, f"client order id {order.client_order_id} is already open"
-        kind = order.order_type
-        if kind.has_limit_price and order.price is None:
-            return R.INVALID_ORDER, f"a {kind} order needs a price"
-        if kind.has_trigger and order.trigger_price is None:
-            return R.INVALID_ORDER, f"a {kind} order needs a trigger price"
-        if order.post_only and (
-            kind is not OrderType.LIMIT or order.time_in_force is not TimeInForce.GTC
-        ):
-            return R.INVALID_ORDER, "post-only applies to GTC limit orders only"
-        if order.oco_group is not None and kind is OrderType.MARKET:
-            return R.INVALID_ORDER, "a market order cannot be an OCO leg"
-        priced = order.price if kind.has_limit_price else order.trigger_price
-        return self._rules_problem(market, order.amount, priced, order.trigger_price)
-
-    @staticmethod
-    def _rules_problem(
-        market: Market, amount: Decimal, price: Decimal | None, trigger: Decimal | None = None
-    ) -> tuple[RejectionReason, str] | None:
-        for value in (price, trigger):
-            if value is not None and (value <= 0 or not is_multiple_of(value, market.price_step)):
-                return (
-                    R.INVALID_PRICE_PRECISION,
-                    f"price {value} is not on the {market.price_step} grid",
-                )
-        problem = market.check_order(amount, price)
-        if problem is None:
-            return None
-        value = f" (notional {amount * price})" if price is not None else ""
-        return problem, (
-            f"amount {amount}{value} breaks {market.symbol} rules: step {market.amount_step}, "
-            f"min amount {market.min_amount}, min notional {market.min_notional}"
-        )
-
-    def _requirement(self, order: VenueOrder) -> tuple[str, Decimal]:
-        """What an open order could spend: base for a sell, quote (with taker fee) for a buy."""
-        market = self._markets[order.symbol]
-        if order.side is Side.SELL and order.order_type is not OrderType.MARKET:
-            return market.base, order.remaining
-
-        if order.order_type is OrderType.MARKET:  # filled at once, checked at each fill
-            return market.quote, ZERO
-        price = order.price if order.order_type.has_limit_price else order.trigger_price
-        assert price is not None
-
-        return market.quote, order.remaining * price * (1 + _worst_fee(market))
-
-    def _reservation_key(self, order: VenueOrder) -> str:
-        """OCO legs share one reservation: only one of them can execute."""
-        return f"oco:{order.oco_group}" if order.oco_group is not None else order.client_order_id
-
     def _reserve(self, order: VenueOrder, *, best_effort: bool = False) -> bool:
-        """(Re)set the reservation behind `order` (its OCO group's, for a leg) to what it could
-        spend now. With `best_effort`, reserve what is free when the full amount is not."""
-        key = self._reservation_key(order)
-        asset, amount = self._requirement(order)
-        if order.oco_group is not None:
-            for leg in self._oco.get(order.oco_group, ()):
-                leg_asset, leg_amount = self._requirement(leg)
-                if not leg.closed and leg_asset == asset:
-                    amount = max(amount, leg_amount)
-        self._release(key)
-        if amount == 0:
-            return True
-        if self.account.reserve(asset, amount):
-            self._reserved[key] = (asset, amount)
-            return True
-        if best_effort:
-            free = self.account.free(asset)
-            if free > 0 and self.account.reserve(asset, free):
-                self._reserved[key] = (asset, free)
-        return False
-
-    def _release(self, key: str) -> None:
-        held = self._reserved.pop(key, None)
-        if held is not None:
-            self.account.release(*held)
+        legs = self._oco.get(order.oco_group, ()) if order.oco_group is not None else ()
+        return self._reservations.reserve(order, legs, best_effort=best_effort)
 
     def _close(self, order: VenueOrder) -> None:
         order.closed = True
@@ -412,15 +347,11 @@ class SimulatedExchange(Venue):
             legs = self._oco.get(order.oco_group, [])
             if all(leg.closed for leg in legs):
                 self._oco.pop(order.oco_group, None)
-                self._release(self._reservation_key(order))
+                self._reservations.release(self._reservations.key(order))
             else:
                 self._reserve(next(leg for leg in legs if not leg.closed), best_effort=True)
         else:
-            self._release(order.client_order_id)
-
-    def _forget(self, order: VenueOrder) -> None:
-        """Drop an order the venue never accepted."""
-        self._close(order)
+            self._reservations.release(order.client_order_id)
 
     def _cancel_siblings(self, order: VenueOrder, detail: str) -> None:
         if order.oco_group is None:
@@ -448,8 +379,3 @@ class SimulatedExchange(Venue):
         if self._reports is None or self._clock is None:
             raise RuntimeError("SimulatedExchange is not bound to an order manager yet")
         return self._reports, self._clock
-
-
-def _worst_fee(market: Market) -> Decimal:
-    """The fee rate a buy must be able to pay: a resting order may fill as maker or taker."""
-    return max(market.maker_fee, market.taker_fee)
