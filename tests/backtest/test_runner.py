@@ -80,3 +80,13 @@ def test_equity_statistics_follow_the_marked_holdings() -> None:
     assert summary["final_equity"] == "100"
     assert summary["unrealized_pnl"] == "0"
     assert summary["positions"]["BTC/USDT"]["quantity"] == "1"
+
+
+def test_the_last_bars_range_still_fills_a_resting_limit() -> None:
+    bars = make_bars("BTC/USDT", ["100", "100", "100"], closes=["100", "100", "90"])
+    loaded = loaded_config(execution={"class": "limit"})
+    signals = recorded(make_signal(order_type="limit", price="95", created_at=T0 + 1))
+    summary = build_summary(run_backtest(loaded, [bars], signals))
+    # the last bar (opening T0+2m) trades down to 90 through 95: filled at its close
+    assert summary["fills"] == 1
+    assert summary["signals"]["executed"] == 1

@@ -72,7 +72,9 @@ def run_backtest(
     valid.sort(key=lambda r: r.signal.created_at or 0)  # stable: file order breaks ties
 
     start = min(item.start_ms for item in data)
-    end = max(item.end_ms for item in data)
+    # the data's last moment: the close of a last bar, the last trade or book event
+    end = max(item.end_ms + getattr(item, "interval_ms", 0) for item in data)
+
     clock = SimulatedClock(min(start, valid[0].signal.created_at or start) if valid else start)
     prices = HistoricalPrices({symbol: venue.marks(symbol) for symbol in symbols}, clock)
     bot = build_bot(loaded, venue=venue, clock=clock, prices=prices)
