@@ -109,3 +109,19 @@ def test_one_cancel_or_modify_in_flight_per_order() -> None:
     orders.cancel(order)  # a cancel may overtake a pending modify
     assert order.status is OrderStatus.PENDING_CANCEL
     assert orders.modify(order, price=D("70")) is False
+
+
+def test_open_exposure_follows_fills_modifications_and_closes() -> None:
+    orders, _, _ = manager(latency={"submit_ms": 1000, "cancel_ms": 1000})
+    order = Order("c1", "BTC/USDT", Side.BUY, OrderType.LIMIT, D("3"), T0, "s", price=D("50"))
+    orders.submit(order)
+    orders.order_accepted("c1", "1")
+    orders.order_filled(fill("t1", "1"))
+    assert orders.open_exposure("BTC/USDT") == (D("2"), D("0"))
+    orders.order_modified("c1", D("5"), D("50"))
+    assert orders.open_exposure("BTC/USDT") == (D("4"), D("0"))
+    orders.order_canceled("c1", "bye")
+    assert orders.open_exposure("BTC/USDT") == (D("0"), D("0"))
+    orders.order_filled(fill("t2", "1"))  # late fill: already out of the open exposure
+    assert orders.open_exposure("BTC/USDT") == (D("0"), D("0"))
+    assert orders.symbols_with_open_orders() == set()

@@ -47,6 +47,9 @@ class OrderManager:
         self._venue = venue
         self._orders: dict[str, Order] = {}
         self._open: dict[str, Order] = {}
+        # unfilled (buy, sell) amounts of open orders per symbol, kept up to date so risk checks
+        # and sizing read it in O(1) however many orders are open
+        self._exposure: dict[str, list[Decimal]] = {}
         self._fill_keys: set[tuple[str, str]] = set()
         self.anomalies: list[str] = []
         venue.bind(self, clock)
@@ -58,6 +61,7 @@ class OrderManager:
             raise DuplicateClientOrderId(order.client_order_id)
         self._orders[order.client_order_id] = order
         self._open[order.client_order_id] = order
+        self._add_exposure(order, order.amount)
         order.transition(OrderStatus.SUBMITTED)
         if self._bus.wants(OrderSubmitted):  # per-order events: built only if someone listens
             self._bus.publish(OrderSubmitted(order, self._clock.now_ms()))
@@ -105,14 +109,11 @@ class OrderManager:
 
     def open_exposure(self, symbol: str) -> tuple[Decimal, Decimal]:
         """Unfilled (buy, sell) amounts of open orders in `symbol`: exposure not yet in fills."""
-        buys = sells = ZERO
-        for order in self._open.values():
-            if order.symbol == symbol:
-                if order.side is Side.BUY:
-                    buys += order.remaining
-                else:
-                    sells += order.remaining
-        return buys, sells
+        exposure = self._exposure.get(symbol)
+        return (exposure[0], exposure[1]) if exposure is not None else (ZERO, ZERO)
+
+    def symbols_with_open_orders(self) -> set[str]:
+        return {symbol for symbol, (buys, sells) in self._exposure.items() if buys or sells}
 
     # -- reports from the venue (VenueReports) ------------------------------------------------
 
@@ -154,6 +155,8 @@ class OrderManager:
             self._anomaly(str(error))
             return
         self._fill_keys.add(key)
+        if order.client_order_id in self._open:
+            self._add_exposure(order, -fill.amount)
         if late:
             self._anomaly(
                 f"fill {fill.trade_id} of {fill.amount} arrived after order {order.client_order_id} "
@@ -178,6 +181,8 @@ class OrderManager:
         order = self._known(client_order_id, "modification")
         if order is None:
             return
+        if order.is_open:
+            self._add_exposure(order, amount - order.amount)
         order.amount = amount
         if price is not None:
             if order.order_type.has_limit_price:
@@ -231,7 +236,14 @@ class OrderManager:
         return order
 
     def _close(self, order: Order) -> None:
-        self._open.pop(order.client_order_id, None)
+        if self._open.pop(order.client_order_id, None) is not None:
+            self._add_exposure(order, -order.remaining)
+
+    def _add_exposure(self, order: Order, amount: Decimal) -> None:
+        exposure = self._exposure.get(order.symbol)
+        if exposure is None:
+            exposure = self._exposure[order.symbol] = [ZERO, ZERO]
+        exposure[0 if order.side is Side.BUY else 1] += amount
 
     def _anomaly(self, message: str) -> None:
         self.anomalies.append(message)

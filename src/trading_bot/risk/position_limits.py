@@ -82,5 +82,6 @@ class PositionLimitCheck(RiskCheck):
 
     def _symbols_with_exposure(self) -> set[str]:
         symbols = {p.symbol for p in self.context.portfolio.open_positions()}
-        symbols.update(o.symbol for o in self.context.orders.open_orders())
+        symbols.update(self.context.orders.symbols_with_open_orders())
+
         return symbols

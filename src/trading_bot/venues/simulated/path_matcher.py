@@ -24,6 +24,7 @@ touch it with a vectorized scan and sleeps on a clock timer until then.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ from trading_bot.domain.enums import LiquiditySide, OrderType, Side, TimeInForce
 from trading_bot.domain.market import Market
 from trading_bot.domain.money import ZERO, floor_to_step
 from trading_bot.domain.rejections import RejectionReason
+from trading_bot.engine.clock import Timer
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.marks import MarkSeries
 from trading_bot.venues.simulated.params import FillRules, SlippageModel
@@ -69,6 +71,8 @@ class PathMatcher:
         self._gaps = not series.is_trades
         self._volume_used: dict[int, Decimal] = {}
         self._n = len(series)
+        self._volume_line: deque[VenueOrder] = deque()
+        self._line_timer: Timer | None = None
 
     def marks(self) -> MarkSeries:
         return self._series.marks()
@@ -252,16 +256,47 @@ class PathMatcher:
     # -- fills ----------------------------------------------------------------------------------
 
     def _fill_market(self, order: VenueOrder, index: int, price: Decimal) -> None:
-        """Fill at `price` (plus slippage); what the volume cap leaves fills at the next opens."""
+        """Fill at `price` (plus slippage); what the volume cap leaves waits in line for the
+        next bars' volume."""
         self._fill(order, index, price, TAKER, slip=True)
-        if order.closed:
+        if not order.closed:
+            order.cancel_timer()
+            self._volume_line.append(order)
+            self._serve_line_at(index + 1)
+
+    def _serve_line_at(self, index: int) -> None:
+        if self._line_timer is not None:
             return
-        if index + 1 < self._n:
-            self._at_open(order, index + 1, self._at_bar_open)
-        else:
-            self._venue.expire(
-                order, R.NO_MARKET_DATA, "no data left to fill the rest of the order"
-            )
+        if index >= self._n:
+            for order in self._volume_line:
+                if not order.closed:
+                    self._venue.expire(
+                        order, R.NO_MARKET_DATA, "no data left to fill the rest of the order"
+                    )
+            self._volume_line.clear()
+            return
+        self._line_timer = self._venue.clock.schedule_at(
+            self._series.ts_list[index], lambda: self._serve_line(index)
+        )
+
+    def _serve_line(self, index: int) -> None:
+        """At a bar's open, market orders waiting for volume fill first come, first served,
+        until the bar's volume share is used up; the rest wait for the next bar without being
+        looked at one by one, so a long line costs nothing per idle order."""
+        self._line_timer = None
+        line = self._volume_line
+        open_price = self._price(self._series.open, index)
+        while line:
+            order = line[0]
+            if not order.closed:
+                if self._fillable(order, index, open_price) <= 0:
+                    break
+                self._fill(order, index, open_price, TAKER, slip=True)
+                if not order.closed:
+                    break  # the bar's volume ran out inside this order: it stays first in line
+            line.popleft()
+        if line:
+            self._serve_line_at(index + 1)
 
     def _fill(
         self,
