@@ -202,3 +202,83 @@ def test_iso_dates_outside_2000_to_2100_are_refused() -> None:
 
     with pytest.raises(ValidationError, match="before the year 2000"):
         make_signal(created_at="0001-01-01T00:00:00Z")
+
+
+def test_symbols_with_a_settle_suffix_are_valued_in_their_quote() -> None:
+    bars = make_bars("BTC/USDT:USDT", ["100", "110"])
+    signals = [RecordedSignal(make_signal(asset="BTC/USDT:USDT", size="1", created_at=T0), 0)]
+    summary = build_summary(run_backtest(loaded_config(), [bars], signals))
+    assert summary["unpriced_assets"] == []
+    assert summary["final_equity"] == str(D("10000") - D("100.1") + D("110"))
+
+
+def test_an_unreadable_env_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"KEY=\xff\xfe\n")
+    config = tmp_path / "bot.yaml"
+    config.write_text((EXAMPLES / "minimal.yaml").read_text())
+    code, output = run_cli("validate-config", str(config))
+    assert code == 2
+    assert "cannot read the .env file" in output
+
+
+def test_a_signal_at_the_millisecond_of_a_trade_is_sized_before_it() -> None:
+    import numpy as np
+
+    from trading_bot.market_data.bars import BarSeries
+
+    prices = np.array([100, 200, 300], dtype=np.int64)
+    trades = BarSeries(
+        "BTC/USDT",
+        np.array([T0, T0 + 10, T0 + 20]),
+        prices,
+        prices,
+        prices,
+        prices,
+        np.ones(3),
+        0,
+        interval_ms=0,
+    )
+    signals = [RecordedSignal(make_signal(size=None, notional="200", created_at=T0 + 10), 0)]
+    summary = build_summary(run_backtest(loaded_config(), [trades], signals))
+    # sized at the last trade before it (100): 2 units, filled at the trade at its time (200)
+    assert summary["positions"]["BTC/USDT"]["quantity"] == "2"
+
+
+def test_the_earlier_of_ttl_and_expires_at_wins() -> None:
+    signal = make_signal(ttl_s="10", expires_at=T0 + 60_000)
+    assert signal.expiry_ms == T0 + 10_000
+
+
+def test_valuation_currency_must_be_a_quote_of_the_data() -> None:
+    from trading_bot.backtest.runner import BacktestSetupError
+
+    loaded = loaded_config(backtest={"valuation_currency": "xyz"})
+    with pytest.raises(BacktestSetupError, match="no market in the data is quoted in XYZ"):
+        run_backtest(loaded, [make_bars("BTC/USDT", ["1", "2"])], [])
+    with pytest.raises(Exception, match="asset code"):
+        loaded_config(backtest={"valuation_currency": "USDT/BTC"})
+
+
+def test_balances_named_twice_in_different_case_are_refused() -> None:
+    with pytest.raises(Exception, match="USDT is given twice"):
+        loaded_config(
+            exchange={"class": "simulated", "params": {"balances": {"USDT": "1", "usdt": "5"}}}
+        )
+
+
+def test_volume_starved_orders_end_unfilled_not_no_market_data() -> None:
+    bars = make_bars("BTC/USDT", ["100", "100", "100"])  # volume 100 per bar
+    loaded = loaded_config(
+        exchange={
+            "class": "simulated",
+            "params": {"balances": {"USDT": "100000"}, "fills": {"max_volume_share": "0.01"}},
+        }
+    )
+    signals = [RecordedSignal(make_signal(size="5", created_at=T0), 0)]
+    summary = build_summary(run_backtest(loaded, [bars], signals))
+    assert summary["fills"] == 3  # 1 per bar
+    assert summary["signals"]["executed"] == 1
+    bigger = [RecordedSignal(make_signal(signal_id="b", size="1", created_at=T0), 0)]
+    crowded = [RecordedSignal(make_signal(signal_id="a", size="5", created_at=T0), 0), *bigger]
+    summary = build_summary(run_backtest(loaded, [bars], crowded))
+    assert summary["rejected_signals"] == {"unfilled": 1}

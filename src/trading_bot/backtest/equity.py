@@ -33,9 +33,12 @@ def equity_curve(
     it, so its trades cannot fake gains or drawdowns (the summary reports it as unpriced).
     """
     timeline = np.unique(np.concatenate([m.known_ms for m in marks.values() if len(m)]))
-    priced = {currency} | {
-        split_symbol(symbol)[0] for symbol in marks if split_symbol(symbol)[1] == currency
-    }
+    mark_of: dict[str, MarkSeries] = {}
+    for symbol, series in marks.items():
+        base, quote = split_symbol(symbol)
+        if quote == currency and len(series):
+            mark_of.setdefault(base, series)
+    priced = {currency, *mark_of}
     changes: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for fill in fills:
         base, quote = split_symbol(fill.symbol)
@@ -53,7 +56,7 @@ def equity_curve(
         if asset == currency:
             equity += holding
         else:
-            equity += holding * _prices_on(marks[f"{asset}/{currency}"], timeline)
+            equity += holding * _prices_on(mark_of[asset], timeline)
     return timeline, equity
 
 

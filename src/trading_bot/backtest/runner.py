@@ -64,6 +64,13 @@ def run_backtest(
     ]
 
     symbols = list(dict.fromkeys(item.symbol for item in data))
+    currency = loaded.config.backtest.valuation_currency or split_symbol(symbols[0])[1]
+    quotes = sorted({split_symbol(symbol)[1] for symbol in symbols})
+    if currency not in quotes:
+        raise BacktestSetupError(
+            f"backtest.valuation_currency: no market in the data is quoted in {currency}; "
+            f"expected one of {', '.join(quotes)}"
+        )
 
     valid: list[RecordedSignal] = []
     invalid: list[InvalidSignal] = []
@@ -101,7 +108,6 @@ def run_backtest(
     if progress is not None:
         progress(total, total)
 
-    currency = loaded.config.backtest.valuation_currency or split_symbol(symbols[0])[1]
     final_marks = max(int(m.known_ms[-1]) for m in prices.marks.values() if len(m))
     return BacktestResult(
         bot,

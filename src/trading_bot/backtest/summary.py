@@ -17,7 +17,7 @@ from trading_bot.domain.money import ZERO, format_decimal
 from trading_bot.domain.timestamps import format_ms
 from trading_bot.engine.signal_ledger import SignalStatus
 from trading_bot.monitoring.performance import max_drawdown, sharpe_ratio
-from trading_bot.portfolio.portfolio import value_in
+from trading_bot.portfolio.portfolio import prices_in, value_in
 
 
 def build_summary(result: BacktestResult) -> dict[str, Any]:
@@ -36,20 +36,12 @@ def build_summary(result: BacktestResult) -> dict[str, Any]:
     unrealized_by_symbol = portfolio.unrealized_pnl(final_prices)
     statuses = ledger.status_counts()
     rejected = ledger.rejection_counts()
+    priced = {currency, *prices_in(final_prices, currency)}
+    quotes = {split_symbol(symbol)[1] for symbol in realized_by_symbol}
     unpriced = sorted(
         set(final.unpriced_assets)
         | set(initial.unpriced_assets)
-        | {
-            a
-            for a in portfolio.fees_by_asset
-            if a != currency and f"{a}/{currency}" not in final_prices
-        }
-        | {
-            split_symbol(symbol)[1]
-            for symbol in realized_by_symbol
-            if split_symbol(symbol)[1] != currency
-            and f"{split_symbol(symbol)[1]}/{currency}" not in final_prices
-        }
+        | ((set(portfolio.fees_by_asset) | quotes) - priced)
     )
     return {
         "valuation_currency": currency,

@@ -26,8 +26,16 @@ def load_env_files(*candidates: Path) -> dict[str, str]:
     merged: dict[str, str] = {}
     for candidate in reversed(candidates):
         if candidate.is_file():
-            merged.update({k: v for k, v in dotenv_values(candidate).items() if v is not None})
+            try:
+                values = dotenv_values(candidate, encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                raise EnvFileError(f"{candidate}: cannot read the .env file ({error})") from None
+            merged.update({k: v for k, v in values.items() if v is not None})
     return merged
+
+
+class EnvFileError(Exception):
+    """A .env file that exists but cannot be read."""
 
 
 def substitute(

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from trading_bot.config.env import load_env_files, process_environ, substitute
+from trading_bot.config.env import EnvFileError, load_env_files, process_environ, substitute
 from trading_bot.config.errors import (
     ConfigError,
     ConfigIssue,
@@ -73,7 +73,10 @@ def load_config(
     if env_file and not Path(env_file).is_file():
         raise ConfigError(source, [ConfigIssue("--env-file", f"{env_file} does not exist")])
     base_env = process_environ() if environ is None else environ
-    merged_env = {**load_env_files(*env_files), **base_env}
+    try:
+        merged_env = {**load_env_files(*env_files), **base_env}
+    except EnvFileError as error:
+        raise ConfigError(source, [ConfigIssue(".env", str(error))]) from None
     return load_config_data(raw, source=source, environ=merged_env)
 
 

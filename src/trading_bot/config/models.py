@@ -103,6 +103,16 @@ class BacktestConfig(Section):
         description="currency equity is reported in; default: quote of the first market",
     )
 
+    @field_validator("valuation_currency", mode="before")
+    @classmethod
+    def _asset_code(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        code = value.strip().upper()
+        if not code.isalnum() or len(code) > 20:
+            raise ValueError(f"expected an asset code like 'USDT', got {value!r}")
+        return code
+
 
 class BotConfig(Section):
     mode: TradingMode

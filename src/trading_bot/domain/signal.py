@@ -109,9 +109,11 @@ class Signal(BaseModel):
 
     @property
     def expiry_ms(self) -> int | None:
-        """When the signal goes stale: `expires_at`, else `created_at + ttl_s`, else never."""
+        """When the signal goes stale: the earlier of `expires_at` and `created_at + ttl_s`
+        (None: never)."""
+        limits = []
         if self.expires_at is not None:
-            return self.expires_at
+            limits.append(self.expires_at)
         if self.ttl_s is not None and self.created_at is not None:
-            return self.created_at + int(self.ttl_s * 1000)
-        return None
+            limits.append(self.created_at + int(self.ttl_s * 1000))
+        return min(limits) if limits else None

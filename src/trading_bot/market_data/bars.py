@@ -80,8 +80,10 @@ class BarSeries:
         return bisect_left(self.ts_list, ts_ms)
 
     def marks(self) -> MarkSeries:
-        """Closes, each known at its bar's close time (open + interval)."""
-        return MarkSeries(self.ts + self.interval_ms, self.close, self.price_scale)
+        """Closes, each known at its bar's close time (open + interval). A trade is known just
+        after it happened: a signal at the very millisecond of a trade comes before it, as a
+        signal at a bar's open comes before that bar."""
+        return MarkSeries(self.ts + (self.interval_ms or 1), self.close, self.price_scale)
 
     @property
     def start_ms(self) -> int:

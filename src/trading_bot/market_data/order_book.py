@@ -84,7 +84,7 @@ class BookSeries:
         return self.events[-1].ts_ms
 
     def marks(self) -> MarkSeries:
-        """The mid price after each event."""
+        """The mid price after each event, known from the millisecond after it."""
         book = OrderBook()
         stamps: list[int] = []
         mids: list[Decimal] = []
@@ -92,7 +92,7 @@ class BookSeries:
             book.apply(event)
             mid = book.mid()
             if mid is not None:
-                stamps.append(event.ts_ms)
+                stamps.append(event.ts_ms + 1)  # known just after the event, like a trade
                 mids.append(mid)
         scale = max((-m.as_tuple().exponent for m in mids), default=0)  # type: ignore[operator]
         scale = max(0, scale)

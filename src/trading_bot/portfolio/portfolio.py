@@ -27,6 +27,17 @@ class Valuation:
     unpriced_assets: tuple[str, ...]
 
 
+def prices_in(prices: Mapping[str, Decimal], currency: str) -> dict[str, Decimal]:
+    """Price per base asset of the markets quoted in `currency` (`BTC/USDT` and `BTC/USDT:USDT`
+    both price BTC in USDT)."""
+    by_asset: dict[str, Decimal] = {}
+    for symbol, price in prices.items():
+        base, quote = split_symbol(symbol)
+        if quote == currency:
+            by_asset.setdefault(base, price)
+    return by_asset
+
+
 def value_in(
     amounts: Mapping[str, Decimal], prices: Mapping[str, Decimal], currency: str
 ) -> Valuation:
@@ -34,12 +45,13 @@ def value_in(
     price (and a non-zero amount) are listed as unpriced."""
     total = ZERO
     unpriced: list[str] = []
+    by_asset = prices_in(prices, currency)
     for asset, amount in sorted(amounts.items()):
         if asset == currency:
             total += amount
         elif amount == 0:
             continue
-        elif (price := prices.get(f"{asset}/{currency}")) is not None:
+        elif (price := by_asset.get(asset)) is not None:
             total += amount * price
         else:
             unpriced.append(asset)

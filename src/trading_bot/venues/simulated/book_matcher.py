@@ -233,10 +233,12 @@ class BookMatcher:
         self._resting[order.client_order_id] = order
         self._wake_at_next_event()
 
-    def _sync(self) -> None:
-        """Apply every recorded event up to now."""
+    def _sync(self, *, through_now: bool = False) -> None:
+        """Apply the recorded events before now (and at now, `through_now`): an order sent at
+        the very millisecond of an update acts on the book as it was just before it."""
         events, now = self._series.events, self._venue.now()
-        while self._next_event < len(events) and events[self._next_event].ts_ms <= now:
+        limit = now + 1 if through_now else now
+        while self._next_event < len(events) and events[self._next_event].ts_ms < limit:
             self._book.apply(events[self._next_event])
             self._next_event += 1
 
@@ -249,7 +251,7 @@ class BookMatcher:
 
     def _on_event(self) -> None:
         self._timer = None
-        self._sync()
+        self._sync(through_now=True)
         waiting, self._waiting = self._waiting, []
         for order in waiting:
             if not order.closed:

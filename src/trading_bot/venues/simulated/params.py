@@ -40,8 +40,8 @@ class SlippageModel(Section):
     """
 
     model: Literal["none", "fixed_bps", "volume"] = "none"
-    bps: NonNegative = Decimal(0)
-    max_bps: NonNegative | None = None
+    bps: Annotated[Decimal, Field(ge=0, lt=10_000)] = Decimal(0)
+    max_bps: Annotated[Decimal, Field(ge=0, lt=10_000)] | None = None
 
 
 class LatencyModel(Section):
@@ -84,6 +84,12 @@ class SimulatedExchangeParams(Section):
     @field_validator("balances", "markets", mode="before")
     @classmethod
     def _upper_keys(cls, value: object) -> object:
-        if isinstance(value, dict):
-            return {k.strip().upper() if isinstance(k, str) else k: v for k, v in value.items()}
-        return value
+        if not isinstance(value, dict):
+            return value
+        upper: dict[object, object] = {}
+        for key, item in value.items():
+            name = key.strip().upper() if isinstance(key, str) else key
+            if name in upper:
+                raise ValueError(f"{name} is given twice (names are case-insensitive)")
+            upper[name] = item
+        return upper

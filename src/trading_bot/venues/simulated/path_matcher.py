@@ -271,7 +271,7 @@ class PathMatcher:
             for order in self._volume_line:
                 if not order.closed:
                     self._venue.expire(
-                        order, R.NO_MARKET_DATA, "no data left to fill the rest of the order"
+                        order, R.UNFILLED, "the data ended before the volume cap let it fill"
                     )
             self._volume_line.clear()
             return
