@@ -97,3 +97,28 @@ def test_the_fast_column_path_reads_every_price_exactly(tmp_path: Path) -> None:
     long = tmp_path / "long.csv"
     long.write_text(HEADER + "1640991660000,0.09946999000000001,0.1,0.09,0.0994766,1\n")
     assert load_candles_csv(long, "X/Y").bar(0).open == Decimal("0.09946999000000001")
+
+
+def test_big_files_are_read_in_chunks_with_one_scale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trading_bot.market_data.candle_csv as loader
+
+    monkeypatch.setattr(loader, "CHUNK_ROWS", 2)
+    path = write(
+        tmp_path,
+        "1640991660000,1,2,1,2,1\n1640991720000,2,2,2,2,1\n1640991780000,2.25,3,2,3,1\n1640991840000,3,3,3,3,1\n",
+    )
+    series = load_candles_csv(path, "BTC/USDT")
+    assert series.price_scale == 2
+    assert [series.bar(i).open for i in range(4)] == [
+        Decimal("1"),
+        Decimal("2"),
+        Decimal("2.25"),
+        Decimal("3"),
+    ]
+    unsorted = write(
+        tmp_path, "1640991660000,1,1,1,1,1\n1640991720000,1,1,1,1,1\n1640991690000,1,1,1,1,1\n"
+    )
+    with pytest.raises(DataFileError, match="line 4: timestamp 1640991690000 is not after"):
+        load_candles_csv(unsorted, "BTC/USDT")

@@ -10,14 +10,16 @@ for the common plain form (`46319.5`), which keeps a million-row file to seconds
 
 from __future__ import annotations
 
+import csv
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from trading_bot.domain.timestamps import EARLIEST_PLAUSIBLE_MS, LATEST_PLAUSIBLE_MS
 from trading_bot.market_data.bars import BarSeries
-from trading_bot.market_data.csv_table import CsvTable
+from trading_bot.market_data.csv_table import CsvTable, read_header
 from trading_bot.market_data.errors import DataFileError
 
 HEADER = ["timestamp_ms", "open", "high", "low", "close", "volume"]
@@ -28,10 +30,14 @@ _PLAIN_INTS = re.compile(r"(?:\d+\n)*\d+")
 
 def load_candles_csv(path: str | Path, symbol: str) -> BarSeries:
     path = Path(path)
+    if path.is_file():
+        try:
+            fast = _load_clean(path, symbol)
+        except (UnicodeDecodeError, csv.Error):
+            fast = None
+        if fast is not None:
+            return fast
     table = CsvTable(path, HEADER)
-    fast = _load_clean(table, symbol)
-    if fast is not None:
-        return fast
     stamps: list[int] = []
     lines: list[int] = []
     prices: list[list[str]] = [[], [], [], []]
@@ -70,16 +76,59 @@ def load_candles_csv(path: str | Path, symbol: str) -> BarSeries:
     )
 
 
-def _load_clean(table: CsvTable, symbol: str) -> BarSeries | None:
-    """The common case in whole columns: every cell plain, every row well formed. None sends
-    the file through the row-by-row path, which names each problem and its line."""
-    rows = table.data_rows()
-    if not rows or any(len(row) != len(HEADER) for row in rows):
+CHUNK_ROWS = 65_536
+
+Chunk = tuple[np.ndarray, list[np.ndarray], int, np.ndarray]  # stamps, o/h/l/c, scale, volume
+
+
+def _load_clean(path: Path, symbol: str) -> BarSeries | None:
+    """The common case, streamed in chunks of whole columns: every cell plain, every row well
+    formed. Memory stays near the size of the arrays, not of the text. None sends the file
+    through the row-by-row path, which names each problem and its line."""
+    if read_header(path) != HEADER:
         return None
-    stamps_text, *price_text, volume_text = (
-        [cell.strip() for cell in column] for column in zip(*rows, strict=True)
-    )
-    if not _PLAIN_INTS.fullmatch("\n".join(stamps_text)) or max(map(len, stamps_text)) > 13:
+    chunks: list[Chunk] = []
+    columns: list[list[str]] = [[] for _ in HEADER]
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            if len(row) != len(HEADER):
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                return None
+            for column, cell in zip(columns, row, strict=True):
+                column.append(cell.strip())
+            if len(columns[0]) >= CHUNK_ROWS:
+                chunk = _clean_chunk(columns)
+                if chunk is None:
+                    return None
+                chunks.append(chunk)
+                columns = [[] for _ in HEADER]
+    if columns[0]:
+        chunk = _clean_chunk(columns)
+        if chunk is None:
+            return None
+        chunks.append(chunk)
+    if not chunks or any(a[0][-1] >= b[0][0] for a, b in pairwise(chunks)):
+        return None
+    scale = max(chunk[2] for chunk in chunks)
+    prices: list[list[np.ndarray]] = [[], [], [], []]
+    for _, columns_of_chunk, chunk_scale, _ in chunks:
+        factor = 10 ** (scale - chunk_scale)
+        for target, column in zip(prices, columns_of_chunk, strict=True):
+            if factor > 1 and int(column.max()) >= 2**63 // factor:
+                return None
+            target.append(column * factor)
+    o, h, low, c = (np.concatenate(parts) for parts in prices)
+    stamps = np.concatenate([chunk[0] for chunk in chunks])
+    volume = np.concatenate([chunk[3] for chunk in chunks])
+    return BarSeries(symbol, stamps, o, h, low, c, volume, scale)
+
+
+def _clean_chunk(columns: list[list[str]]) -> Chunk | None:
+    stamps_text, *price_text, volume_text = columns
+    if max(map(len, stamps_text)) > 13 or not _PLAIN_INTS.fullmatch("\n".join(stamps_text)):
         return None
     if not all(_PLAIN_COLUMN.fullmatch("\n".join(column)) for column in (*price_text, volume_text)):
         return None
@@ -94,12 +143,10 @@ def _load_clean(table: CsvTable, symbol: str) -> BarSeries | None:
     try:
         o, h, low, c = (_scaled_fast(column, scale) for column in price_text)
     except OverflowError:
-        return None  # the row-by-row path explains it
-
+        return None
     if bool(np.any((o <= 0) | (low <= 0) | (low > np.minimum(o, c)) | (np.maximum(o, c) > h))):
         return None
-    volume = np.array(list(map(float, volume_text)))
-    return BarSeries(symbol, stamps, o, h, low, c, volume, scale)
+    return stamps, [o, h, low, c], scale, np.array(list(map(float, volume_text)))
 
 
 def _scaled_fast(cells: list[str], scale: int) -> np.ndarray:

@@ -48,10 +48,6 @@ class CsvTable:
                 str(path), [f"line 1: expected the header {','.join(self.header)}, got {got}"]
             )
 
-    def data_rows(self) -> list[list[str]]:
-        """Every non-blank row after the header, as read (for whole-column fast paths)."""
-        return [row for row in self._rows[1:] if row and any(cell.strip() for cell in row)]
-
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(line number, cells) of each non-blank data row with the right number of columns."""
         for line_no, row in enumerate(self._rows[1:], start=2):
