@@ -219,3 +219,10 @@ def test_readme_config_examples_are_valid() -> None:
 
     for block in blocks:
         load_config_data(yaml.safe_load(block), source="README.md", environ={})
+
+
+def test_a_key_given_twice_is_an_error_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "bot.yaml"
+    path.write_text("mode: backtest\nexchange: {class: simulated}\nmode: live\n")
+    with pytest.raises(ConfigError, match="line 3, column 1: found duplicate key 'mode'"):
+        load_config(path, environ={})

@@ -126,3 +126,12 @@ def test_notional_without_any_price_yet_is_no_market_data(btc_bars: BarSeries) -
     bot = build_test_bot(loaded_config(), btc_bars)
     bot.kernel.submit_signal(make_signal(size=None, notional="100"))
     assert bot.kernel.ledger.rejection_counts() == {"no_market_data": 1}
+
+
+def test_stop_loss_the_execution_cannot_place_is_reported_not_silently_dropped(
+    btc_bars: BarSeries,
+) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    bot.kernel.submit_signal(make_signal(stop_loss="90", take_profit="120"))
+    bot.kernel.submit_signal(make_signal(signal_id="plain"))
+    assert bot.kernel.unprotected_signals == 1

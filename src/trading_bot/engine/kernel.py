@@ -108,6 +108,7 @@ class TradingKernel:
         self.orders: OrderManager = context.orders
         self.portfolio: Portfolio = context.portfolio
         self.ledger = SignalLedger()
+        self.unprotected_signals = 0  # executed without the stop_loss/take_profit they carried
         strategy.bind(context)
         risk.bind(context)
         execution.bind(context)
@@ -192,7 +193,21 @@ class TradingKernel:
         if isinstance(approved, Rejection):
             logger.info("risk check blocked signal {}: {}", signal.signal_id, approved.detail)
             return approved
-        return self.execution.execute(approved, SignalOrders(self, signal, record))
+        outcome = self.execution.execute(approved, SignalOrders(self, signal, record))
+        if (
+            outcome is None
+            and not self.execution.places_protection
+            and (signal.stop_loss is not None or signal.take_profit is not None)
+        ):
+            if not self.unprotected_signals:
+                logger.warning(
+                    "signal {} has stop_loss/take_profit, which the {} execution does not place; "
+                    "its position is unprotected",
+                    signal.signal_id,
+                    type(self.execution).__name__,
+                )
+            self.unprotected_signals += 1
+        return outcome
 
     def _reject(self, record: SignalRecord, rejection: Rejection, now: int) -> None:
         self.ledger.reject(record, rejection.reason, rejection.detail)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from decimal import Decimal
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from trading_bot.domain.enums import OrderType, Side, TimeInForce
 from trading_bot.domain.intent import TradeIntent
@@ -32,6 +32,10 @@ class OrderPlacer(Protocol):
 
 
 class ExecutionAlgorithm(Component):
+    # Whether it places the signal's stop_loss / take_profit; the kernel reports signals whose
+    # protection an algorithm without it leaves unplaced.
+    places_protection: ClassVar[bool] = False
+
     @abstractmethod
     def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
         """Place the orders for `intent` (now or later, on the clock), or say why not."""
