@@ -221,3 +221,38 @@ def test_cancel_on_a_book_stops_a_resting_order_before_the_book_crosses_it() -> 
     v.run(T + 5000)
     assert v.reports.kinds("a") == ["accepted", "canceled"]
     assert v.free("USDT") == v.total("USDT")
+
+
+def test_book_files_with_bad_levels_ids_or_crossed_books_are_caught(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    path.write_text(
+        "timestamp_ms,level,side,price,size\n1700000000000,-1,bid,1,1\n1700000000000,0,ask,2,1\n"
+        "1700000000000,0,ask,3,1\n"
+    )
+    with pytest.raises(DataFileError) as caught:
+        load_book_snapshots_csv(path, "BTC/USDT")
+    assert "line 2: level is '-1'" in caught.value.problems[0]
+    assert "line 4: level 0 ask is given twice" in caught.value.problems[1]
+    crossed = tmp_path / "crossed.csv"
+    crossed.write_text(
+        "timestamp_ms,level,side,price,size\n1700000000000,0,bid,101,1\n1700000000000,0,ask,100,1\n"
+        "1700000001000,0,bid,99,1\n1700000001000,0,ask,100,1\n"
+    )
+    series = load_book_snapshots_csv(crossed, "BTC/USDT")
+    assert len(series.events) == 1
+    assert "crossed (best bid 101 >= best ask 100)" in series.warnings[0]
+    depth = tmp_path / "depth.csv"
+    depth.write_text(
+        "timestamp_ms,first_update_id,last_update_id,kind,side,price,size\n"
+        "1700000000000,10,10,snapshot,bid,99,1\n1700000000000,11,11,snapshot,ask,101,1\n"
+        "1700000001000,20,30,delta,ask,101,2\n1700000002000,31,32,delta,ask,101,3\n"
+        "1700000003000,9,5,delta,ask,101,3\n"
+    )
+    with pytest.raises(DataFileError, match="line 6: update ids 9-5"):
+        load_depth_csv(depth, "BTC/USDT")
+    depth.write_text("\n".join(depth.read_text().splitlines()[:-1]) + "\n")
+    series = load_depth_csv(depth, "BTC/USDT")
+    snapshot = series.events[0]
+    assert (len(snapshot.bids), len(snapshot.asks)) == (1, 1)  # one snapshot despite two id pairs
+    assert "does not chain" in series.warnings[0]
+    assert "gap until the next snapshot" in series.warnings[1]
