@@ -282,3 +282,51 @@ def test_volume_starved_orders_end_unfilled_not_no_market_data() -> None:
     crowded = [RecordedSignal(make_signal(signal_id="a", size="5", created_at=T0), 0), *bigger]
     summary = build_summary(run_backtest(loaded, [bars], crowded))
     assert summary["rejected_signals"] == {"unfilled": 1}
+
+
+def test_several_signal_files_are_merged(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.csv"
+    a.write_text(
+        '{"signal_id": "a1", "asset": "BTC/USD", "side": "buy", "size": "0.1", "created_at": 1641000000000}\n'
+    )
+    b.write_text("signal_id,asset,side,size,created_at\nb1,BTC/USD,sell,0.1,1641003600000\n")
+    out = tmp_path / "s.json"
+    code, output = run_cli(
+        "backtest", "-c", str(EXAMPLES / "backtest.yaml"), "-d", DATA, "-s", str(a), "-s", str(b),
+        "--json", str(out), "--no-progress",
+    )  # fmt: skip
+    assert code == 0, output
+    assert json.loads(out.read_text())["signals"] == {"total": 2, "executed": 2, "rejected": 0}
+
+
+def test_json_and_trades_cannot_share_a_file(tmp_path: Path) -> None:
+    same = str(tmp_path / "out")
+    code, output = run_cli(
+        "backtest", "-c", str(EXAMPLES / "backtest.yaml"), "-d", DATA, "-s", str(EXAMPLES / "signals.jsonl"),
+        "--json", same, "--trades", same,
+    )  # fmt: skip
+    assert code == 2
+    assert "both name" in output
+
+
+def test_odd_inputs_that_used_to_pass_silently(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="same asset"):
+        make_signal(asset="USDT/USDT")
+    dup = tmp_path / "dup.csv"
+    dup.write_text("signal_id,asset,side,size,size,created_at\na,BTC/USD,buy,1,2,1641000000000\n")
+    with pytest.raises(DataFileError, match="column size appears more than once"):
+        list(read_signal_file(dup))
+    bars = tmp_path / "bars.csv"
+    bars.write_text(
+        "timestamp_ms,open,high,low,close,volume\n1640991660000,1_000,1000,1000,1000,1\n"
+    )
+    with pytest.raises(DataFileError, match="open is '1_000', expected a number"):
+        load_candles_csv(bars, "BTC/USDT")
+    arabic = tmp_path / "arabic.csv"
+    arabic.write_text(
+        "timestamp_ms,open,high,low,close,volume\n1640991660000,\u0661,1,1,1,1\n", encoding="utf-8"
+    )
+    with pytest.raises(DataFileError, match="expected a number"):
+        load_candles_csv(arabic, "BTC/USDT")

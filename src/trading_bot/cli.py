@@ -117,7 +117,7 @@ def _parse_data(values: list[str]) -> list[tuple[str, Path]]:
             raise _fail(
                 f"--data {value!r}: expected SYMBOL=path.csv, e.g. BTC/USDT=data/btc_1m.csv"
             )
-        if not _SYMBOL.match(symbol):
+        if not _SYMBOL.match(symbol) or symbol.split("/")[0] == symbol.split("/")[1].split(":")[0]:
             raise _fail(f"--data {value!r}: {symbol!r} is not a unified symbol like BTC/USDT")
         parsed.append((symbol, Path(path.strip())))
     return parsed
@@ -143,7 +143,12 @@ def backtest(
         list[str],
         typer.Option("--data", "-d", help="SYMBOL=candles.csv; repeat for several markets."),
     ],
-    signals: Annotated[Path, typer.Option("--signals", "-s", help="Signals: JSONL or CSV.")],
+    signals: Annotated[
+        list[Path],
+        typer.Option(
+            "--signals", "-s", help="Signals: JSONL or CSV; repeat to merge several files."
+        ),
+    ],
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the machine-readable summary here.")
     ] = None,
@@ -176,16 +181,20 @@ def backtest(
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     try:
         market_data = _load_data(data)
-        recorded = list(read_signal_file(signals, require_created_at=True))
+        recorded = [
+            item for path in signals for item in read_signal_file(path, require_created_at=True)
+        ]
     except DataFileError as error:
         err.print(f"[bold red]error:[/] {error.path}:", highlight=False)
         for problem in error.problems:
             err.print(f"  - {problem}", highlight=False, markup=False)
         raise typer.Exit(USAGE_ERROR) from None
 
+    if json_out is not None and trades is not None and json_out.resolve() == trades.resolve():
+        raise _fail(f"--json and --trades both name {json_out}: give two files")
     invalid = [item for item in recorded if not hasattr(item, "signal")]
     if strict and invalid:
-        err.print(f"[bold red]error:[/] {len(invalid)} invalid signal(s) in {signals} (--strict):")
+        err.print(f"[bold red]error:[/] {len(invalid)} invalid signal(s) (--strict):")
         for item in invalid:
             err.print(
                 f"  - {item.location}: {'; '.join(item.errors)}", highlight=False, markup=False

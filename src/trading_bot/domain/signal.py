@@ -64,6 +64,9 @@ class Signal(BaseModel):
         symbol = value.strip().upper()
         if not _SYMBOL.match(symbol):
             raise ValueError(f"expected a unified symbol like 'BTC/USDT', got {value!r}")
+        base, _, rest = symbol.partition("/")
+        if base == rest.split(":", 1)[0]:
+            raise ValueError(f"base and quote are the same asset in {value!r}")
         return symbol
 
     @model_validator(mode="after")

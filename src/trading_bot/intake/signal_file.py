@@ -96,7 +96,13 @@ def _read_csv(path: Path, text: str) -> Iterator[RecordedSignal | InvalidSignal]
 
 
 def _csv_rows(path: Path, reader: csv.DictReader[str]) -> Iterator[RecordedSignal | InvalidSignal]:
-    if not reader.fieldnames or "signal_id" not in [f.strip() for f in reader.fieldnames]:
+    names = [f.strip() for f in reader.fieldnames or []]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataFileError(
+            str(path), [f"line 1: column {', '.join(repeated)} appears more than once"]
+        )
+    if not reader.fieldnames or "signal_id" not in names:
         raise DataFileError(
             str(path),
             [

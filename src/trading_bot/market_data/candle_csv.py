@@ -23,9 +23,9 @@ from trading_bot.market_data.csv_table import CsvTable, read_header
 from trading_bot.market_data.errors import DataFileError
 
 HEADER = ["timestamp_ms", "open", "high", "low", "close", "volume"]
-_PLAIN = re.compile(r"\d+(\.\d+)?")
-_PLAIN_COLUMN = re.compile(r"(?:\d+(?:\.\d+)?\n)*\d+(?:\.\d+)?")
-_PLAIN_INTS = re.compile(r"(?:\d+\n)*\d+")
+_PLAIN = re.compile(r"\d+(\.\d+)?", re.ASCII)
+_PLAIN_COLUMN = re.compile(r"(?:\d+(?:\.\d+)?\n)*\d+(?:\.\d+)?", re.ASCII)
+_PLAIN_INTS = re.compile(r"(?:\d+\n)*\d+", re.ASCII)
 
 
 def load_candles_csv(path: str | Path, symbol: str) -> BarSeries:

@@ -6,6 +6,7 @@ Shared by the candle, trade and order book loaders so they report problems the s
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -14,6 +15,8 @@ from trading_bot.domain.timestamps import EARLIEST_PLAUSIBLE_MS, LATEST_PLAUSIBL
 from trading_bot.market_data.errors import DataFileError
 
 MAX_PROBLEMS = 20
+# plain ASCII numbers only: Decimal() would also take '1_000' and non-Latin digits
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def read_header(path: Path) -> list[str]:
@@ -72,6 +75,9 @@ class CsvTable:
             self.problems.append("... more problems not shown")
 
     def decimal(self, line_no: int, name: str, cell: str) -> Decimal | None:
+        if not _NUMBER.fullmatch(cell):
+            self.problem(line_no, f"{name} is {cell!r}, expected a number")
+            return None
         try:
             value = Decimal(cell)
         except InvalidOperation:
