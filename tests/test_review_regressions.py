@@ -222,22 +222,10 @@ def test_an_unreadable_env_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_a_signal_at_the_millisecond_of_a_trade_is_sized_before_it() -> None:
-    import numpy as np
+    from tests.venues.simulated.test_trade_matching import synthetic
 
-    from trading_bot.market_data.bars import BarSeries
+    trades = synthetic(["100", "200", "300"], step_ms=10)
 
-    prices = np.array([100, 200, 300], dtype=np.int64)
-    trades = BarSeries(
-        "BTC/USDT",
-        np.array([T0, T0 + 10, T0 + 20]),
-        prices,
-        prices,
-        prices,
-        prices,
-        np.ones(3),
-        0,
-        interval_ms=0,
-    )
     signals = [RecordedSignal(make_signal(size=None, notional="200", created_at=T0 + 10), 0)]
     summary = build_summary(run_backtest(loaded_config(), [trades], signals))
     # sized at the last trade before it (100): 2 units, filled at the trade at its time (200)

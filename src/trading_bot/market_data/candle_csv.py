@@ -69,7 +69,7 @@ def load_candles_csv(path: str | Path, symbol: str) -> BarSeries:
         default=0,
     )
     o, h, low, c = (_scaled(column, scale, path) for column in prices)
-    _check_shapes(table, lines, o, h, low, c, np.array(volumes))
+    _check_shapes(table, lines, o, h, low, c)  # volumes: `_plain_number` refuses negatives
     table.finish(len(stamps), stamps[0] if stamps else None)
     return BarSeries(
         symbol, np.array(stamps, dtype=np.int64), o, h, low, c, np.array(volumes), scale
@@ -197,13 +197,13 @@ def _check_shapes(
     h: np.ndarray,
     low: np.ndarray,
     c: np.ndarray,
-    volume: np.ndarray,
 ) -> None:
     """Positive prices and low <= open, close <= high, checked on whole columns at once."""
-    zero = np.flatnonzero((o <= 0) | (h <= 0) | (low <= 0) | (c <= 0))
-    shape = np.flatnonzero((low > np.minimum(o, c)) | (np.maximum(o, c) > h))
-    for index in sorted(set(zero.tolist()) | set(shape.tolist()))[:50]:
-        if index in set(zero.tolist()):
+    zero = set(np.flatnonzero((o <= 0) | (h <= 0) | (low <= 0) | (c <= 0)).tolist())
+    shape = set(np.flatnonzero((low > np.minimum(o, c)) | (np.maximum(o, c) > h)).tolist())
+    for index in sorted(zero | shape)[:50]:
+        if index in zero:
+
             table.problem(lines[index], "prices must be > 0")
         else:
             table.problem(
@@ -211,4 +211,3 @@ def _check_shapes(
                 f"expected low <= open, close <= high (got o={o[index]} h={h[index]} l={low[index]} c={c[index]} "
                 "in the file's smallest price unit)",
             )
-    del volume  # non-negative by construction: `_plain_number` refuses negatives

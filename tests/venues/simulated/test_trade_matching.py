@@ -57,11 +57,12 @@ def test_resting_limit_fills_at_its_own_price_when_a_trade_goes_through_it() -> 
     assert fill.ts_ms == TRADES.ts_list[first_through]
 
 
-def synthetic(prices: list[str], sizes: list[str] | None = None) -> object:
-    """Trades one second apart from T0 at these prices."""
+def synthetic(prices: list[str], sizes: list[str] | None = None, step_ms: int = 1000) -> BarSeries:
+    """Trades `step_ms` apart from T0 at these prices."""
+
     scaled = np.array([int(D(p) * 100) for p in prices], dtype=np.int64)
     volume = np.array([float(s) for s in (sizes or ["1"] * len(prices))])
-    stamps = np.arange(len(prices), dtype=np.int64) * 1000 + T0
+    stamps = np.arange(len(prices), dtype=np.int64) * step_ms + T0
     return BarSeries("BTC/USDT", stamps, scaled, scaled, scaled, scaled, volume, 2, interval_ms=0)
 
 

@@ -192,7 +192,7 @@ class SimulatedExchange(Venue):
             return
         market = self._markets[order.symbol]
         new_amount = order.amount if amount is None else amount
-        if order.order_type is OrderType.MARKET or (order.acts_as_market):
+        if order.acts_as_market:
             reports.modify_rejected(
                 client_order_id, R.INVALID_ORDER, "market orders cannot be modified"
             )

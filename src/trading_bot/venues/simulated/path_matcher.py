@@ -156,10 +156,8 @@ class PathMatcher:
     def _at_bar_open(self, order: VenueOrder, index: int) -> None:
         """What `order` does at the open of bar `index`; range events wait for the close."""
         open_price = self._price(self._series.open, index)
-        if order.acts_as_market:
-            self._fill_market(order, index, open_price)
-            return
         fresh = index == order.start_index
+
         if order.order_type.has_trigger and not order.triggered:
             trigger = order.trigger_price
             assert trigger is not None
