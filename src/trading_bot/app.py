@@ -12,6 +12,7 @@ from trading_bot.domain.market import Market
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.clock import Clock
 from trading_bot.engine.context import PriceView, TradingContext
+from trading_bot.engine.journal import Journal
 from trading_bot.engine.kernel import TradingKernel
 from trading_bot.orders.manager import OrderManager
 from trading_bot.portfolio.portfolio import Portfolio
@@ -55,12 +56,13 @@ def build_bot(
     prices: PriceView,
     initial_balances: dict[str, Decimal] | None = None,
     market: Callable[[str], Market | None] | None = None,
+    journal: Journal | None = None,
 ) -> Bot:
     """Wire one bot around an already constructed venue, clock and price source."""
     ensure_money_precision()
     bus = EventBus()
     portfolio = Portfolio(initial_balances if initial_balances is not None else venue.balances())
-    orders = OrderManager(bus, clock, venue)
+    orders = OrderManager(bus, clock, venue, journal)
     context = TradingContext(clock, portfolio, orders, prices, market or venue.market)
     kernel = TradingKernel(
         context=context,
@@ -68,5 +70,6 @@ def build_bot(
         strategy=loaded.strategy.build(),
         risk=RiskChain([check.build() for check in loaded.risk_checks]),
         execution=loaded.execution.build(),
+        journal=journal,
     )
     return Bot(kernel, venue, clock)

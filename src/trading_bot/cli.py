@@ -6,14 +6,18 @@ and exit code 2, never a traceback. Exit code 1 means the bot itself failed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from trading_bot import __version__
 from trading_bot.backtest.report import print_summary
@@ -25,7 +29,11 @@ from trading_bot.intake.signal_file import read_signal_file
 from trading_bot.market_data.errors import DataFileError
 from trading_bot.market_data.loader import MarketData, load_market_data
 from trading_bot.market_data.order_book import BookSeries
+from trading_bot.monitoring.attribution import build_report, print_report
 from trading_bot.monitoring.logging import configure_logging
+from trading_bot.orders.reconciliation import ReconciliationReport
+from trading_bot.service.paper_bot import ServiceSetupError, run_paper_bot
+from trading_bot.store.database import StoreError, open_engine, safe_url, schema_is_current
 
 app = typer.Typer(
     name="trading-bot",
@@ -238,6 +246,100 @@ def backtest(
             f"[yellow]invalid signal[/] {item['location']}: {'; '.join(item['errors'])}",
             highlight=False,
         )
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The YAML config file.")],
+    store: Annotated[
+        str | None, typer.Option(help="Store URL; overrides store.url in the config.")
+    ] = None,
+    env_file: Annotated[
+        Path | None, typer.Option(help="A .env file to read variables from.")
+    ] = None,
+) -> None:
+    """Run the bot until stopped (Ctrl-C or SIGTERM): paper mode on the simulated exchange.
+
+    On start it rebuilds its state from the store, reconciles with the venue and prints what
+    it did; if the books and the venue disagree in a way it cannot explain it refuses to start
+    (exit code 3) and says why.
+    """
+    loaded = _load(config, env_file)
+    if loaded.config.mode.value != "paper":
+        raise _fail(
+            f"mode: {loaded.config.mode.value!r}: `run` runs mode: paper "
+            "(backtest: use `trading-bot backtest`; live venues are not available yet)"
+        )
+    if store is not None:
+        loaded.config.store.url = store
+    password = make_url_password(loaded.config.store.url)
+    secrets = loaded.secrets | ({password} if password else set())
+    try:
+        configure_logging(loaded.config.logging, secrets=secrets)
+    except OSError as error:
+        raise _fail(f"logging.file: cannot open {error.filename}: {error.strerror}") from None
+    for warning in loaded.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    try:
+        code = asyncio.run(_run_until_signal(loaded))
+    except (ServiceSetupError, StoreError) as error:
+        raise _fail(str(error)) from None
+    raise typer.Exit(code)
+
+
+async def _run_until_signal(loaded: LoadedConfig) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    def show(report: ReconciliationReport) -> None:
+        style = "green" if report.ok else "bold red"
+        err.print(f"[{style}]recovery: {'ok' if report.ok else 'REFUSED'}[/]")
+        for line in report.lines():
+            err.print(f"  {line}", highlight=False, markup=False)
+
+    return await run_paper_bot(loaded, stop, on_report=show)
+
+
+@app.command()
+def report(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The bot's YAML config file.")],
+    store: Annotated[
+        str | None, typer.Option(help="Store URL; overrides store.url in the config.")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON instead of tables.")
+    ] = False,
+    env_file: Annotated[
+        Path | None, typer.Option(help="A .env file to read variables from.")
+    ] = None,
+) -> None:
+    """Attribution report from the store: signals, orders, fills, P&L per strategy and source,
+    slippage against the signal's price, fill ratio; and the bot's books against the paper
+    venue's. Safe to run while the bot runs."""
+    loaded = _load(config, env_file)
+    url = store or loaded.config.store.url
+    try:
+        engine = open_engine(url)
+        if not schema_is_current(engine):
+            raise _fail(f"the store at {safe_url(url)} has no bot data (or an older schema)")
+        result = build_report(engine)
+    except StoreError as error:
+        raise _fail(str(error)) from None
+    except SQLAlchemyError as error:
+        raise _fail(f"cannot read the store at {safe_url(url)}: {type(error).__name__}") from None
+    if json_out:
+        out.print_json(json.dumps(result))
+    else:
+        print_report(out, result)
+
+
+def make_url_password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ def test_timeout_cancels_what_is_still_open() -> None:
     b.clock.advance_to(T0 + 10 * MINUTE)
     (order,) = b.orders.all_orders
     assert order.status is OrderStatus.CANCELED
-    assert b.kernel.ledger.rejection_counts() == {"unfilled": 1}
+    assert b.kernel.ledger.rejection_counts() == {"timed_out": 1}
 
 
 def test_a_resting_limit_fills_through_the_whole_pipeline() -> None:

@@ -114,6 +114,46 @@ class BacktestConfig(Section):
         return code
 
 
+class StoreConfig(Section):
+    url: str = Field(
+        default="sqlite:///state/trading-bot.sqlite",
+        min_length=1,
+        description="SQLAlchemy URL: sqlite:///path (relative to the working directory) or "
+        "postgresql://user@host/db",
+    )
+
+
+class SignalFileSource(Section):
+    path: str = Field(min_length=1, description="JSONL file the detector appends signals to")
+    poll_interval_s: float = Field(default=0.2, gt=0, le=60)
+
+
+class IntakeConfig(Section):
+    signal_file: SignalFileSource | None = None
+
+
+class PaperConfig(Section):
+    market_data: dict[str, str] = Field(
+        default_factory=dict,
+        description="symbol -> candles or trades CSV replayed as the paper venue's prices",
+    )
+    replay_speed: int = Field(
+        default=1, ge=1, le=10_000, description="recorded time played per unit of wall time"
+    )
+    horizon_hours: int = Field(
+        default=48, ge=1, le=24 * 365, description="wall time the replay covers from the start"
+    )
+
+
+class RecoveryConfig(Section):
+    reconcile_interval_s: float = Field(
+        default=60, ge=0, description="reconcile with the venue this often while running (0: off)"
+    )
+    snapshot_interval_s: float = Field(
+        default=60, gt=0, description="write positions, balances and equity this often"
+    )
+
+
 class BotConfig(Section):
     mode: TradingMode
     exchange: ExchangeSpec
@@ -125,6 +165,10 @@ class BotConfig(Section):
     reporting: ReportingConfig | None = None
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    paper: PaperConfig = Field(default_factory=PaperConfig)
+    recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
 
     @field_validator("mode", mode="before")
     @classmethod

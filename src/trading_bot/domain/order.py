@@ -37,6 +37,11 @@ class Order:
     post_only: bool = False
     oco_group: str | None = None
     expires_at_ms: int | None = None
+    leg: int = 0
+    user: str | None = None
+    # still unfilled at this time: the order manager cancels it (see `timed_out`)
+    timeout_at_ms: int | None = None
+    timed_out: bool = False
     status: OrderStatus = OrderStatus.INITIALIZED
     status_before_pending: OrderStatus | None = None
     venue_order_id: str | None = None

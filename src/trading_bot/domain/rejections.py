@@ -29,6 +29,8 @@ class RejectionReason(StrEnum):
     WOULD_NOT_FILL = "would_not_fill"
     NO_LIQUIDITY = "no_liquidity"
     ORDER_NOT_FOUND = "order_not_found"
+    DUPLICATE_ORDER = "duplicate_order"
+    TIMED_OUT = "timed_out"
     INVALID_ORDER = "invalid_order"
     UNFILLED = "unfilled"
     INTERNAL_ERROR = "internal_error"
@@ -54,6 +56,8 @@ REASON_TEXT: dict[RejectionReason, str] = {
     RejectionReason.WOULD_NOT_FILL: "an IOC/FOK order found nothing (or, FOK, not enough) to fill",
     RejectionReason.NO_LIQUIDITY: "the order book had no liquidity left for the order",
     RejectionReason.ORDER_NOT_FOUND: "the venue has no open order with that id",
+    RejectionReason.DUPLICATE_ORDER: "the venue already had an order with this client order id",
+    RejectionReason.TIMED_OUT: "the order was still unfilled when its timeout ran out",
     RejectionReason.INVALID_ORDER: "the order's fields do not make a valid order",
     RejectionReason.UNFILLED: "the order was still open when the run ended",
     RejectionReason.INTERNAL_ERROR: "the bot failed while handling the signal (see the log)",

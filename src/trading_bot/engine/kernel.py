@@ -28,7 +28,13 @@ from trading_bot.domain.signal import Signal
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.context import TradingContext
 from trading_bot.engine.intents import build_intent
-from trading_bot.engine.signal_ledger import InvalidSignal, SignalLedger, SignalRecord
+from trading_bot.engine.journal import Journal
+from trading_bot.engine.signal_ledger import (
+    InvalidSignal,
+    SignalLedger,
+    SignalRecord,
+    SignalStatus,
+)
 from trading_bot.execution.base import ExecutionAlgorithm
 from trading_bot.orders.manager import OrderManager
 from trading_bot.portfolio.portfolio import Portfolio
@@ -59,8 +65,11 @@ class SignalOrders:
         time_in_force: TimeInForce = TimeInForce.GTC,
         post_only: bool = False,
         oco_group: str | None = None,
+        timeout_ms: int | None = None,
     ) -> Order:
         signal = self._signal
+        now = self._kernel.context.clock.now_ms()
+        user = signal.metadata.get("user")
         order = Order(
             client_order_id=client_order_id(signal.source, signal.signal_id, self._next_leg),
             symbol=signal.asset,
@@ -72,11 +81,14 @@ class SignalOrders:
             time_in_force=time_in_force,
             post_only=post_only,
             oco_group=oco_group,
-            created_ms=self._kernel.context.clock.now_ms(),
+            created_ms=now,
             signal_id=signal.signal_id,
             source=signal.source,
             strategy=signal.strategy,
             expires_at_ms=signal.expiry_ms,
+            leg=self._next_leg,
+            user=str(user) if user is not None else None,
+            timeout_at_ms=now + timeout_ms if timeout_ms is not None else None,
         )
         self._next_leg += 1
         ledger = self._kernel.ledger
@@ -99,6 +111,7 @@ class TradingKernel:
         strategy: Strategy,
         risk: RiskChain,
         execution: ExecutionAlgorithm,
+        journal: Journal | None = None,
     ) -> None:
         self.context = context
         self.bus = bus
@@ -107,7 +120,7 @@ class TradingKernel:
         self.execution = execution
         self.orders: OrderManager = context.orders
         self.portfolio: Portfolio = context.portfolio
-        self.ledger = SignalLedger()
+        self.ledger = SignalLedger(journal)
         self.unprotected_signals = 0  # executed without the stop_loss/take_profit they carried
         strategy.bind(context)
         risk.bind(context)
@@ -133,7 +146,7 @@ class TradingKernel:
                 "signal {} from '{}' is a duplicate: ignored", signal.signal_id, signal.source
             )
             return
-        record = self.ledger.received(key, now)
+        record = self.ledger.received(signal, now)
         if self.bus.wants(SignalReceived):
             self.bus.publish(SignalReceived(signal, now))
         try:
@@ -155,7 +168,7 @@ class TradingKernel:
 
     def reject_invalid(self, invalid: InvalidSignal) -> None:
         """Keep a payload that failed validation as a dead letter and count it."""
-        self.ledger.dead_letter(invalid)
+        self.ledger.dead_letter(invalid, self.context.clock.now_ms())
         logger.warning("invalid signal at {}: {}", invalid.location, "; ".join(invalid.errors))
         self.bus.publish(
             SignalRejected(
@@ -166,6 +179,21 @@ class TradingKernel:
                 self.context.clock.now_ms(),
             )
         )
+
+    def resume(self, record: SignalRecord) -> bool:
+        """Finish a signal that was received before a restart but placed nothing (the crash
+        came before its first order). True if it was run again."""
+        if (
+            record.status is not SignalStatus.PENDING
+            or record.client_order_ids
+            or record.signal is None
+        ):
+            return False
+        now = self.context.clock.now_ms()
+        rejection = self._process(record.signal, record, now)
+        if rejection is not None and not record.client_order_ids:
+            self._reject(record, rejection, now)
+        return True
 
     # -- pipeline -------------------------------------------------------------------------------
 
@@ -229,9 +257,25 @@ class TradingKernel:
         self.ledger.order_closed(event.order.client_order_id, event.reason, event.detail)
 
     def _on_canceled(self, event: OrderCanceled) -> None:
+        order = event.order
+        if order.timed_out and order.remaining > 0:
+            self._after_timeout(order)
         self.ledger.order_closed(
-            event.order.client_order_id, RejectionReason.UNFILLED, event.detail
+            order.client_order_id,
+            RejectionReason.TIMED_OUT if order.timed_out else RejectionReason.UNFILLED,
+            event.detail,
         )
+
+    def _after_timeout(self, order: Order) -> None:
+        """Let the execution re-place what a timed-out order left (before the ledger closes
+        the old order, so the signal stays pending if a new leg goes out)."""
+        record = self.ledger.get((order.source, order.signal_id))
+        if record is None or record.signal is None:
+            return
+        try:
+            self.execution.on_timeout(order, SignalOrders(self, record.signal, record))
+        except Exception:  # a bug must not stop the bot; the old order is closed anyway
+            logger.exception("internal error re-placing timed-out order {}", order.client_order_id)
 
     def _on_expired(self, event: OrderExpired) -> None:
         self.ledger.order_closed(event.order.client_order_id, event.reason, event.detail)

@@ -9,8 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from trading_bot.domain.rejections import RejectionReason
+from trading_bot.engine.journal import Journal, NullJournal
+
+if TYPE_CHECKING:
+    from trading_bot.domain.signal import Signal
 
 
 class SignalStatus(StrEnum):
@@ -30,6 +35,8 @@ class SignalRecord:
     client_order_ids: list[str] = field(default_factory=list)
     open_orders: int = 0
     filled: bool = False
+    # kept while orders may still need it (a timed-out order re-priced as a new leg)
+    signal: Signal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +49,8 @@ class InvalidSignal:
 
 
 class SignalLedger:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal | None = None) -> None:
+        self._journal: Journal = journal if journal is not None else NullJournal()
         self._records: dict[tuple[str, str], SignalRecord] = {}
         self._by_order: dict[str, SignalRecord] = {}
         self.duplicates: list[tuple[str, str, int]] = []
@@ -51,15 +59,28 @@ class SignalLedger:
     def seen(self, key: tuple[str, str]) -> bool:
         return key in self._records
 
-    def received(self, key: tuple[str, str], ts_ms: int) -> SignalRecord:
-        record = self._records[key] = SignalRecord(key[1], key[0], ts_ms)
+    def received(self, signal: Signal, ts_ms: int) -> SignalRecord:
+        key = signal.dedup_key
+        record = self._records[key] = SignalRecord(key[1], key[0], ts_ms, signal=signal)
+        self._journal.signal_received(signal, record)
         return record
+
+    def restore(self, record: SignalRecord) -> None:
+        """Take back a record loaded from the store (recovery after a restart)."""
+        self._records[(record.source, record.signal_id)] = record
+        for client_order_id in record.client_order_ids:
+            self._by_order[client_order_id] = record
 
     def duplicate(self, key: tuple[str, str], ts_ms: int) -> None:
         self.duplicates.append((key[0], key[1], ts_ms))
+        self._journal.duplicate_signal(key[0], key[1], ts_ms)
 
-    def dead_letter(self, invalid: InvalidSignal) -> None:
+    def dead_letter(self, invalid: InvalidSignal, ts_ms: int) -> None:
         self.invalid.append(invalid)
+        self._journal.dead_letter(invalid, ts_ms)
+
+    def records(self) -> list[SignalRecord]:
+        return list(self._records.values())
 
     def get(self, key: tuple[str, str]) -> SignalRecord | None:
         return self._records.get(key)
@@ -68,6 +89,7 @@ class SignalLedger:
         record.status = SignalStatus.REJECTED
         record.reason = reason
         record.detail = detail
+        self._changed(record)
 
     # -- order outcomes -------------------------------------------------------------------------
 
@@ -75,6 +97,7 @@ class SignalLedger:
         record.client_order_ids.append(client_order_id)
         record.open_orders += 1
         self._by_order[client_order_id] = record
+        self._journal.signal_changed(record)
 
     def order_unplaced(self, record: SignalRecord, client_order_id: str) -> None:
         """Undo `order_placed` for an order that never reached the order manager."""
@@ -82,6 +105,7 @@ class SignalLedger:
             record.client_order_ids.remove(client_order_id)
             record.open_orders -= 1
         self._by_order.pop(client_order_id, None)
+        self._journal.signal_changed(record)
 
     def close_pending(self, reason: RejectionReason, detail: str) -> int:
         """End every signal still pending (end of a run): rejected unless something filled.
@@ -92,6 +116,7 @@ class SignalLedger:
                 record.status = SignalStatus.EXECUTED if record.filled else SignalStatus.REJECTED
                 if not record.filled and record.reason is None:
                     record.reason, record.detail = reason, detail
+                self._changed(record)
                 closed += 1
         return closed
 
@@ -104,6 +129,7 @@ class SignalLedger:
         record.reason = None
         if final:
             record.open_orders -= 1
+        self._changed(record)
 
     def order_closed(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
         """An order ended other than by filling (rejected, canceled, expired). The signal is
@@ -117,6 +143,12 @@ class SignalLedger:
             record.detail = detail
         if record.open_orders == 0 and not record.filled:
             record.status = SignalStatus.REJECTED
+        self._changed(record)
+
+    def _changed(self, record: SignalRecord) -> None:
+        if record.open_orders <= 0 and record.status is not SignalStatus.PENDING:
+            record.signal = None  # settled: nothing will re-place an order for it
+        self._journal.signal_changed(record)
 
     # -- reporting ------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ class OrderPlacer(Protocol):
         time_in_force: TimeInForce = TimeInForce.GTC,
         post_only: bool = False,
         oco_group: str | None = None,
+        timeout_ms: int | None = None,
     ) -> Order: ...
 
 
@@ -39,3 +40,7 @@ class ExecutionAlgorithm(Component):
     @abstractmethod
     def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
         """Place the orders for `intent` (now or later, on the clock), or say why not."""
+
+    def on_timeout(self, order: Order, placer: OrderPlacer) -> None:
+        """`order`, placed with a timeout, was canceled unfilled (or partly filled) when it
+        ran out. The default gives up on the rest; an algorithm may place a new leg."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from trading_bot.domain.enums import OrderType, Side, TimeInForce
 from trading_bot.domain.intent import TradeIntent
 from trading_bot.domain.money import ceil_to_step, floor_to_step
+from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
 
@@ -31,13 +33,20 @@ class LimitParams(BaseModel):
     timeout_s: Decimal | None = Field(
         default=None, gt=0, description="cancel what is still open after this many seconds"
     )
+    on_timeout: Literal["cancel", "reprice"] = Field(
+        default="cancel",
+        description="after a timeout: give up on the rest, or re-place it at a fresh price",
+    )
+    max_reprices: int = Field(default=3, ge=0, le=100, description="re-prices per signal")
 
 
 class LimitOrderExecution(ExecutionAlgorithm):
     """The limit price is the signal's `price`, else the last known price moved by
     `offset_bps` in the trader's favour, on the market's price grid (a buy rounds down, a sell
     up). The amount is rounded down to the amount step and checked against the minimums at the
-    limit price. With `timeout_s`, the order is canceled on the clock if still open then."""
+    limit price. With `timeout_s`, the order manager cancels it if still open then (the deadline is
+    stored with the order, so it holds across restarts) and `on_timeout: reprice` re-places the
+    unfilled rest at the then-current price, up to `max_reprices` times."""
 
     Params = LimitParams
     params: LimitParams
@@ -68,17 +77,47 @@ class LimitOrderExecution(ExecutionAlgorithm):
                 f"{intent.symbol} {intent.side} {amount} at {price}: min amount {market.min_amount}, "
                 f"min notional {market.min_notional}, amount step {market.amount_step}",
             )
-        order = placer.place(
+        placer.place(
             side=intent.side,
             order_type=OrderType.LIMIT,
             amount=amount,
             price=price,
             time_in_force=self.params.time_in_force,
             post_only=self.params.post_only,
+            timeout_ms=self._timeout_ms(),
         )
-        if self.params.timeout_s is not None:
-            orders = self.context.orders
-            self.context.clock.schedule_after(
-                int(self.params.timeout_s * 1000), lambda: orders.cancel(order)
-            )
         return None
+
+    def on_timeout(self, order: Order, placer: OrderPlacer) -> None:
+        """Re-place the unfilled rest at the price a new signal would get now (its legs 1..N
+        are the re-prices, so `max_reprices` holds across restarts)."""
+        if self.params.on_timeout != "reprice" or order.leg >= self.params.max_reprices:
+            return
+        reference = self.context.prices.last_price(order.symbol)
+        market = self.context.market(order.symbol)
+        if reference is None or market is None:
+            return
+        shift = self.params.offset_bps / BPS
+        side = order.side
+        raw = reference * (1 - shift if side is Side.BUY else 1 + shift)
+        price = (
+            floor_to_step(raw, market.price_step)
+            if side is Side.BUY
+            else ceil_to_step(raw, market.price_step)
+        )
+        amount = market.round_amount(order.remaining)
+        if market.check_order(amount, price) is not None:
+            return  # the rest is too small to trade on its own
+        placer.place(
+            side=side,
+            order_type=OrderType.LIMIT,
+            amount=amount,
+            price=price,
+            time_in_force=self.params.time_in_force,
+            post_only=self.params.post_only,
+            timeout_ms=self._timeout_ms(),
+        )
+
+    def _timeout_ms(self) -> int | None:
+        timeout = self.params.timeout_s
+        return int(timeout * 1000) if timeout is not None else None

@@ -118,6 +118,28 @@ class BarSeries:
             self.interval_ms,
         )
 
+    def replayed(self, anchor_ms: int, speed: int, until_ms: int) -> BarSeries:
+        """The series played from `anchor_ms` on at `speed` times real time, repeated (as in
+        `tiled`) until it covers `until_ms`: recorded prices for a paper venue on the wall
+        clock. The same anchor always gives the same timeline, so a restarted paper venue
+        continues where it was."""
+        span = self.end_ms - self.start_ms + self.interval_ms
+        wall_span = max(1, span // speed)
+        copies = max(1, -(-(until_ms - anchor_ms) // wall_span) + 1)
+        tiled = self.tiled(copies * len(self))
+        ts = anchor_ms + (tiled.ts - self.start_ms) // speed
+        return BarSeries(
+            self.symbol,
+            ts,
+            tiled.open,
+            tiled.high,
+            tiled.low,
+            tiled.close,
+            tiled.volume,
+            self.price_scale,
+            self.interval_ms // speed,
+        )
+
 
 def _typical_interval(ts: IntArray) -> int:
     """The most common gap between bars (gaps from missing bars do not distort it)."""

@@ -4,6 +4,10 @@ Execution algorithms hand it new orders; venues report back to it (it implements
 `VenueReports`). It applies each report to the order's state machine, refuses what cannot be
 true (a second fill with the same trade id, an overfill, a fill for an order it never sent) and
 publishes the resulting events for the portfolio and the signal ledger.
+
+Every change is recorded in the journal. A new order is sent to the venue only once the
+journal says its intent is durable (write-ahead), so a crash at any point leaves either no
+order or a recorded one that recovery can look up at the venue by its client order id.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.clock import Clock
+from trading_bot.engine.journal import Journal, NullJournal
 from trading_bot.venues.base import Venue
 
 _MODIFIABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED})
@@ -41,10 +46,14 @@ class DuplicateClientOrderId(RuntimeError):
 
 
 class OrderManager:
-    def __init__(self, bus: EventBus, clock: Clock, venue: Venue) -> None:
+    def __init__(
+        self, bus: EventBus, clock: Clock, venue: Venue, journal: Journal | None = None
+    ) -> None:
         self._bus = bus
         self._clock = clock
         self._venue = venue
+        self._journal: Journal = journal if journal is not None else NullJournal()
+        self._journaling = not isinstance(self._journal, NullJournal)
         self._orders: dict[str, Order] = {}
         self._open: dict[str, Order] = {}
         # unfilled (buy, sell) amounts of open orders per symbol, kept up to date so risk checks
@@ -57,12 +66,20 @@ class OrderManager:
     # -- commands from the core ---------------------------------------------------------------
 
     def submit(self, order: Order) -> None:
+        """Track a new order and send it once its intent is durable. Its exposure counts from
+        now, so risk checks see it even before the venue does."""
         if order.client_order_id in self._orders:
             raise DuplicateClientOrderId(order.client_order_id)
-        self._orders[order.client_order_id] = order
-        self._open[order.client_order_id] = order
-        self._add_exposure(order, order.amount)
+        self._track(order)
+        self._journal.order_created(order)
+        self._schedule_timeout(order)
+        self._journal.when_durable(lambda: self._send(order))
+
+    def _send(self, order: Order) -> None:
+        if order.status is not OrderStatus.INITIALIZED:
+            return  # canceled before its intent was committed: it never leaves
         order.transition(OrderStatus.SUBMITTED)
+        self._record(order, "submitted")
         if self._bus.wants(OrderSubmitted):  # per-order events: built only if someone listens
             self._bus.publish(OrderSubmitted(order, self._clock.now_ms()))
         self._venue.submit_order(order)
@@ -71,11 +88,22 @@ class OrderManager:
         """Request a cancel; the order is PENDING_CANCEL until the venue answers."""
         if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
             return
+        if order.status is OrderStatus.INITIALIZED:
+            # never sent: canceled here, and `_send` will find it closed
+            order.transition(OrderStatus.CANCELED)
+            self._close(order)
+            self._record(order, "canceled", "canceled before it was sent")
+            self._bus.publish(
+                OrderCanceled(order, "canceled before it was sent", self._clock.now_ms())
+            )
+            return
         if order.status is OrderStatus.SUBMITTED:
             # not acknowledged yet: the venue still gets the request (it may be in flight)
+            self._record(order, "cancel_requested")
             self._venue.cancel_order(order)
             return
         order.transition(OrderStatus.PENDING_CANCEL)
+        self._record(order, "pending_cancel")
         self._venue.cancel_order(order)
 
     def modify(
@@ -92,8 +120,51 @@ class OrderManager:
             )
             return False
         order.transition(OrderStatus.PENDING_UPDATE)
+        self._record(order, "pending_update", f"amount={amount} price={price}")
         self._venue.modify_order(order, amount=amount, price=price)
         return True
+
+    # -- recovery -------------------------------------------------------------------------------
+
+    def restore(self, order: Order, trade_ids: list[str]) -> None:
+        """Take back an order loaded from the store, with the trade ids of its known fills, so
+        a fill reported again after the restart is recognised as a repeat."""
+        self._orders[order.client_order_id] = order
+        if order.is_open:
+            self._open[order.client_order_id] = order
+            self._add_exposure(order, order.remaining)
+            self._schedule_timeout(order)
+        for trade_id in trade_ids:
+            self._fill_keys.add((order.client_order_id, trade_id))
+
+    def adopt(self, order: Order) -> None:
+        """Track an order found open at the venue that the bot has no record of."""
+        self._track(order)
+        order.transition(OrderStatus.SUBMITTED)
+        self._journal.order_created(order)
+        self._record(order, "adopted", "found open at the venue, unknown to the store")
+
+    def mark_sent(self, order: Order) -> None:
+        """The venue has an order whose sending was not recorded (a crash right after it)."""
+        order.transition(OrderStatus.SUBMITTED)
+        self._record(order, "submitted", "found at the venue")
+
+    def send_unacknowledged(self, order: Order) -> None:
+        """Send an order whose intent was recorded but which the venue does not have.
+
+        Only recovery calls this, after the venue answered that it has no order with this
+        client order id and can no longer receive the earlier request: sending it now is the
+        first time the venue gets it, not a duplicate.
+        """
+        if order.status is OrderStatus.INITIALIZED:
+            self._send(order)
+            return
+        self._record(order, "resubmitted", "the venue had no record of it")
+        self._venue.submit_order(order)
+
+    def record(self, order: Order, event: str, detail: str = "") -> None:
+        """Journal an event about `order` decided outside the manager (recovery)."""
+        self._record(order, event, detail)
 
     # -- views ----------------------------------------------------------------------------------
 
@@ -123,6 +194,7 @@ class OrderManager:
             return
         order.venue_order_id = venue_order_id
         order.transition(OrderStatus.ACCEPTED)
+        self._record(order, "accepted")
         if self._bus.wants(OrderAccepted):  # per-order events: built only if someone listens
             self._bus.publish(OrderAccepted(order, self._clock.now_ms()))
 
@@ -134,6 +206,7 @@ class OrderManager:
         order.reject_reason = reason
         order.reject_detail = detail
         self._close(order)
+        self._record(order, "rejected", f"{reason}: {detail}")
         self._bus.publish(OrderRejected(order, reason, detail, self._clock.now_ms()))
 
     def order_filled(self, fill: Fill) -> None:
@@ -155,6 +228,7 @@ class OrderManager:
             self._anomaly(str(error))
             return
         self._fill_keys.add(key)
+        self._journal.fill_applied(fill)
         if order.client_order_id in self._open:
             self._add_exposure(order, -fill.amount)
         if late:
@@ -164,6 +238,8 @@ class OrderManager:
             )
         if order.status is OrderStatus.FILLED:
             self._close(order)
+        if self._journaling:  # the detail text is not free: built only when it is kept
+            self._record(order, "fill", f"{fill.trade_id}: {fill.amount} at {fill.price}")
         self._bus.publish(OrderFilled(order, fill))
 
     def order_triggered(self, client_order_id: str) -> None:
@@ -174,6 +250,7 @@ class OrderManager:
             order.status_before_pending = OrderStatus.TRIGGERED
         else:
             order.transition(OrderStatus.TRIGGERED)
+        self._record(order, "triggered")
         if self._bus.wants(OrderTriggered):  # per-order events: built only if someone listens
             self._bus.publish(OrderTriggered(order, self._clock.now_ms()))
 
@@ -190,6 +267,8 @@ class OrderManager:
             else:
                 order.trigger_price = price
         order.restore_after_pending()
+        if self._journaling:
+            self._record(order, "modified", f"amount={amount} price={price}")
         if self._bus.wants(OrderModified):  # per-order events: built only if someone listens
             self._bus.publish(OrderModified(order, self._clock.now_ms()))
 
@@ -206,6 +285,7 @@ class OrderManager:
         if order is None:
             return
         order.restore_after_pending()
+        self._record(order, f"{request}_refused", f"{reason}: {detail}")
         logger.info("{} of order {} refused: {} ({})", request, client_order_id, reason, detail)
         self._bus.publish(OrderRequestRefused(order, request, reason, detail, self._clock.now_ms()))
 
@@ -215,6 +295,7 @@ class OrderManager:
             return
         order.transition(OrderStatus.CANCELED)
         self._close(order)
+        self._record(order, "canceled", detail)
         self._bus.publish(OrderCanceled(order, detail, self._clock.now_ms()))
 
     def order_expired(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
@@ -225,9 +306,29 @@ class OrderManager:
         order.reject_reason = reason
         order.reject_detail = detail
         self._close(order)
+        self._record(order, "expired", f"{reason}: {detail}")
         self._bus.publish(OrderExpired(order, reason, detail, self._clock.now_ms()))
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _track(self, order: Order) -> None:
+        self._orders[order.client_order_id] = order
+        self._open[order.client_order_id] = order
+        self._add_exposure(order, order.amount)
+
+    def _record(self, order: Order, event: str, detail: str = "") -> None:
+        self._journal.order_changed(order, event, detail, self._clock.now_ms())
+
+    def _schedule_timeout(self, order: Order) -> None:
+        if order.timeout_at_ms is not None and not order.timed_out:
+            self._clock.schedule_at(order.timeout_at_ms, lambda: self._time_out(order))
+
+    def _time_out(self, order: Order) -> None:
+        if not order.is_open or order.timed_out:
+            return
+        order.timed_out = True
+        self._record(order, "timed_out", f"unfilled at {order.timeout_at_ms}")
+        self.cancel(order)
 
     def _known(self, client_order_id: str, what: str) -> Order | None:
         order = self._orders.get(client_order_id)

@@ -4,20 +4,26 @@ The core calls `submit_order` / `cancel_order` and never waits: outcomes come ba
 through the `VenueReports` the venue was bound to. A simulated venue answers from its matching
 engine on the simulated clock, a live one from the exchange's responses and streams; the core
 cannot tell them apart.
+
+Recovery and reconciliation also ask the venue what it has (`fetch_*`, async: they are I/O on a
+live venue). A query that fails raises `VenueQueryError`; it is never answered with "nothing".
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from trading_bot.domain.enums import OrderType, Side
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.market import Market
 from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import Clock
 
@@ -52,10 +58,37 @@ class VenueReports(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class VenueOrderSnapshot:
+    """What the venue says about one order: its state there and every fill it made."""
+
+    client_order_id: str
+    venue_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    amount: Decimal
+    price: Decimal | None
+    trigger_price: Decimal | None
+    # ACCEPTED, TRIGGERED or PARTIALLY_FILLED while open; else FILLED, CANCELED, REJECTED, EXPIRED
+    status: OrderStatus
+    filled: Decimal
+    fills: tuple[Fill, ...]
+    reason: RejectionReason | None = None
+    detail: str = ""
+
+
+class VenueQueryError(Exception):
+    """The venue could not be asked (down, timeout, refused). Never read as "no orders"."""
+
+
 class Venue(ABC):
     """A place to trade. Subclasses declare their config `Params` model."""
 
     Params: ClassVar[type[BaseModel]]
+    # After this long, a request the venue has no trace of can no longer reach it (a live
+    # venue refuses requests older than its receive window): "order not found" is final.
+    lookup_settle_ms: ClassVar[int] = 0
 
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
         self.params = (
@@ -87,3 +120,15 @@ class Venue(ABC):
         self, order: Order, *, amount: Decimal | None = None, price: Decimal | None = None
     ) -> None:
         """Ask to change the amount and/or price of a resting order (outcome via reports)."""
+
+    # -- queries for recovery and reconciliation ------------------------------------------------
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrderSnapshot | None:
+        """The venue's record of the order, or None if it has none."""
+        raise VenueQueryError(f"{type(self).__name__} cannot be asked about orders")
+
+    async def fetch_open_orders(self) -> list[VenueOrderSnapshot]:
+        raise VenueQueryError(f"{type(self).__name__} cannot list open orders")
+
+    async def fetch_balances(self) -> dict[str, Decimal]:
+        return self.balances()

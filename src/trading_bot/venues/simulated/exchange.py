@@ -232,6 +232,36 @@ class SimulatedExchange(Venue):
         )
         self._matchers[order.symbol].reprice(order)
 
+    # -- restoring a saved venue (paper trading across restarts) ----------------------------------
+
+    @property
+    def sequences(self) -> tuple[int, int]:
+        """(last venue order number, last trade number): saved so ids never repeat."""
+        return self._order_sequence, self._trade_sequence
+
+    def restore_sequences(self, order_sequence: int, trade_sequence: int) -> None:
+        self._order_sequence = order_sequence
+        self._trade_sequence = trade_sequence
+
+    def restore_open_order(self, order: VenueOrder) -> None:
+        """Put back an order that was open before a restart: its funds are reserved again and
+        it is matched from the next bar on (an unacknowledged one arrives now)."""
+        _, clock = self._bound()
+        self._open[order.client_order_id] = order
+        if order.oco_group is not None:
+            self._oco.setdefault(order.oco_group, []).append(order)
+        self._reserve(order, best_effort=True)
+        matcher = self._matchers.get(order.symbol)
+        if matcher is None:
+            self.expire(order, R.NO_MARKET_DATA, f"no market data for {order.symbol}")
+            return
+        if not order.accepted:
+            matcher.arrive(order)
+            return
+        if order.expires_at_ms is not None and order.order_type is not OrderType.MARKET:
+            clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
+        matcher.reprice(order)
+
     # -- used by the matchers -------------------------------------------------------------------
 
     def now(self) -> int:

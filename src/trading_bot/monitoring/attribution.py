@@ -1,0 +1,207 @@
+"""The attribution report (`trading-bot report`): what each strategy and source did.
+
+Realized P&L is FIFO per (strategy, source, user) and symbol: each attribution has its own
+lots, so one strategy's buys never close another's sells. Slippage is the volume-weighted
+average fill price against the signal's expected price (its `price`, else
+`metadata.expected_price`), in basis points, positive when the fill was worse for the trader.
+Fill ratio is filled amount over the amount first ordered (re-prices of a timed-out order do
+not count twice). The report also sets the bot's books (initial balances plus every recorded
+fill) against the paper venue's own, which must agree to the last decimal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, func, select
+
+from trading_bot.domain.enums import Side
+from trading_bot.domain.money import ZERO
+from trading_bot.domain.position import Position
+from trading_bot.store.bot_state import INITIAL_BALANCES_KEY
+from trading_bot.store.models import (
+    DeadLetterRow,
+    DuplicateSignalRow,
+    FillRow,
+    KeyValueRow,
+    OrderRow,
+    PaperBalanceRow,
+    PaperOrderRow,
+    SignalRow,
+)
+
+BPS = Decimal(10_000)
+Key = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class _Attribution:
+    signals: int = 0
+    executed: int = 0
+    rejected: int = 0
+    orders: int = 0
+    ordered: Decimal = ZERO
+    filled: Decimal = ZERO
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    realized_pnl: dict[str, Decimal] = field(default_factory=dict)
+    slippage_cost: Decimal = ZERO  # sum of (fill - expected) x amount, signed for the trader
+    slippage_notional: Decimal = ZERO
+
+
+def build_report(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as connection:
+        signals = connection.execute(select(SignalRow)).all()
+        orders = connection.execute(select(OrderRow)).all()
+        fills = connection.execute(
+            select(FillRow).order_by(FillRow.ts_ms, FillRow.client_order_id, FillRow.trade_id)
+        ).all()
+        duplicates = connection.execute(
+            select(func.count()).select_from(DuplicateSignalRow)
+        ).scalar()
+        dead = connection.execute(select(func.count()).select_from(DeadLetterRow)).scalar()
+        initial_text = connection.execute(
+            select(KeyValueRow.value).where(KeyValueRow.key == INITIAL_BALANCES_KEY)
+        ).scalar()
+        venue_balances = {r.asset: r.total for r in connection.execute(select(PaperBalanceRow))}
+        venue_orders = connection.execute(select(func.count()).select_from(PaperOrderRow)).scalar()
+
+    by_key: dict[Key, _Attribution] = {}
+    expected: dict[tuple[str, str], Decimal | None] = {}
+    for row in signals:
+        key = (row.strategy or "-", row.source or "-", row.user or "-")
+        item = by_key.setdefault(key, _Attribution())
+        item.signals += 1
+        item.executed += row.status == "executed"
+        item.rejected += row.status == "rejected"
+        expected[(row.source, row.signal_id)] = row.expected_price
+    order_key: dict[str, Key] = {}
+    order_info: dict[str, Any] = {}
+    for row in orders:
+        key = (row.strategy or "-", row.signal_source or "-", row.user or "-")
+        order_key[row.client_order_id] = key
+        order_info[row.client_order_id] = row
+        item = by_key.setdefault(key, _Attribution())
+        item.orders += 1
+        if row.leg == 0:
+            item.ordered += row.amount
+    balances: dict[str, Decimal] = (
+        {asset: Decimal(value) for asset, value in json.loads(initial_text).items()}
+        if initial_text
+        else {}
+    )
+    positions: dict[tuple[Key, str], Position] = {}
+    net: dict[str, Position] = {}
+    for fill in fills:
+        key = order_key.get(fill.client_order_id, ("-", "-", "-"))
+        item = by_key.setdefault(key, _Attribution())
+        side = Side(fill.side)
+        base, quote = fill.symbol.split(":")[0].split("/")
+        sign = 1 if side is Side.BUY else -1
+        balances[base] = balances.get(base, ZERO) + sign * fill.amount
+        balances[quote] = balances.get(quote, ZERO) - sign * fill.amount * fill.price
+        balances[fill.fee_asset] = balances.get(fill.fee_asset, ZERO) - fill.fee
+        item.filled += fill.amount
+        item.fees[fill.fee_asset] = item.fees.get(fill.fee_asset, ZERO) + fill.fee
+        position = positions.setdefault((key, fill.symbol), Position(fill.symbol))
+        realized = position.apply_fill(side, fill.amount, fill.price)
+        item.realized_pnl[quote] = item.realized_pnl.get(quote, ZERO) + realized
+        net.setdefault(fill.symbol, Position(fill.symbol)).apply_fill(side, fill.amount, fill.price)
+        info = order_info.get(fill.client_order_id)
+        price = expected.get((info.signal_source, info.signal_id)) if info is not None else None
+        if price:
+            item.slippage_cost += sign * (fill.price - price) * fill.amount
+            item.slippage_notional += price * fill.amount
+
+    return {
+        "signals": {
+            "by_status": dict(Counter(row.status for row in signals)),
+            "rejection_reasons": dict(Counter(row.reason for row in signals if row.reason)),
+            "duplicates": duplicates,
+            "invalid": dead,
+        },
+        "orders": {"by_status": dict(Counter(row.status for row in orders))},
+        "fills": len(fills),
+        "attribution": [_attribution_row(key, item) for key, item in sorted(by_key.items())],
+        "positions": {
+            symbol: {
+                "quantity": str(p.quantity),
+                "realized_pnl": str(p.realized_pnl),
+                "pnl_method": "FIFO",
+            }
+            for symbol, p in sorted(net.items())
+        },
+        "books": {
+            "bot_balances": {a: str(v) for a, v in sorted(balances.items())},
+            "venue_balances": {a: str(v) for a, v in sorted(venue_balances.items())},
+            "venue_orders": venue_orders,
+            "agree": not venue_balances or _same(balances, venue_balances),
+        },
+    }
+
+
+def _same(a: dict[str, Decimal], b: dict[str, Decimal]) -> bool:
+    return all(a.get(k, ZERO) == b.get(k, ZERO) for k in set(a) | set(b))
+
+
+def _attribution_row(key: Key, item: _Attribution) -> dict[str, Any]:
+    slippage = (
+        (item.slippage_cost / item.slippage_notional * BPS).quantize(Decimal("0.01"))
+        if item.slippage_notional
+        else None
+    )
+    ratio = (item.filled / item.ordered).quantize(Decimal("0.0001")) if item.ordered else None
+    return {
+        "strategy": key[0],
+        "source": key[1],
+        "user": key[2],
+        "signals": item.signals,
+        "executed": item.executed,
+        "rejected": item.rejected,
+        "orders": item.orders,
+        "fill_ratio": str(ratio) if ratio is not None else None,
+        "realized_pnl": {k: str(v) for k, v in sorted(item.realized_pnl.items())},
+        "fees": {k: str(v) for k, v in sorted(item.fees.items())},
+        "slippage_bps": str(slippage) if slippage is not None else None,
+    }
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    signals = report["signals"]
+    console.print(
+        f"signals: {signals['by_status']}  duplicates: {signals['duplicates']}  "
+        f"invalid: {signals['invalid']}",
+        highlight=False,
+    )
+    if signals["rejection_reasons"]:
+        console.print(f"rejections: {signals['rejection_reasons']}", highlight=False)
+    console.print(
+        f"orders: {report['orders']['by_status']}  fills: {report['fills']}", highlight=False
+    )
+    table = Table(title="attribution (realized P&L: FIFO per strategy/source/user)")
+    for column in ("strategy", "source", "user", "signals", "executed", "rejected", "orders",
+                   "fill ratio", "realized P&L", "fees", "slippage bps"):  # fmt: skip
+        table.add_column(column)
+    for row in report["attribution"]:
+        table.add_row(
+            row["strategy"], row["source"], row["user"], str(row["signals"]), str(row["executed"]),
+            str(row["rejected"]), str(row["orders"]), row["fill_ratio"] or "-",
+            ", ".join(f"{v} {k}" for k, v in row["realized_pnl"].items()) or "-",
+            ", ".join(f"{v} {k}" for k, v in row["fees"].items()) or "-",
+            row["slippage_bps"] or "-",
+        )  # fmt: skip
+    console.print(table)
+    books = report["books"]
+    console.print(f"bot balances:   {books['bot_balances']}", highlight=False)
+    if books["venue_balances"]:
+        console.print(f"venue balances: {books['venue_balances']}", highlight=False)
+        console.print(
+            "books agree with the paper venue"
+            if books["agree"]
+            else "[bold red]books DISAGREE with the paper venue[/]"
+        )

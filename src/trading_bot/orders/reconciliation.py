@@ -1,0 +1,243 @@
+"""Reconciliation: make the bot's books agree with the venue's, or say exactly why they do not.
+
+Run on start (after the store is loaded), on every reconnect and periodically. For each order
+the bot holds open it asks the venue what became of it and applies what happened meanwhile
+(fills, acknowledgement, cancel, expiry) through the same `VenueReports` path a live report
+takes, so the portfolio and signal ledger follow. An order whose intent was written but which
+the venue never received is sent now, under the same client order id: the venue's answer, not
+a guess, decides that. Orders open at the venue that the bot never recorded are adopted and
+reported. What cannot be explained (an acknowledged order the venue has no trace of, balances
+that differ after every known fill) is listed; on start that refuses the bot.
+
+A venue query that fails is retried, then raises: it is never read as "no orders".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from trading_bot.domain.enums import OrderType
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
+from trading_bot.venues.base import Venue, VenueOrderSnapshot, VenueQueryError
+
+if TYPE_CHECKING:
+    from trading_bot.engine.kernel import TradingKernel
+
+S = OrderStatus
+_STOPS = {OrderType.STOP_MARKET, OrderType.STOP_LIMIT}
+
+
+@dataclass(slots=True)
+class ReconciliationReport:
+    checked_orders: int = 0
+    fills_applied: list[str] = field(default_factory=list)
+    orders_updated: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    resumed_signals: list[str] = field(default_factory=list)
+    unexplained: list[str] = field(default_factory=list)
+    balance_differences: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    unprotected_positions: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unexplained and not self.balance_differences
+
+    def lines(self) -> list[str]:
+        lines = [f"checked {self.checked_orders} open order(s) against the venue"]
+        for label, items in (
+            ("fill applied (missed while down)", self.fills_applied),
+            ("order updated from the venue", self.orders_updated),
+            ("sent (the venue never received it)", self.resent),
+            ("adopted (open at the venue, unknown to the bot)", self.adopted),
+            ("signal resumed", self.resumed_signals),
+            ("position without a protective stop", self.unprotected_positions),
+            ("UNEXPLAINED", self.unexplained),
+        ):
+            lines += [f"{label}: {item}" for item in items]
+        lines += [
+            f"UNEXPLAINED balance difference {asset}: bot {bot}, venue {venue}"
+            for asset, (bot, venue) in sorted(self.balance_differences.items())
+        ]
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked_orders": self.checked_orders,
+            "fills_applied": self.fills_applied,
+            "orders_updated": self.orders_updated,
+            "resent": self.resent,
+            "adopted": self.adopted,
+            "resumed_signals": self.resumed_signals,
+            "unexplained": self.unexplained,
+            "balance_differences": {
+                asset: {"bot": str(bot), "venue": str(venue)}
+                for asset, (bot, venue) in self.balance_differences.items()
+            },
+            "unprotected_positions": self.unprotected_positions,
+        }
+
+
+class Reconciler:
+    def __init__(self, kernel: TradingKernel, venue: Venue, *, attempts: int = 5) -> None:
+        self._kernel = kernel
+        self._venue = venue
+        self._attempts = attempts
+
+    async def reconcile(self, *, at_start: bool = False) -> ReconciliationReport:
+        report = ReconciliationReport()
+        orders = self._kernel.orders
+        for order in orders.open_orders():
+            if not at_start and order.status in (S.INITIALIZED, S.SUBMITTED):
+                continue  # in flight while running: its answer is on the way
+            report.checked_orders += 1
+            snapshot = await self._ask(self._venue.fetch_order, order.client_order_id, order.symbol)
+            if snapshot is None:
+                await self._not_at_venue(order, report)
+            else:
+                self._apply(order, snapshot, report)
+        for snapshot in await self._ask(self._venue.fetch_open_orders):
+            if orders.get(snapshot.client_order_id) is None:
+                self._adopt(snapshot, report)
+        if at_start:
+            for record in self._kernel.ledger.records():
+                if self._kernel.resume(record):
+                    report.resumed_signals.append(f"{record.source}/{record.signal_id}")
+        venue_balances = await self._ask(self._venue.fetch_balances)
+        self._compare_balances(venue_balances, report)
+        self._find_unprotected(report)
+        for line in report.lines()[1:]:
+            (logger.error if "UNEXPLAINED" in line else logger.warning)("reconciliation: {}", line)
+        return report
+
+    # -- one order ------------------------------------------------------------------------------
+
+    async def _not_at_venue(self, order: Order, report: ReconciliationReport) -> None:
+        orders = self._kernel.orders
+        if order.status not in (S.INITIALIZED, S.SUBMITTED):
+            report.unexplained.append(
+                f"order {order.client_order_id} ({order.symbol}) is {order.status} in the store "
+                "but the venue has no record of it"
+            )
+            return
+        wait_ms = (
+            order.created_ms + self._venue.lookup_settle_ms - self._kernel.context.clock.now_ms()
+        )
+        if wait_ms > 0:
+            # the first request may still reach the venue: ask again once it no longer can
+            await asyncio.sleep(wait_ms / 1000)
+            snapshot = await self._ask(self._venue.fetch_order, order.client_order_id, order.symbol)
+            if snapshot is not None:
+                self._apply(order, snapshot, report)
+                return
+        report.resent.append(order.client_order_id)
+        orders.send_unacknowledged(order)
+
+    def _apply(
+        self, order: Order, snapshot: VenueOrderSnapshot, report: ReconciliationReport
+    ) -> None:
+        orders = self._kernel.orders
+        coid = order.client_order_id
+        before = (order.status, order.filled_amount, order.amount)
+        if order.status is S.INITIALIZED:
+            orders.mark_sent(order)
+        if snapshot.status is S.SUBMITTED:
+            return  # received, not acknowledged yet: its own report will come
+        if order.status is S.SUBMITTED and snapshot.venue_order_id:
+            orders.order_accepted(coid, snapshot.venue_order_id)
+        if snapshot.status.is_open and snapshot.amount != order.amount:
+            price = snapshot.price if order.order_type.has_limit_price else snapshot.trigger_price
+            orders.order_modified(coid, snapshot.amount, price)
+        for fill in snapshot.fills:
+            filled = order.filled_amount
+            orders.order_filled(fill)
+            if order.filled_amount != filled:
+                report.fills_applied.append(
+                    f"{coid} {fill.trade_id}: {fill.amount} at {fill.price}"
+                )
+        if snapshot.status is S.TRIGGERED and order.status is S.ACCEPTED:
+            orders.order_triggered(coid)
+        if order.is_open and not snapshot.status.is_open:
+            self._close(order, snapshot)
+        elif snapshot.status.is_open and order.status is S.PENDING_CANCEL:
+            self._venue.cancel_order(order)  # the request may have been lost: ask again
+        elif snapshot.status.is_open and order.status is S.PENDING_UPDATE:
+            order.restore_after_pending()
+            orders.record(order, "modify_unconfirmed", "the venue kept the order as it was")
+        if order.filled_amount != snapshot.filled:
+            report.unexplained.append(
+                f"order {coid}: the venue reports {snapshot.filled} filled, its fills add up to "
+                f"{order.filled_amount}"
+            )
+        if (order.status, order.filled_amount, order.amount) != before:
+            report.orders_updated.append(f"{coid}: {before[0]} -> {order.status}")
+
+    def _close(self, order: Order, snapshot: VenueOrderSnapshot) -> None:
+        orders = self._kernel.orders
+        coid = order.client_order_id
+        detail = snapshot.detail or "closed at the venue while the bot was down"
+        if snapshot.status is S.CANCELED:
+            orders.order_canceled(coid, detail)
+        elif snapshot.status is S.EXPIRED:
+            orders.order_expired(coid, snapshot.reason or RejectionReason.EXPIRED, detail)
+        elif snapshot.status is S.REJECTED:
+            orders.order_rejected(coid, snapshot.reason or RejectionReason.INVALID_ORDER, detail)
+
+    def _adopt(self, snapshot: VenueOrderSnapshot, report: ReconciliationReport) -> None:
+        order = Order(
+            client_order_id=snapshot.client_order_id,
+            symbol=snapshot.symbol,
+            side=snapshot.side,
+            order_type=snapshot.order_type,
+            amount=snapshot.amount,
+            created_ms=self._kernel.context.clock.now_ms(),
+            signal_id="",
+            source="(adopted)",
+            price=snapshot.price,
+            trigger_price=snapshot.trigger_price,
+        )
+        self._kernel.orders.adopt(order)
+        report.adopted.append(
+            f"{snapshot.client_order_id} {snapshot.symbol} {snapshot.side} {snapshot.amount}"
+        )
+        self._apply(order, snapshot, ReconciliationReport())
+
+    # -- the account ----------------------------------------------------------------------------
+
+    def _compare_balances(self, venue: dict[str, Decimal], report: ReconciliationReport) -> None:
+        bot = self._kernel.portfolio.balances
+        for asset in sorted(set(bot) | set(venue)):
+            ours, theirs = bot.get(asset, Decimal(0)), venue.get(asset, Decimal(0))
+            if ours != theirs:
+                report.balance_differences[asset] = (ours, theirs)
+
+    def _find_unprotected(self, report: ReconciliationReport) -> None:
+        orders = self._kernel.orders
+        for position in self._kernel.portfolio.open_positions():
+            stops = [
+                o
+                for o in orders.open_orders(position.symbol)
+                if o.order_type in _STOPS and (o.side.value == "sell") == (position.quantity > 0)
+            ]
+            if not stops:
+                report.unprotected_positions.append(f"{position.symbol} {position.quantity}")
+
+    async def _ask(self, query: Any, *args: Any) -> Any:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            retry=retry_if_exception_type(VenueQueryError),
+            reraise=True,
+        ):
+            with attempt:
+                return await query(*args)
+        raise AssertionError("unreachable: tenacity re-raises the last error")

@@ -1,0 +1,244 @@
+"""`trading-bot run` in paper mode: the kernel on the wall clock, the paper venue, the store.
+
+Start-up order matters: open and migrate the store, rebuild the paper venue from its books,
+rebuild the bot from the store (signals, orders, fills -> ledger, order manager, portfolio),
+reconcile with the venue, and only then read new signals. A start whose reconciliation finds
+something it cannot explain stops here with the report (exit code 3) rather than trade on
+books it does not trust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from loguru import logger
+from sqlalchemy import Engine, insert
+
+from trading_bot.app import Bot, build_bot
+from trading_bot.config.loader import LoadedConfig
+from trading_bot.domain.market import split_symbol
+from trading_bot.engine.clock import LiveClock
+from trading_bot.engine.signal_ledger import InvalidSignal
+from trading_bot.intake.file_tail import SignalFileTail
+from trading_bot.intake.parsing import parse_json_signal
+from trading_bot.market_data.bars import BarSeries
+from trading_bot.market_data.errors import DataFileError
+from trading_bot.market_data.history import HistoricalPrices
+from trading_bot.market_data.loader import load_market_data
+from trading_bot.orders.reconciliation import Reconciler, ReconciliationReport
+from trading_bot.service.faults import FaultPlan
+from trading_bot.service.snapshots import write_snapshot
+from trading_bot.store.bot_state import BotState, load_bot_state, save_initial_balances
+from trading_bot.store.database import open_engine, upgrade_to_head
+from trading_bot.store.journal import StoreJournal
+from trading_bot.store.models import RecoveryRunRow
+from trading_bot.store.paper_books import SqlPaperBookStore
+from trading_bot.venues.paper.exchange import PaperExchange
+from trading_bot.venues.simulated.exchange import SimulatedExchange
+
+REFUSED = 3
+HOUR_MS = 3_600_000
+
+
+class ServiceSetupError(Exception):
+    """The config cannot make a running bot (a message for the user, not a bug)."""
+
+
+@dataclass(slots=True)
+class RunningBot:
+    bot: Bot
+    venue: PaperExchange
+    journal: StoreJournal
+    engine: Engine
+    prices: HistoricalPrices
+    currency: str
+    cursors: dict[str, str]
+
+
+async def run_paper_bot(
+    loaded: LoadedConfig,
+    stop: asyncio.Event,
+    *,
+    on_report: Callable[[ReconciliationReport], None] | None = None,
+) -> int:
+    """Run until `stop` is set; the exit code (0, or REFUSED when recovery refused)."""
+    running = await start_paper_bot(loaded, FaultPlan.from_environment())
+    report = await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
+    _save_report(running, report)
+    if on_report is not None:
+        on_report(report)
+    if not report.ok:
+        logger.error("start refused: the books do not agree with the venue (see the report)")
+        return REFUSED
+    config = loaded.config
+    tasks = [
+        asyncio.create_task(_every(config.recovery.snapshot_interval_s, lambda: _snapshot(running)))
+    ]
+    if config.recovery.reconcile_interval_s > 0:
+        reconciler = Reconciler(running.bot.kernel, running.venue)
+        tasks.append(
+            asyncio.create_task(
+                _every_async(config.recovery.reconcile_interval_s, reconciler.reconcile)
+            )
+        )
+    source = config.intake.signal_file
+    if source is not None:
+        tasks.append(
+            asyncio.create_task(_follow_file(running, source.path, source.poll_interval_s))
+        )
+    logger.info(
+        "paper bot running; store {}", running.engine.url.render_as_string(hide_password=True)
+    )
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        running.journal.flush()
+        running.venue.commit()
+        _snapshot(running)
+        logger.info("paper bot stopped")
+    return 0
+
+
+async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
+    config = loaded.config
+    venue_template = loaded.exchange.build()
+    if not isinstance(venue_template, SimulatedExchange):
+        raise ServiceSetupError(
+            f"exchange.class is {config.exchange.class_path!r}: paper mode runs the simulated "
+            "exchange (exchange.class: simulated); live venues are not available yet"
+        )
+    if not config.paper.market_data:
+        raise ServiceSetupError(
+            "paper.market_data: give at least one SYMBOL: candles-or-trades.csv for the paper "
+            "venue's prices"
+        )
+    engine = open_engine(config.store.url)
+    upgrade_to_head(engine)
+    loop = asyncio.get_running_loop()
+    clock = LiveClock(loop)
+    now = clock.now_ms()
+    journal = StoreJournal(
+        engine,
+        clock,
+        schedule=loop.call_soon,
+        on_intents_committed=lambda: faults.reached("after_intent_commit"),
+    )
+    venue = PaperExchange(
+        venue_template,
+        SqlPaperBookStore(engine),
+        now_ms=now,
+        schedule=loop.call_soon,
+        on_commit=lambda: faults.reached("after_venue_commit"),
+    )
+    until = now + config.paper.horizon_hours * HOUR_MS
+    for symbol, path in config.paper.market_data.items():
+        try:
+            data = load_market_data(path, symbol.upper())
+        except DataFileError as error:
+            raise ServiceSetupError(
+                f"paper.market_data.{symbol}: {error.path}: {'; '.join(error.problems)}"
+            ) from None
+        if not isinstance(data, BarSeries):
+            raise ServiceSetupError(
+                f"paper.market_data.{symbol}: order book files cannot be replayed on the paper "
+                "venue yet; give candles or trades"
+            )
+        venue.add_market_data(data, speed=config.paper.replay_speed, until_ms=until)
+    symbols = [symbol.upper() for symbol in config.paper.market_data]
+    prices = HistoricalPrices({symbol: venue.marks(symbol) for symbol in symbols}, clock)
+    state = load_bot_state(engine)
+    initial = state.initial_balances
+    if initial is None:
+        initial = venue.balances()
+        save_initial_balances(engine, initial)
+    bot = build_bot(
+        loaded,
+        venue=venue,
+        clock=clock,
+        prices=prices,
+        initial_balances=initial,
+        journal=journal,
+    )
+    _restore(bot, state)
+    currency = config.backtest.valuation_currency or split_symbol(symbols[0])[1]
+    return RunningBot(bot, venue, journal, engine, prices, currency, state.cursors)
+
+
+def _restore(bot: Bot, state: BotState) -> None:
+    kernel = bot.kernel
+    for record in state.signals:
+        kernel.ledger.restore(record)
+    trade_ids = state.trade_ids()
+    for order in state.orders:
+        kernel.orders.restore(order, trade_ids.get(order.client_order_id, []))
+    for fill in state.fills:
+        kernel.portfolio.apply_fill(fill)
+    logger.info(
+        "restored {} signal(s), {} order(s) ({} open), {} fill(s) from the store",
+        len(state.signals),
+        len(state.orders),
+        sum(1 for order in state.orders if order.is_open),
+        len(state.fills),
+    )
+
+
+async def _follow_file(running: RunningBot, path: str, poll_s: float) -> None:
+    name = f"signal_file:{path}"
+    tail = SignalFileTail(path, running.cursors.get(name))
+    kernel = running.bot.kernel
+    while True:
+        lines = tail.read()
+        for line in lines:
+            parsed = parse_json_signal(line.text)
+            if isinstance(parsed, list):
+                kernel.reject_invalid(InvalidSignal(line.location, tuple(parsed), line.text))
+            else:
+                kernel.submit_signal(parsed)
+        if lines:
+            running.journal.cursor_moved(name, tail.position)
+            running.journal.flush()
+            await asyncio.sleep(0)  # let the venue and the journal run, then read on at once
+            continue
+        await asyncio.sleep(poll_s)
+
+
+def _snapshot(running: RunningBot) -> None:
+    try:
+        write_snapshot(running.engine, running.bot, running.prices, running.currency)
+    except Exception:
+        logger.exception("could not write the position/balance snapshot")
+
+
+async def _every(interval_s: float, action: Callable[[], None]) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        action()
+
+
+async def _every_async(interval_s: float, action: Callable[[], object]) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await action()  # type: ignore[misc]
+        except Exception:
+            logger.exception("periodic reconciliation failed; retrying at the next interval")
+
+
+def _save_report(running: RunningBot, report: ReconciliationReport) -> None:
+    with running.engine.begin() as connection:
+        connection.execute(
+            insert(RecoveryRunRow),
+            [
+                {
+                    "ts_ms": running.bot.clock.now_ms(),
+                    "outcome": "ok" if report.ok else "refused",
+                    "report": json.dumps(report.to_dict()),
+                }
+            ],
+        )

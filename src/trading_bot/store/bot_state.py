@@ -1,0 +1,112 @@
+"""Loading what the bot knew before a restart, as domain objects for recovery."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from loguru import logger
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.order import Order
+from trading_bot.domain.rejections import RejectionReason
+from trading_bot.domain.signal import Signal
+from trading_bot.engine.signal_ledger import SignalRecord, SignalStatus
+from trading_bot.store.database import StoreError
+from trading_bot.store.models import FillRow, IntakeCursorRow, KeyValueRow, OrderRow, SignalRow
+from trading_bot.store.rows import fill_from_row, order_from_row
+from trading_bot.store.upsert import upsert
+
+INITIAL_BALANCES_KEY = "bot_initial_balances"
+
+
+@dataclass(slots=True)
+class BotState:
+    initial_balances: dict[str, Decimal] | None
+    signals: list[SignalRecord] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    cursors: dict[str, str] = field(default_factory=dict)
+
+    def trade_ids(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for fill in self.fills:
+            found.setdefault(fill.client_order_id, []).append(fill.trade_id)
+        return found
+
+
+def load_bot_state(engine: Engine) -> BotState:
+    try:
+        with engine.connect() as connection:
+            initial = connection.execute(
+                select(KeyValueRow.value).where(KeyValueRow.key == INITIAL_BALANCES_KEY)
+            ).scalar()
+            orders = [order_from_row(row) for row in connection.execute(select(OrderRow))]
+            fills = [
+                fill_from_row(row)
+                for row in connection.execute(
+                    select(FillRow).order_by(
+                        FillRow.ts_ms, FillRow.client_order_id, FillRow.trade_id
+                    )
+                )
+            ]
+            cursors = {
+                row.source: row.position for row in connection.execute(select(IntakeCursorRow))
+            }
+            signal_rows = connection.execute(select(SignalRow)).all()
+    except SQLAlchemyError as error:
+        raise StoreError(f"cannot read the store: {type(error).__name__}: {error}") from None
+    by_signal: dict[tuple[str, str], list[Order]] = {}
+    for order in sorted(orders, key=lambda o: o.leg):
+        by_signal.setdefault((order.source, order.signal_id), []).append(order)
+    records = [_record(row, by_signal.get((row.source, row.signal_id), [])) for row in signal_rows]
+    return BotState(
+        {asset: Decimal(value) for asset, value in json.loads(initial).items()}
+        if initial is not None
+        else None,
+        records,
+        orders,
+        fills,
+        cursors,
+    )
+
+
+def save_initial_balances(engine: Engine, balances: dict[str, Decimal]) -> None:
+    with engine.begin() as connection:
+        upsert(
+            connection,
+            KeyValueRow.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "key": INITIAL_BALANCES_KEY,
+                    "value": json.dumps({asset: str(total) for asset, total in balances.items()}),
+                }
+            ],
+            ["key"],
+        )
+
+
+def _record(row: SignalRow, orders: list[Order]) -> SignalRecord:
+    status = SignalStatus(row.status)
+    record = SignalRecord(
+        row.signal_id,
+        row.source,
+        row.received_ms,
+        status=status,
+        reason=RejectionReason(row.reason) if row.reason else None,
+        detail=row.detail or "",
+        client_order_ids=[order.client_order_id for order in orders],
+        open_orders=sum(1 for order in orders if order.is_open),
+        filled=any(order.filled_amount > 0 for order in orders),
+    )
+    if status is SignalStatus.PENDING:
+        try:
+            record.signal = Signal.model_validate_json(row.payload)
+        except ValueError:
+            logger.error(
+                "stored signal {} cannot be read back; it will not be resumed", row.signal_id
+            )
+    return record

@@ -1,0 +1,281 @@
+"""StoreJournal: the core's `Journal`, written to the database in groups.
+
+The core records as it goes; nothing is written until `flush`, which commits everything
+recorded so far in one transaction and only then runs the actions waiting on it (sending
+orders). Signals arriving together therefore cost one commit, not one each, and an order
+never reaches the venue before its intent is on disk. If a commit fails, nothing waiting on
+it runs: orders stay unsent, and the flush is retried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+from sqlalchemy import Engine, bindparam, insert, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.order import Order
+from trading_bot.domain.signal import Signal
+from trading_bot.engine.clock import Clock
+from trading_bot.engine.signal_ledger import InvalidSignal, SignalRecord
+from trading_bot.store.models import (
+    DeadLetterRow,
+    DuplicateSignalRow,
+    FillRow,
+    IntakeCursorRow,
+    OrderEventRow,
+    OrderRow,
+    SignalRow,
+)
+from trading_bot.store.rows import fill_row, order_row
+from trading_bot.store.upsert import upsert
+
+Schedule = Callable[[Callable[[], None]], None]
+RETRY_MS = (100, 500, 2_000, 5_000)
+
+
+class StoreJournal:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        *,
+        schedule: Schedule | None = None,
+        on_intents_committed: Callable[[], None] | None = None,
+    ) -> None:
+        """`schedule` runs a flush soon (the event loop's `call_soon`); without it the owner
+        calls `flush` itself. `on_intents_committed` runs after a commit that wrote new orders,
+        before they are sent (the crash tests' fault point)."""
+        self._on_intents_committed = on_intents_committed
+        self._engine = engine
+        self._clock = clock
+        self._schedule = schedule
+        self._flush_due = False
+        self._failures = 0
+        self._new_signals: dict[tuple[str, str], tuple[Signal, SignalRecord]] = {}
+        self._changed_signals: dict[tuple[str, str], SignalRecord] = {}
+        self._duplicates: list[dict[str, Any]] = []
+        self._dead_letters: list[dict[str, Any]] = []
+        self._new_orders: dict[str, Order] = {}
+        self._changed_orders: dict[str, Order] = {}
+        self._events: list[dict[str, Any]] = []
+        self._fills: list[dict[str, Any]] = []
+        self._cursors: dict[str, str] = {}
+        self._waiting: list[Callable[[], None]] = []
+        self.commits = 0
+
+    # -- Journal --------------------------------------------------------------------------------
+
+    def signal_received(self, signal: Signal, record: SignalRecord) -> None:
+        self._new_signals[(record.source, record.signal_id)] = (signal, record)
+        self._due()
+
+    def signal_changed(self, record: SignalRecord) -> None:
+        key = (record.source, record.signal_id)
+        if key not in self._new_signals:
+            self._changed_signals[key] = record
+            self._due()
+
+    def duplicate_signal(self, source: str, signal_id: str, ts_ms: int) -> None:
+        self._duplicates.append({"source": source, "signal_id": signal_id, "received_ms": ts_ms})
+        self._due()
+
+    def dead_letter(self, invalid: InvalidSignal, ts_ms: int) -> None:
+        self._dead_letters.append(
+            {
+                "received_ms": ts_ms,
+                "location": invalid.location,
+                "errors": json.dumps(list(invalid.errors)),
+                "raw": invalid.raw,
+            }
+        )
+        self._due()
+
+    def order_created(self, order: Order) -> None:
+        self._new_orders[order.client_order_id] = order
+        self._due()
+
+    def order_changed(self, order: Order, event: str, detail: str, ts_ms: int) -> None:
+        if order.client_order_id not in self._new_orders:
+            self._changed_orders[order.client_order_id] = order
+        self._events.append(
+            {
+                "client_order_id": order.client_order_id,
+                "ts_ms": ts_ms,
+                "event": event,
+                "status": order.status.value,
+                "detail": detail,
+            }
+        )
+        self._due()
+
+    def fill_applied(self, fill: Fill) -> None:
+        self._fills.append(fill_row(fill))
+        self._due()
+
+    def when_durable(self, action: Callable[[], None]) -> None:
+        if not self._pending() and not self._waiting:
+            action()
+            return
+        self._waiting.append(action)
+        self._due()
+
+    # -- intake ---------------------------------------------------------------------------------
+
+    def cursor_moved(self, source: str, position: str) -> None:
+        """Where a source has read up to; committed with the signals read, so a restart
+        neither skips nor re-reads them."""
+        self._cursors[source] = position
+        self._due()
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def flush(self) -> bool:
+        """Commit everything recorded, then run what waited on it. False if the commit failed
+        (everything stays buffered and a retry is scheduled)."""
+        self._flush_due = False
+        if self._pending():
+            try:
+                self._write()
+            except SQLAlchemyError as error:
+                self._failures += 1
+                delay = RETRY_MS[min(self._failures, len(RETRY_MS)) - 1]
+                logger.error(
+                    "store write failed ({} in a row), retrying in {} ms; orders wait: {}",
+                    self._failures,
+                    delay,
+                    type(error).__name__,
+                )
+                self._flush_due = True
+                self._clock.schedule_after(delay, self.flush)
+                return False
+            self._failures = 0
+            self.commits += 1
+            had_intents = bool(self._new_orders)
+            self._clear()
+            if had_intents and self._on_intents_committed is not None:
+                self._on_intents_committed()
+        waiting, self._waiting = self._waiting, []
+        for action in waiting:
+            action()
+        return True
+
+    def _write(self) -> None:
+        now = self._clock.now_ms()
+        with self._engine.begin() as connection:
+            if self._new_signals:
+                connection.execute(
+                    insert(SignalRow),
+                    [_signal_row(s, r) for s, r in self._new_signals.values()],
+                )
+            if self._changed_signals:
+                connection.execute(
+                    update(SignalRow)
+                    .where(SignalRow.source == bindparam("k_source"))
+                    .where(SignalRow.signal_id == bindparam("k_signal_id"))
+                    .values(
+                        status=bindparam("status"),
+                        reason=bindparam("reason"),
+                        detail=bindparam("detail"),
+                    ),
+                    [_signal_update(r) for r in self._changed_signals.values()],
+                )
+            if self._new_orders:
+                connection.execute(
+                    insert(OrderRow), [order_row(o, now) for o in self._new_orders.values()]
+                )
+            if self._changed_orders:
+                rows = [order_row(o, now) for o in self._changed_orders.values()]
+                for row in rows:
+                    row["k_id"] = row["client_order_id"]
+                values = {
+                    k: bindparam(k) for k in rows[0] if k != "client_order_id" and k != "k_id"
+                }
+                connection.execute(
+                    update(OrderRow)
+                    .where(OrderRow.client_order_id == bindparam("k_id"))
+                    .values(**values),
+                    rows,
+                )
+            if self._events:
+                connection.execute(insert(OrderEventRow), self._events)
+            if self._fills:
+                connection.execute(insert(FillRow), self._fills)
+            if self._duplicates:
+                connection.execute(insert(DuplicateSignalRow), self._duplicates)
+            if self._dead_letters:
+                connection.execute(insert(DeadLetterRow), self._dead_letters)
+            if self._cursors:
+                upsert(
+                    connection,
+                    IntakeCursorRow.__table__,  # type: ignore[arg-type]
+                    [{"source": k, "position": v} for k, v in self._cursors.items()],
+                    ["source"],
+                )
+
+    def _pending(self) -> bool:
+        return bool(
+            self._new_signals
+            or self._changed_signals
+            or self._duplicates
+            or self._dead_letters
+            or self._new_orders
+            or self._changed_orders
+            or self._events
+            or self._fills
+            or self._cursors
+        )
+
+    def _clear(self) -> None:
+        self._new_signals = {}
+        self._changed_signals = {}
+        self._duplicates = []
+        self._dead_letters = []
+        self._new_orders = {}
+        self._changed_orders = {}
+        self._events = []
+        self._fills = []
+        self._cursors = {}
+
+    def _due(self) -> None:
+        if self._schedule is not None and not self._flush_due:
+            self._flush_due = True
+            self._schedule(self.flush)
+
+
+def _signal_row(signal: Signal, record: SignalRecord) -> dict[str, Any]:
+    expected = signal.price
+    if expected is None and (raw := signal.metadata.get("expected_price")) is not None:
+        try:
+            expected = Decimal(str(raw))
+        except ArithmeticError:
+            expected = None
+    user = signal.metadata.get("user")
+    return {
+        "source": record.source,
+        "signal_id": record.signal_id,
+        "received_ms": record.received_ms,
+        "status": record.status.value,
+        "reason": record.reason.value if record.reason else None,
+        "detail": record.detail,
+        "asset": signal.asset,
+        "strategy": signal.strategy,
+        "user": str(user) if user is not None else None,
+        "expected_price": expected if expected is None or expected.is_finite() else None,
+        "payload": signal.model_dump_json(),
+    }
+
+
+def _signal_update(record: SignalRecord) -> dict[str, Any]:
+    return {
+        "k_source": record.source,
+        "k_signal_id": record.signal_id,
+        "status": record.status.value,
+        "reason": record.reason.value if record.reason else None,
+        "detail": record.detail,
+    }

@@ -1,0 +1,103 @@
+"""Converting between domain objects and store rows, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trading_bot.domain.enums import LiquiditySide, OrderType, Side, TimeInForce
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
+
+
+def order_row(order: Order, now_ms: int) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id,
+        "signal_source": order.source,
+        "signal_id": order.signal_id,
+        "leg": order.leg,
+        "strategy": order.strategy,
+        "user": order.user,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "order_type": order.order_type.value,
+        "amount": order.amount,
+        "price": order.price,
+        "trigger_price": order.trigger_price,
+        "time_in_force": order.time_in_force.value,
+        "post_only": order.post_only,
+        "oco_group": order.oco_group,
+        "expires_at_ms": order.expires_at_ms,
+        "timeout_at_ms": order.timeout_at_ms,
+        "status": order.status.value,
+        "venue_order_id": order.venue_order_id,
+        "filled_amount": order.filled_amount,
+        "filled_notional": order.filled_notional,
+        "fees": order.fees,
+        "reject_reason": order.reject_reason.value if order.reject_reason else None,
+        "reject_detail": order.reject_detail,
+        "created_ms": order.created_ms,
+        "updated_ms": now_ms,
+    }
+
+
+def order_from_row(row: Any) -> Order:
+    return Order(
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        side=Side(row.side),
+        order_type=OrderType(row.order_type),
+        amount=row.amount,
+        created_ms=row.created_ms,
+        signal_id=row.signal_id,
+        source=row.signal_source,
+        strategy=row.strategy,
+        price=row.price,
+        trigger_price=row.trigger_price,
+        time_in_force=TimeInForce(row.time_in_force),
+        post_only=row.post_only,
+        oco_group=row.oco_group,
+        expires_at_ms=row.expires_at_ms,
+        leg=row.leg,
+        user=row.user,
+        timeout_at_ms=row.timeout_at_ms,
+        timed_out=False,
+        status=OrderStatus(row.status),
+        venue_order_id=row.venue_order_id,
+        filled_amount=row.filled_amount,
+        filled_notional=row.filled_notional,
+        fees=row.fees,
+        reject_reason=RejectionReason(row.reject_reason) if row.reject_reason else None,
+        reject_detail=row.reject_detail or "",
+    )
+
+
+def fill_row(fill: Fill) -> dict[str, Any]:
+    return {
+        "client_order_id": fill.client_order_id,
+        "trade_id": fill.trade_id,
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "amount": fill.amount,
+        "price": fill.price,
+        "fee": fill.fee,
+        "fee_asset": fill.fee_asset,
+        "liquidity": fill.liquidity.value,
+        "ts_ms": fill.ts_ms,
+    }
+
+
+def fill_from_row(row: Any) -> Fill:
+    return Fill(
+        row.trade_id,
+        row.client_order_id,
+        row.symbol,
+        Side(row.side),
+        row.amount,
+        row.price,
+        row.fee,
+        row.fee_asset,
+        LiquiditySide(row.liquidity),
+        row.ts_ms,
+    )

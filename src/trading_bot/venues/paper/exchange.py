@@ -1,0 +1,305 @@
+"""PaperExchange: the simulated exchange on the wall clock, with durable books.
+
+It wraps the same `SimulatedExchange` (and so the same matching conventions) the backtest uses,
+fed by recorded market data replayed from an anchor time (`BarSeries.replayed`). Around it, it
+acts as a real exchange's back office does: every change to its books (orders, fills, balances)
+is committed to its `PaperBookStore` *before* the bot hears of it. A bot killed at any moment
+therefore finds, on restart, a venue that knows exactly what it did, and can be reconciled
+against it. Commits are grouped: changes made in one turn of the event loop are written
+together (`schedule` hands the commit to the loop), then their reports are delivered in order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.market import Market
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
+from trading_bot.engine.clock import Clock, Timer, TimerCallback
+from trading_bot.market_data.bars import BarSeries
+from trading_bot.market_data.marks import MarkSeries
+from trading_bot.venues.base import Venue, VenueOrderSnapshot, VenueReports
+from trading_bot.venues.paper.books import PaperBookStore, PaperOrderRecord
+from trading_bot.venues.simulated.exchange import SimulatedExchange
+
+Schedule = Callable[[Callable[[], None]], None]
+Report = tuple[str, tuple[Any, ...]]
+S = OrderStatus
+
+
+class PaperExchange(Venue):
+    Params = SimulatedExchange.Params
+
+    def __init__(
+        self,
+        exchange: SimulatedExchange,
+        books: PaperBookStore,
+        *,
+        now_ms: int,
+        schedule: Schedule | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        """`schedule` defers commits to the event loop (grouping a turn's changes); without
+        it each request commits at once. `on_commit` runs after each commit, before the
+        reports go out (the crash tests' fault point)."""
+        super().__init__(exchange.params)
+        self._on_commit = on_commit
+        self._exchange = exchange
+        self._books = books
+        self._schedule = schedule
+        saved = books.load()
+        self.anchor_ms = saved.anchor_ms if saved.anchor_ms is not None else now_ms
+        if saved.balances is not None:
+            exchange.account.total = dict(saved.balances)
+        exchange.restore_sequences(saved.order_sequence, saved.trade_sequence)
+        self._to_restore = saved.open_orders
+        self._records: dict[str, PaperOrderRecord] = {
+            r.client_order_id: r for r in saved.open_orders
+        }
+        self._dirty: dict[str, PaperOrderRecord] = {}
+        self._new_fills: list[Fill] = []
+        self._reports: deque[Report] = deque()
+        self._target: VenueReports | None = None
+        self._clock: Clock | None = None
+        self._commit_due = False
+        self._delivering = False
+        self._ever_saved = saved.anchor_ms is not None
+
+    # -- setup ----------------------------------------------------------------------------------
+
+    def add_market_data(self, data: BarSeries, *, speed: int, until_ms: int) -> None:
+        self._exchange.add_market_data(data.replayed(self.anchor_ms, speed, until_ms))
+
+    def marks(self, symbol: str) -> MarkSeries:
+        return self._exchange.marks(symbol)
+
+    def bind(self, reports: VenueReports, clock: Clock) -> None:
+        self._target = reports
+        self._clock = clock
+        self._exchange.bind(_Recorder(self), _CommittingClock(clock, self._entry_done))
+        for record in self._to_restore:
+            self._exchange.restore_open_order(record.venue_order())
+        self._to_restore = []
+        if not self._ever_saved:
+            self._mark_dirty_all()
+        self._entry_done()
+
+    # -- Venue ----------------------------------------------------------------------------------
+
+    def market(self, symbol: str) -> Market | None:
+        return self._exchange.market(symbol)
+
+    def balances(self) -> dict[str, Decimal]:
+        return self._exchange.balances()
+
+    def submit_order(self, order: Order) -> None:
+        coid = order.client_order_id
+        if coid in self._records or self._books.find_order(coid) is not None:
+            # a venue never takes the same client order id twice
+            self._reports.append(
+                (
+                    "order_rejected",
+                    (coid, RejectionReason.DUPLICATE_ORDER, f"client order id {coid} was used"),
+                )
+            )
+            self._entry_done()
+            return
+        record = PaperOrderRecord.of(order, self._now())
+        self._records[coid] = self._dirty[coid] = record
+        self._exchange.submit_order(order)
+        self._entry_done()
+
+    def cancel_order(self, order: Order) -> None:
+        self._exchange.cancel_order(order)
+        self._entry_done()
+
+    def modify_order(
+        self, order: Order, *, amount: Decimal | None = None, price: Decimal | None = None
+    ) -> None:
+        self._exchange.modify_order(order, amount=amount, price=price)
+        self._entry_done()
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrderSnapshot | None:
+        self.commit()
+        found = self._books.find_order(client_order_id)
+        return _snapshot(*found) if found is not None else None
+
+    async def fetch_open_orders(self) -> list[VenueOrderSnapshot]:
+        self.commit()
+        return [_snapshot(record, fills) for record, fills in self._books.open_orders()]
+
+    # -- the books ------------------------------------------------------------------------------
+
+    def record(self, name: str, args: tuple[Any, ...]) -> None:
+        """A report from the matching engine: update the books, hold it until committed."""
+        coid = args[0].client_order_id if name == "order_filled" else args[0]
+        record = self._records.get(coid)
+        if record is not None:
+            self._apply(record, name, args)
+            self._dirty[coid] = record
+        if name == "order_filled":
+            self._new_fills.append(args[0])
+        self._reports.append((name, args))
+
+    def _apply(self, record: PaperOrderRecord, name: str, args: tuple[Any, ...]) -> None:
+        record.updated_ms = self._now()
+        if name == "order_accepted":
+            record.accepted = True
+            record.venue_order_id = args[1]
+            record.status = S.ACCEPTED
+        elif name == "order_filled":
+            fill: Fill = args[0]
+            record.filled += fill.amount
+            record.status = S.FILLED if record.filled >= record.amount else S.PARTIALLY_FILLED
+        elif name == "order_triggered":
+            record.triggered = True
+            if record.status is S.ACCEPTED:
+                record.status = S.TRIGGERED
+        elif name == "order_modified":
+            record.amount = args[1]
+            if args[2] is not None:
+                if record.order_type.has_limit_price:
+                    record.price = args[2]
+                else:
+                    record.trigger_price = args[2]
+        elif name in _CLOSING:
+            record.status = _CLOSING[name]
+            record.reason = str(args[1]) if name != "order_canceled" else None
+            record.detail = args[-1]
+
+    def commit(self) -> None:
+        """Write what changed, then deliver the reports it produced, in order."""
+        self._commit_due = False
+        if self._dirty or self._new_fills or not self._ever_saved:
+            self._books.save(
+                list(self._dirty.values()),
+                self._new_fills,
+                self._exchange.balances(),
+                self._exchange.sequences,
+                self.anchor_ms,
+            )
+            self._ever_saved = True
+            for coid, record in self._dirty.items():
+                if not record.is_open:
+                    self._records.pop(coid, None)
+            self._dirty = {}
+            self._new_fills = []
+            if self._on_commit is not None:
+                self._on_commit()
+        self._deliver()
+
+    def _deliver(self) -> None:
+        if self._delivering or self._target is None:
+            return  # the outer delivery loop picks up what nested calls added
+        self._delivering = True
+        try:
+            while self._reports:
+                name, args = self._reports.popleft()
+                getattr(self._target, name)(*args)
+        finally:
+            self._delivering = False
+
+    def _entry_done(self) -> None:
+        if not (self._dirty or self._new_fills or self._reports):
+            return
+        if self._schedule is None:
+            self.commit()
+        elif not self._commit_due:
+            self._commit_due = True
+            self._schedule(self._safe_commit)
+
+    def _safe_commit(self) -> None:
+        try:
+            self.commit()
+        except Exception:
+            # nothing is reported before it is written: retry on the next change or query
+            logger.exception("paper venue could not save its books; reports held back")
+            self._commit_due = False
+
+    def _mark_dirty_all(self) -> None:
+        self._dirty.update(self._records)
+
+    def _now(self) -> int:
+        if self._clock is None:
+            raise RuntimeError("PaperExchange is not bound yet")
+        return self._clock.now_ms()
+
+
+_CLOSING = {
+    "order_rejected": S.REJECTED,
+    "order_canceled": S.CANCELED,
+    "order_expired": S.EXPIRED,
+}
+_REPORTS = (
+    "order_accepted",
+    "order_rejected",
+    "order_filled",
+    "order_triggered",
+    "order_modified",
+    "order_canceled",
+    "order_expired",
+    "cancel_rejected",
+    "modify_rejected",
+)
+
+
+class _Recorder:
+    """The `VenueReports` the inner exchange talks to: every report goes through the books."""
+
+    def __init__(self, paper: PaperExchange) -> None:
+        for name in _REPORTS:
+            setattr(self, name, _forward(paper, name))
+
+
+def _forward(paper: PaperExchange, name: str) -> Callable[..., None]:
+    def report(*args: Any) -> None:
+        paper.record(name, args)
+
+    return report
+
+
+class _CommittingClock(Clock):
+    """The bot's clock, except that each timer the exchange sets ends with a commit: changes
+    made by a timer (a fill at the next bar) are written before they are reported."""
+
+    def __init__(self, clock: Clock, after: Callable[[], None]) -> None:
+        self._clock = clock
+        self._after = after
+
+    def now_ms(self) -> int:
+        return self._clock.now_ms()
+
+    def schedule_at(self, at_ms: int, callback: TimerCallback) -> Timer:
+        after = self._after
+
+        def run() -> None:
+            callback()
+            after()
+
+        return self._clock.schedule_at(at_ms, run)
+
+
+def _snapshot(record: PaperOrderRecord, fills: list[Fill]) -> VenueOrderSnapshot:
+    return VenueOrderSnapshot(
+        record.client_order_id,
+        record.venue_order_id,
+        record.symbol,
+        record.side,
+        record.order_type,
+        record.amount,
+        record.price,
+        record.trigger_price,
+        record.status,
+        record.filled,
+        tuple(fills),
+        RejectionReason(record.reason) if record.reason else None,
+        record.detail,
+    )
