@@ -105,3 +105,50 @@ def build_test_bot(loaded: LoadedConfig, *series: BarSeries, start: int = T0) ->
 @pytest.fixture
 def btc_bars() -> BarSeries:
     return make_bars("BTC/USDT", ["100", "101", "102", "103", "104", "105"])
+
+
+POSTGRES_ADMIN_URL = os.environ.get("TRADING_BOT_TEST_POSTGRES", "postgresql://localhost/postgres")
+
+
+def _fresh_postgres_database() -> tuple[str, str] | None:
+    """Create an empty database for one test; (url, name), or None if PostgreSQL is absent."""
+    import uuid
+
+    try:
+        import psycopg
+
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except Exception as error:
+        if services_required():
+            raise RuntimeError(f"PostgreSQL required but unreachable: {error}") from error
+        return None
+    name = f"tb_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}", name
+
+
+def _drop_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A URL to an empty store: a SQLite file, or a fresh PostgreSQL database (skipped when
+    PostgreSQL is not running, unless TRADING_BOT_REQUIRE_SERVICES=1)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+        return
+    created = _fresh_postgres_database()
+    if created is None:
+        pytest.skip("PostgreSQL is not reachable on localhost:5432")
+    url, name = created
+    yield url
+    _drop_postgres_database(name)
