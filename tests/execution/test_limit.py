@@ -61,3 +61,30 @@ def test_a_resting_limit_fills_through_the_whole_pipeline() -> None:
     ]
 
     assert b.portfolio.balance("BTC") == D("12")
+
+
+def test_timeout_with_reprice_replaces_the_rest_at_the_current_price_up_to_the_limit() -> None:
+    b = bot(timeout_s="90", on_timeout="reprice", max_reprices=2, offset_bps="0")
+    b.kernel.submit_signal(make_signal(side="buy", order_type="limit", price="50"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    orders = b.orders.all_orders
+    # leg 0 at the signal's 50 times out at 90 s; leg 1 goes at the last close, 100, and fills
+    assert [(o.leg, o.price, o.status, o.created_ms - T0) for o in orders] == [
+        (0, D("50"), OrderStatus.CANCELED, 0),
+        (1, D("100"), OrderStatus.FILLED, 90_000),
+    ]
+    assert b.kernel.ledger.rejection_counts() == {}
+    assert all(o.timeout_at_ms == o.created_ms + 90_000 for o in orders)
+    record = b.kernel.ledger.get(("", "s1"))
+    assert record is not None and record.client_order_ids == [o.client_order_id for o in orders]
+
+
+def test_reprices_stop_at_max_reprices() -> None:
+    b = bot(timeout_s="90", on_timeout="reprice", max_reprices=2, offset_bps="5000")
+    b.kernel.submit_signal(make_signal(side="buy", order_type="limit", price="50"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    orders = b.orders.all_orders
+    # 50% below the last close each time (100, then 97): never fills, gives up after leg 2
+    assert [(o.leg, o.price) for o in orders] == [(0, D("50")), (1, D("50")), (2, D("48.5"))]
+    assert all(o.status is OrderStatus.CANCELED for o in orders)
+    assert b.kernel.ledger.rejection_counts() == {"timed_out": 1}

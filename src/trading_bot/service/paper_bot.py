@@ -20,7 +20,7 @@ from sqlalchemy import Engine, insert
 from trading_bot.app import Bot, build_bot
 from trading_bot.config.loader import LoadedConfig
 from trading_bot.domain.market import split_symbol
-from trading_bot.engine.clock import LiveClock
+from trading_bot.engine.clock import Clock, LiveClock
 from trading_bot.engine.signal_ledger import InvalidSignal
 from trading_bot.intake.file_tail import SignalFileTail
 from trading_bot.intake.parsing import parse_json_signal
@@ -36,7 +36,7 @@ from trading_bot.store.database import open_engine, upgrade_to_head
 from trading_bot.store.journal import StoreJournal
 from trading_bot.store.models import RecoveryRunRow
 from trading_bot.store.paper_books import SqlPaperBookStore
-from trading_bot.venues.paper.exchange import PaperExchange
+from trading_bot.venues.paper.exchange import PaperExchange, Schedule
 from trading_bot.venues.simulated.exchange import SimulatedExchange
 
 REFUSED = 3
@@ -107,50 +107,70 @@ async def run_paper_bot(
 
 async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
     config = loaded.config
+    data: dict[str, BarSeries] = {}
+    for symbol, path in config.paper.market_data.items():
+        try:
+            item = load_market_data(path, symbol.upper())
+        except DataFileError as error:
+            raise ServiceSetupError(
+                f"paper.market_data.{symbol}: {error.path}: {'; '.join(error.problems)}"
+            ) from None
+        if not isinstance(item, BarSeries):
+            raise ServiceSetupError(
+                f"paper.market_data.{symbol}: order book files cannot be replayed on the paper "
+                "venue yet; give candles or trades"
+            )
+        data[symbol.upper()] = item
+    engine = open_engine(config.store.url)
+    upgrade_to_head(engine)
+    loop = asyncio.get_running_loop()
+    return assemble_paper_bot(
+        loaded, engine, LiveClock(loop), data, schedule=loop.call_soon, faults=faults
+    )
+
+
+def assemble_paper_bot(
+    loaded: LoadedConfig,
+    engine: Engine,
+    clock: Clock,
+    data: dict[str, BarSeries],
+    *,
+    schedule: Schedule | None,
+    faults: FaultPlan | None = None,
+) -> RunningBot:
+    """Rebuild the paper venue and the bot from the store (empty on a first start). With
+    `schedule=None` every write commits at once (tests on a simulated clock)."""
+    config = loaded.config
     venue_template = loaded.exchange.build()
     if not isinstance(venue_template, SimulatedExchange):
         raise ServiceSetupError(
             f"exchange.class is {config.exchange.class_path!r}: paper mode runs the simulated "
             "exchange (exchange.class: simulated); live venues are not available yet"
         )
-    if not config.paper.market_data:
+    if not data:
         raise ServiceSetupError(
             "paper.market_data: give at least one SYMBOL: candles-or-trades.csv for the paper "
             "venue's prices"
         )
-    engine = open_engine(config.store.url)
-    upgrade_to_head(engine)
-    loop = asyncio.get_running_loop()
-    clock = LiveClock(loop)
+    faults = faults or FaultPlan(None)
     now = clock.now_ms()
     journal = StoreJournal(
         engine,
         clock,
-        schedule=loop.call_soon,
+        schedule=schedule,
         on_intents_committed=lambda: faults.reached("after_intent_commit"),
     )
     venue = PaperExchange(
         venue_template,
         SqlPaperBookStore(engine),
         now_ms=now,
-        schedule=loop.call_soon,
+        schedule=schedule,
         on_commit=lambda: faults.reached("after_venue_commit"),
     )
     until = now + config.paper.horizon_hours * HOUR_MS
-    for symbol, path in config.paper.market_data.items():
-        try:
-            data = load_market_data(path, symbol.upper())
-        except DataFileError as error:
-            raise ServiceSetupError(
-                f"paper.market_data.{symbol}: {error.path}: {'; '.join(error.problems)}"
-            ) from None
-        if not isinstance(data, BarSeries):
-            raise ServiceSetupError(
-                f"paper.market_data.{symbol}: order book files cannot be replayed on the paper "
-                "venue yet; give candles or trades"
-            )
-        venue.add_market_data(data, speed=config.paper.replay_speed, until_ms=until)
-    symbols = [symbol.upper() for symbol in config.paper.market_data]
+    for series in data.values():
+        venue.add_market_data(series, speed=config.paper.replay_speed, until_ms=until)
+    symbols = list(data)
     prices = HistoricalPrices({symbol: venue.marks(symbol) for symbol in symbols}, clock)
     state = load_bot_state(engine)
     initial = state.initial_balances

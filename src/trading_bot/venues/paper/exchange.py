@@ -208,7 +208,7 @@ class PaperExchange(Venue):
             self._delivering = False
 
     def _entry_done(self) -> None:
-        if not (self._dirty or self._new_fills or self._reports):
+        if self._ever_saved and not (self._dirty or self._new_fills or self._reports):
             return
         if self._schedule is None:
             self.commit()

@@ -1,0 +1,156 @@
+"""Recovery after a restart: what the venue did while the bot was down is applied, what it
+never received is sent once, what the bot never knew is adopted, and what cannot be explained
+refuses the start."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import text
+
+from tests.conftest import MINUTE, T0, make_signal
+from tests.service.rig import start, store
+from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.engine.clock import SimulatedClock
+from trading_bot.orders.reconciliation import Reconciler
+
+
+async def reconcile(running):  # type: ignore[no-untyped-def]
+    return await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
+
+
+async def test_fill_made_while_the_bot_was_down_is_applied_on_restart(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock)
+    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    first.journal.flush()  # intent committed and sent; the venue fills it at the next open
+    clock.advance_to(T0 + MINUTE)  # the fill is committed by the venue...
+    # ...and the bot dies before writing it: a second bot starts from the store
+    second = start(engine, clock)
+    order = second.bot.orders.all_orders[0]
+    assert order.status is OrderStatus.INITIALIZED  # its sending was never recorded
+    report = await reconcile(second)
+    assert report.ok, report.lines()
+    assert len(report.fills_applied) == 1
+    assert order.status is OrderStatus.FILLED
+    assert second.bot.portfolio.balance("BTC") == Decimal("1.5")
+    assert second.bot.portfolio.balances == second.venue.balances()
+
+
+async def test_intent_the_venue_never_received_is_sent_once(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock)
+    first.journal.when_durable = lambda action: None  # type: ignore[method-assign]  # crash before sending
+    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    first.journal.flush()
+    second = start(engine, clock)
+    report = await reconcile(second)
+    assert report.resent == [second.bot.orders.all_orders[0].client_order_id]
+    second.journal.flush()
+    clock.advance_to(T0 + MINUTE)
+    second.journal.flush()
+    third = start(engine, clock)  # and a further restart sends nothing again
+    again = await reconcile(third)
+    assert again.resent == [] and again.ok
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 1
+    assert third.bot.portfolio.balances == third.venue.balances()
+
+
+async def test_signal_delivered_again_after_restart_is_a_duplicate(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock)
+    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    first.journal.flush()
+    second = start(engine, clock)
+    second.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    second.journal.flush()
+    assert len(second.bot.orders.all_orders) == 1
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM duplicate_signals")).scalar() == 1
+        assert c.execute(text("SELECT count(*) FROM orders")).scalar() == 1
+
+
+async def test_order_open_at_the_venue_but_unknown_to_the_bot_is_adopted(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock)
+    manual = Order(
+        client_order_id="placed-by-hand",
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        amount=Decimal("0.1"),
+        price=Decimal("50"),
+        created_ms=T0,
+        signal_id="",
+    )
+    first.venue.submit_order(manual)  # as if placed on the exchange's website
+    clock.advance_to(T0 + MINUTE)
+    second = start(engine, clock)
+    report = await reconcile(second)
+    assert report.adopted and report.adopted[0].startswith("placed-by-hand")
+    adopted = second.bot.orders.get("placed-by-hand")
+    assert adopted is not None and adopted.status is OrderStatus.ACCEPTED
+    assert second.bot.orders.open_exposure("BTC/USDT") == (Decimal("0.1"), Decimal(0))
+
+
+async def test_acknowledged_order_the_venue_has_no_trace_of_refuses_the_start(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock, execution={"class": "limit", "params": {}})
+    first.bot.kernel.submit_signal(
+        make_signal(asset="BTC/USDT", size="0.5", order_type="limit", price="50")
+    )
+    first.journal.flush()
+    clock.advance_to(T0 + MINUTE)
+    first.journal.flush()
+    assert first.bot.orders.all_orders[0].status is OrderStatus.ACCEPTED
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM paper_orders"))  # the venue lost it
+    second = start(engine, clock, execution={"class": "limit", "params": {}})
+    report = await reconcile(second)
+    assert not report.ok
+    assert "no record of it" in report.unexplained[0]
+
+
+async def test_balance_the_fills_cannot_explain_refuses_the_start(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    start(engine, clock)
+    with engine.begin() as c:
+        c.execute(text("UPDATE paper_balances SET total = '9000' WHERE asset = 'USDT'"))
+    report = await reconcile(start(engine, clock))
+    assert not report.ok
+    assert report.balance_differences["USDT"] == (Decimal("10000"), Decimal("9000"))
+
+
+async def test_order_canceled_at_the_venue_while_down_is_closed(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    limit = {"class": "limit", "params": {}}
+    first = start(engine, clock, execution=limit)
+    first.bot.kernel.submit_signal(
+        make_signal(asset="BTC/USDT", size="0.5", order_type="limit", price="50")
+    )
+    first.journal.flush()
+    clock.advance_to(T0 + MINUTE)
+    first.journal.flush()
+    order = first.bot.orders.all_orders[0]
+    first.journal.when_durable = lambda action: None  # type: ignore[method-assign]
+    first.venue.cancel_order(order)  # the cancel lands; the bot dies before recording it
+    second = start(engine, clock, execution=limit)
+    report = await reconcile(second)
+    assert report.ok
+    restored = second.bot.orders.get(order.client_order_id)
+    assert restored is not None and restored.status is OrderStatus.CANCELED
+    record = second.bot.kernel.ledger.get(("", "s1"))
+    assert record is not None and record.status.value == "rejected"

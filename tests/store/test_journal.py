@@ -1,0 +1,74 @@
+"""The journal: write-ahead (nothing reaches the venue before its intent is committed), every
+order transition kept with its time, and a failed commit holding orders back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+
+from tests.conftest import MINUTE, T0, make_signal
+from tests.service.rig import start, store
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.engine.clock import SimulatedClock
+
+
+def test_order_reaches_the_venue_only_after_its_intent_is_committed(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    running = start(engine, clock)
+    running.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    (order,) = running.bot.orders.all_orders
+    assert order.status is OrderStatus.INITIALIZED  # recorded in memory, not yet durable
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 0
+        assert c.execute(text("SELECT count(*) FROM orders")).scalar() == 0
+    running.journal.flush()
+    assert order.status is OrderStatus.SUBMITTED
+    with engine.connect() as c:
+        assert c.execute(text("SELECT status FROM orders")).scalar() == "initialized"
+        assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 1
+
+
+def test_every_transition_is_kept_with_its_time(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    running = start(engine, clock)
+    running.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    running.journal.flush()
+    clock.advance_to(T0 + MINUTE)
+    running.journal.flush()
+    with engine.connect() as c:
+        events = c.execute(text("SELECT event, status, ts_ms FROM order_events ORDER BY id")).all()
+        order = c.execute(text("SELECT status, filled_amount, fees FROM orders")).one()
+        signal = c.execute(text("SELECT status FROM signals")).scalar()
+    assert [(e.event, e.status) for e in events] == [
+        ("submitted", "submitted"),
+        ("accepted", "accepted"),
+        ("fill", "filled"),
+    ]
+    times = [e.ts_ms for e in events]
+    assert times[0] == T0 + 1 and times[-1] == T0 + MINUTE  # filled at the next bar's open
+    assert times == sorted(times)
+    assert (order.status, order.filled_amount) == ("filled", "0.5")
+    assert order.fees == "0.05050"  # 0.5 x 101 x 0.001, exact text
+    assert signal == "executed"
+
+
+def test_a_failed_commit_keeps_the_order_unsent_and_retries(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    running = start(engine, clock)
+    with engine.begin() as c:
+        c.execute(text("ALTER TABLE orders RENAME TO orders_gone"))
+    running.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    assert running.journal.flush() is False
+    (order,) = running.bot.orders.all_orders
+    assert order.status is OrderStatus.INITIALIZED
+    with engine.begin() as c:
+        assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 0
+        c.execute(text("ALTER TABLE orders_gone RENAME TO orders"))
+    clock.advance_to(T0 + 1_000)  # the scheduled retry
+    assert order.status is not OrderStatus.INITIALIZED
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 1
