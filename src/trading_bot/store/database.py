@@ -39,6 +39,8 @@ def open_engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError as error:
         raise StoreError(f"store.url {url!r} is not a database URL: {error}") from None
+    # no pool_pre_ping: it costs a round trip per transaction, and a dropped connection already
+    # fails the journal's commit, which keeps orders unsent and retries
     options: dict[str, Any] = {"future": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -47,7 +49,6 @@ def open_engine(url: str) -> Engine:
         options["connect_args"] = {"timeout": 30}
     elif parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    options["pool_pre_ping"] = True
     try:
         engine = create_engine(parsed, **options)
     except (ArgumentError, ImportError) as error:

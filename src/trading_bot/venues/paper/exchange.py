@@ -64,6 +64,8 @@ class PaperExchange(Venue):
         self._records: dict[str, PaperOrderRecord] = {
             r.client_order_id: r for r in saved.open_orders
         }
+        # every client order id the venue ever took: it never takes one twice
+        self._used_ids: set[str] = set(books.client_order_ids())
         self._dirty: dict[str, PaperOrderRecord] = {}
         self._new_fills: list[Fill] = []
         self._reports: deque[Report] = deque()
@@ -102,7 +104,7 @@ class PaperExchange(Venue):
 
     def submit_order(self, order: Order) -> None:
         coid = order.client_order_id
-        if coid in self._records or self._books.find_order(coid) is not None:
+        if coid in self._used_ids:
             # a venue never takes the same client order id twice
             self._reports.append(
                 (
@@ -113,6 +115,7 @@ class PaperExchange(Venue):
             self._entry_done()
             return
         record = PaperOrderRecord.of(order, self._now())
+        self._used_ids.add(coid)
         self._records[coid] = self._dirty[coid] = record
         self._exchange.submit_order(order)
         self._entry_done()
