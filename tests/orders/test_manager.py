@@ -125,3 +125,15 @@ def test_open_exposure_follows_fills_modifications_and_closes() -> None:
     orders.order_filled(fill("t2", "1"))  # late fill: already out of the open exposure
     assert orders.open_exposure("BTC/USDT") == (D("0"), D("0"))
     assert orders.symbols_with_open_orders() == set()
+
+
+def test_repeated_trade_id_with_different_terms_is_an_anomaly_and_the_first_is_kept() -> None:
+    orders, _, seen = manager()
+    orders.submit(new_order())
+    orders.order_filled(fill("t1", "1"))
+    orders.order_filled(fill("t1", "1.5"))
+    order = orders.get("c1")
+    assert order is not None and order.filled_amount == D(1)
+    assert len(seen) == 1
+    assert len(orders.anomalies) == 1
+    assert "reported again with different terms: 1.5 at 100" in orders.anomalies[0]

@@ -59,7 +59,9 @@ class OrderManager:
         # unfilled (buy, sell) amounts of open orders per symbol, kept up to date so risk checks
         # and sizing read it in O(1) however many orders are open
         self._exposure: dict[str, list[Decimal]] = {}
-        self._fill_keys: set[tuple[str, str]] = set()
+        # what each applied fill said, by (order, trade id): a repeat is ignored, a repeat that
+        # says something else is an anomaly
+        self._fills_seen: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]] = {}
         self.anomalies: list[str] = []
         venue.bind(self, clock)
 
@@ -126,16 +128,16 @@ class OrderManager:
 
     # -- recovery -------------------------------------------------------------------------------
 
-    def restore(self, order: Order, trade_ids: list[str]) -> None:
-        """Take back an order loaded from the store, with the trade ids of its known fills, so
-        a fill reported again after the restart is recognised as a repeat."""
+    def restore(self, order: Order, fills: list[Fill]) -> None:
+        """Take back an order loaded from the store, with its known fills, so a fill reported
+        again after the restart is recognised as a repeat."""
         self._orders[order.client_order_id] = order
         if order.is_open:
             self._open[order.client_order_id] = order
             self._add_exposure(order, order.remaining)
             self._schedule_timeout(order)
-        for trade_id in trade_ids:
-            self._fill_keys.add((order.client_order_id, trade_id))
+        for fill in fills:
+            self._fills_seen[(fill.client_order_id, fill.trade_id)] = _terms(fill)
 
     def adopt(self, order: Order) -> None:
         """Track an order found open at the venue that the bot has no record of."""
@@ -216,10 +218,18 @@ class OrderManager:
         # Trade ids are unique per symbol at best, and a self-trade gives both our orders the
         # same one: a fill is the pair (order, trade id).
         key = (fill.client_order_id, fill.trade_id)
-        if key in self._fill_keys:
-            logger.debug(
-                "ignored repeated fill {} of order {}", fill.trade_id, order.client_order_id
-            )
+        seen = self._fills_seen.get(key)
+        if seen is not None:
+            if seen != _terms(fill):
+                self._anomaly(
+                    f"fill {fill.trade_id} of order {order.client_order_id} reported again with "
+                    f"different terms: {fill.amount} at {fill.price} fee {fill.fee}, first "
+                    f"{seen[0]} at {seen[1]} fee {seen[2]}; the first is kept"
+                )
+            else:
+                logger.debug(
+                    "ignored repeated fill {} of order {}", fill.trade_id, order.client_order_id
+                )
             return
         late = not order.is_open
         try:
@@ -227,7 +237,7 @@ class OrderManager:
         except OverfillError as error:
             self._anomaly(str(error))
             return
-        self._fill_keys.add(key)
+        self._fills_seen[key] = _terms(fill)
         self._journal.fill_applied(fill)
         if order.client_order_id in self._open:
             self._add_exposure(order, -fill.amount)
@@ -349,3 +359,7 @@ class OrderManager:
     def _anomaly(self, message: str) -> None:
         self.anomalies.append(message)
         logger.error("order anomaly: {}", message)
+
+
+def _terms(fill: Fill) -> tuple[Decimal, Decimal, Decimal]:
+    return fill.amount, fill.price, fill.fee

@@ -194,9 +194,9 @@ def _restore(bot: Bot, state: BotState) -> None:
     kernel = bot.kernel
     for record in state.signals:
         kernel.ledger.restore(record)
-    trade_ids = state.trade_ids()
+    fills = state.fills_by_order()
     for order in state.orders:
-        kernel.orders.restore(order, trade_ids.get(order.client_order_id, []))
+        kernel.orders.restore(order, fills.get(order.client_order_id, []))
     for fill in state.fills:
         kernel.portfolio.apply_fill(fill)
     logger.info(

@@ -31,10 +31,10 @@ class BotState:
     fills: list[Fill] = field(default_factory=list)
     cursors: dict[str, str] = field(default_factory=dict)
 
-    def trade_ids(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
+    def fills_by_order(self) -> dict[str, list[Fill]]:
+        found: dict[str, list[Fill]] = {}
         for fill in self.fills:
-            found.setdefault(fill.client_order_id, []).append(fill.trade_id)
+            found.setdefault(fill.client_order_id, []).append(fill)
         return found
 
 
