@@ -22,7 +22,7 @@ from trading_bot.domain.fill import Fill
 from trading_bot.domain.order import Order
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.clock import Clock
-from trading_bot.engine.signal_ledger import InvalidSignal, SignalRecord
+from trading_bot.engine.signal_ledger import InvalidSignal, SignalRecord, SignalStatus
 from trading_bot.store.models import (
     DeadLetterRow,
     DuplicateSignalRow,
@@ -59,6 +59,8 @@ class StoreJournal:
         self._failures = 0
         self._new_signals: dict[tuple[str, str], tuple[Signal, SignalRecord]] = {}
         self._changed_signals: dict[tuple[str, str], SignalRecord] = {}
+        # signals still pending, kept so their later status changes can be written as rows
+        self._unsettled: dict[tuple[str, str], Signal] = {}
         self._duplicates: list[dict[str, Any]] = []
         self._dead_letters: list[dict[str, Any]] = []
         self._new_orders: dict[str, Order] = {}
@@ -72,7 +74,10 @@ class StoreJournal:
     # -- Journal --------------------------------------------------------------------------------
 
     def signal_received(self, signal: Signal, record: SignalRecord) -> None:
-        self._new_signals[(record.source, record.signal_id)] = (signal, record)
+        key = (record.source, record.signal_id)
+        self._new_signals[key] = (signal, record)
+        if record.status is SignalStatus.PENDING:
+            self._unsettled[key] = signal
         self._due()
 
     def signal_changed(self, record: SignalRecord) -> None:
@@ -168,12 +173,20 @@ class StoreJournal:
     def _write(self) -> None:
         now = self._clock.now_ms()
         with self._engine.begin() as connection:
-            if self._new_signals:
-                connection.execute(
-                    insert(SignalRow),
-                    [_signal_row(s, r) for s, r in self._new_signals.values()],
-                )
-            if self._changed_signals:
+            # Full rows as upserts: both backends batch them into multi-row statements, where
+            # an UPDATE per row would cost a round trip each.
+            signal_rows = [_signal_row(s, r) for s, r in self._new_signals.values()]
+            updates = []
+            for key, record in self._changed_signals.items():
+                signal = self._unsettled.get(key)
+                if signal is not None:
+                    signal_rows.append(_signal_row(signal, record))
+                else:
+                    updates.append(_signal_update(record))
+                if record.status is not SignalStatus.PENDING:
+                    self._unsettled.pop(key, None)
+            upsert(connection, SignalRow.__table__, signal_rows, ["source", "signal_id"])  # type: ignore[arg-type]
+            if updates:
                 connection.execute(
                     update(SignalRow)
                     .where(SignalRow.source == bindparam("k_source"))
@@ -183,25 +196,15 @@ class StoreJournal:
                         reason=bindparam("reason"),
                         detail=bindparam("detail"),
                     ),
-                    [_signal_update(r) for r in self._changed_signals.values()],
+                    updates,
                 )
-            if self._new_orders:
-                connection.execute(
-                    insert(OrderRow), [order_row(o, now) for o in self._new_orders.values()]
-                )
-            if self._changed_orders:
-                rows = [order_row(o, now) for o in self._changed_orders.values()]
-                for row in rows:
-                    row["k_id"] = row["client_order_id"]
-                values = {
-                    k: bindparam(k) for k in rows[0] if k != "client_order_id" and k != "k_id"
-                }
-                connection.execute(
-                    update(OrderRow)
-                    .where(OrderRow.client_order_id == bindparam("k_id"))
-                    .values(**values),
-                    rows,
-                )
+            orders = {**self._changed_orders, **self._new_orders}
+            upsert(
+                connection,
+                OrderRow.__table__,  # type: ignore[arg-type]
+                [order_row(o, now) for o in orders.values()],
+                ["client_order_id"],
+            )
             if self._events:
                 connection.execute(insert(OrderEventRow), self._events)
             if self._fills:
