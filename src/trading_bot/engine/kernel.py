@@ -190,7 +190,13 @@ class TradingKernel:
         ):
             return False
         now = self.context.clock.now_ms()
-        rejection = self._process(record.signal, record, now)
+        try:
+            rejection = self._process(record.signal, record, now)
+        except Exception as error:  # a bug must not stop recovery; the signal says what happened
+            logger.exception("internal error while resuming signal {}", record.signal_id)
+            rejection = Rejection(
+                RejectionReason.INTERNAL_ERROR, f"{type(error).__name__}: {error}"
+            )
         if rejection is not None and not record.client_order_ids:
             self._reject(record, rejection, now)
         return True
