@@ -154,3 +154,30 @@ async def test_order_canceled_at_the_venue_while_down_is_closed(tmp_path: Path) 
     assert restored is not None and restored.status is OrderStatus.CANCELED
     record = second.bot.kernel.ledger.get(("", "s1"))
     assert record is not None and record.status.value == "rejected"
+
+
+async def test_a_venue_that_cannot_be_asked_is_retried_then_raises_never_read_as_empty(
+    tmp_path: Path,
+) -> None:
+    import pytest
+
+    from trading_bot.venues.base import VenueQueryError
+
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    running = start(engine, clock)
+    running.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    running.journal.flush()
+    calls = 0
+
+    async def down(*args: object) -> None:
+        nonlocal calls
+        calls += 1
+        raise VenueQueryError("connection refused")
+
+    running.venue.fetch_order = down  # type: ignore[method-assign]
+    reconciler = Reconciler(running.bot.kernel, running.venue, attempts=3)
+    with pytest.raises(VenueQueryError):
+        await reconciler.reconcile(at_start=True)
+    assert calls == 3
+    assert running.bot.orders.all_orders[0].is_open  # nothing concluded from silence

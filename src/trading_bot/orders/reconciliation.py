@@ -20,7 +20,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from trading_bot.domain.enums import OrderType
 from trading_bot.domain.order import Order
@@ -237,7 +243,13 @@ class Reconciler:
             wait=wait_exponential(multiplier=0.2, max=5),
             retry=retry_if_exception_type(VenueQueryError),
             reraise=True,
+            before_sleep=_warn_retry,
         ):
             with attempt:
                 return await query(*args)
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+def _warn_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    logger.error("venue query failed (attempt {}), retrying: {}", state.attempt_number, error)

@@ -36,6 +36,7 @@ from trading_bot.store.database import open_engine, upgrade_to_head
 from trading_bot.store.journal import StoreJournal
 from trading_bot.store.models import RecoveryRunRow
 from trading_bot.store.paper_books import SqlPaperBookStore
+from trading_bot.venues.base import VenueQueryError
 from trading_bot.venues.paper.exchange import PaperExchange, Schedule
 from trading_bot.venues.simulated.exchange import SimulatedExchange
 
@@ -66,7 +67,11 @@ async def run_paper_bot(
 ) -> int:
     """Run until `stop` is set; the exit code (0, or REFUSED when recovery refused)."""
     running = await start_paper_bot(loaded, FaultPlan.from_environment())
-    report = await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
+    try:
+        report = await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
+    except VenueQueryError as error:
+        logger.error("start refused: the venue could not be asked about orders: {}", error)
+        return REFUSED
     _save_report(running, report)
     if on_report is not None:
         on_report(report)
