@@ -98,6 +98,7 @@ class Reconciler:
         self._kernel = kernel
         self._venue = venue
         self._attempts = attempts
+        self._unprotected_seen: set[str] = set()
 
     async def reconcile(self, *, at_start: bool = False) -> ReconciliationReport:
         report = ReconciliationReport()
@@ -121,8 +122,13 @@ class Reconciler:
         venue_balances = await self._ask(self._venue.fetch_balances)
         self._compare_balances(venue_balances, report)
         self._find_unprotected(report)
+        unprotected = set(report.unprotected_positions)
         for line in report.lines()[1:]:
-            (logger.error if "UNEXPLAINED" in line else logger.warning)("reconciliation: {}", line)
+            if "UNEXPLAINED" in line:
+                logger.error("reconciliation: {}", line)
+            elif not any(line.endswith(item) for item in unprotected & self._unprotected_seen):
+                logger.warning("reconciliation: {}", line)  # unprotected positions: once
+        self._unprotected_seen = unprotected
         return report
 
     # -- one order ------------------------------------------------------------------------------
