@@ -57,7 +57,10 @@ class ReconciliationReport:
     def ok(self) -> bool:
         return not self.unexplained and not self.balance_differences
 
-    def lines(self) -> list[str]:
+    def lines(self, *, unprotected: list[str] | None = None) -> list[str]:
+        """The report as text; `unprotected` replaces the list of unprotected positions."""
+        if unprotected is None:
+            unprotected = self.unprotected_positions
         lines = [f"checked {self.checked_orders} open order(s) against the venue"]
         for label, items in (
             ("fill applied (missed while down)", self.fills_applied),
@@ -65,7 +68,7 @@ class ReconciliationReport:
             ("sent (the venue never received it)", self.resent),
             ("adopted (open at the venue, unknown to the bot)", self.adopted),
             ("signal resumed", self.resumed_signals),
-            ("position without a protective stop", self.unprotected_positions),
+            ("position without a protective stop", unprotected),
             ("UNEXPLAINED", self.unexplained),
         ):
             lines += [f"{label}: {item}" for item in items]
@@ -122,13 +125,11 @@ class Reconciler:
         venue_balances = await self._ask(self._venue.fetch_balances)
         self._compare_balances(venue_balances, report)
         self._find_unprotected(report)
-        unprotected = set(report.unprotected_positions)
-        for line in report.lines()[1:]:
-            if "UNEXPLAINED" in line:
-                logger.error("reconciliation: {}", line)
-            elif not any(line.endswith(item) for item in unprotected & self._unprotected_seen):
-                logger.warning("reconciliation: {}", line)  # unprotected positions: once
-        self._unprotected_seen = unprotected
+        # an unprotected position is logged when it appears, not at every interval
+        new = [p for p in report.unprotected_positions if p not in self._unprotected_seen]
+        self._unprotected_seen = set(report.unprotected_positions)
+        for line in report.lines(unprotected=new)[1:]:
+            (logger.error if "UNEXPLAINED" in line else logger.warning)("reconciliation: {}", line)
         return report
 
     # -- one order ------------------------------------------------------------------------------
