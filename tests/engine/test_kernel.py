@@ -135,3 +135,15 @@ def test_stop_loss_the_execution_cannot_place_is_reported_not_silently_dropped(
     bot.kernel.submit_signal(make_signal(stop_loss="90", take_profit="120"))
     bot.kernel.submit_signal(make_signal(signal_id="plain"))
     assert bot.kernel.unprotected_signals == 1
+
+
+def test_ttl_without_created_at_runs_from_when_the_signal_was_received() -> None:
+    from tests.conftest import make_bars
+
+    bot = build_test_bot(loaded_config(), make_bars("BTC/USDT", ["100", "101"]))
+    bot.clock.advance_to(T0 + 1_000)
+    signal = make_signal(created_at=None, ttl_s="5")
+    record = bot.kernel.ledger.received(signal, T0 - 10_000)  # received 11 s ago, not yet run
+    assert bot.kernel.resume(record)
+    assert record.status is SignalStatus.REJECTED
+    assert record.reason is not None and record.reason.value == "expired"

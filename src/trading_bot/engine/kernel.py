@@ -205,6 +205,10 @@ class TradingKernel:
 
     def _process(self, signal: Signal, record: SignalRecord, now: int) -> Rejection | None:
         expiry = signal.expiry_ms
+        if signal.ttl_s is not None and signal.created_at is None:
+            # no creation time from the detector: the ttl runs from when the bot received it
+            received_limit = record.received_ms + int(signal.ttl_s * 1000)
+            expiry = received_limit if expiry is None else min(expiry, received_limit)
         if expiry is not None and now >= expiry:
             return Rejection(RejectionReason.EXPIRED, f"expired at {expiry}, now {now}")
         decided = self.strategy.process_signal(signal)
