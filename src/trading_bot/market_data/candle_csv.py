@@ -203,7 +203,6 @@ def _check_shapes(
     shape = set(np.flatnonzero((low > np.minimum(o, c)) | (np.maximum(o, c) > h)).tolist())
     for index in sorted(zero | shape)[:50]:
         if index in zero:
-
             table.problem(lines[index], "prices must be > 0")
         else:
             table.problem(
