@@ -57,13 +57,15 @@ class BarSeries:
         self.interval_ms = interval_ms if interval_ms is not None else _typical_interval(ts)
         self.is_trades = self.interval_ms == 0
         self.ts_list: list[int] = ts.tolist()
+        # a scaled price times this is its exact Decimal (same digits and exponent as scaleb)
+        self.price_unit = Decimal(1).scaleb(-price_scale)
 
     def __len__(self) -> int:
         return len(self.ts_list)
 
     def price(self, scaled: int | np.integer) -> Decimal:
         """The exact Decimal of a scaled price from one of the arrays."""
-        return Decimal(int(scaled)).scaleb(-self.price_scale)
+        return Decimal(int(scaled)) * self.price_unit
 
     def bar(self, index: int) -> Bar:
         return Bar(

@@ -34,8 +34,8 @@ class SimulatedAccount:
         else:
             self.reserved.pop(asset, None)
 
-    def credit(self, asset: str, amount: Decimal) -> None:
-        self.total[asset] = self.total.get(asset, ZERO) + amount
-
-    def debit(self, asset: str, amount: Decimal) -> None:
-        self.total[asset] = self.total.get(asset, ZERO) - amount
+    def settle(self, base: str, base_change: Decimal, quote: str, quote_change: Decimal) -> None:
+        """Book a trade: the base and quote balances move by the signed changes."""
+        total = self.total
+        total[base] = total.get(base, ZERO) + base_change
+        total[quote] = total.get(quote, ZERO) + quote_change

@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from trading_bot.domain.enums import LiquiditySide, OrderType, Side
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.market import Market
-from trading_bot.domain.money import ZERO
 from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import Clock
@@ -38,6 +37,17 @@ from trading_bot.venues.simulated.venue_order import VenueOrder
 
 Matcher = PathMatcher | BookMatcher
 R = RejectionReason
+MAKER = LiquiditySide.MAKER
+
+
+class _Unbound:
+    """Stands in for the order manager and the clock until `bind`."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("SimulatedExchange is not bound to an order manager yet")
+
+
+_UNBOUND = _Unbound()
 
 
 class SimulatedExchange(Venue):
@@ -56,8 +66,10 @@ class SimulatedExchange(Venue):
 
         self._reservations = Reservations(self.account, self._markets)
         self._rng = random.Random(self.params.seed)
-        self._reports: VenueReports | None = None
-        self._clock: Clock | None = None
+        self._latency = self.params.latency
+        # until `bind`, any use of these says what is missing
+        self._reports: VenueReports = _UNBOUND  # type: ignore[assignment]
+        self._clock: Clock = _UNBOUND  # type: ignore[assignment]
         self._order_sequence = 0
         self._trade_sequence = 0
 
@@ -117,38 +129,39 @@ class SimulatedExchange(Venue):
         return dict(self.account.total)
 
     def submit_order(self, order: Order) -> None:
-        reports, clock = self._bound()
+        reports, clock = self._reports, self._clock
+        client_order_id = order.client_order_id
         market = self._markets.get(order.symbol)
         if market is None:
             reports.order_rejected(
-                order.client_order_id, R.UNKNOWN_ASSET, f"no market data for {order.symbol}"
+                client_order_id, R.UNKNOWN_ASSET, f"no market data for {order.symbol}"
             )
             return
-        if order.client_order_id in self._open:
+        if client_order_id in self._open:
             reports.order_rejected(
-                order.client_order_id,
+                client_order_id,
                 R.INVALID_ORDER,
-                f"client order id {order.client_order_id} is already open",
+                f"client order id {client_order_id} is already open",
             )
             return
         problem = invalid_order(order, market)
         if problem is not None:
-            reports.order_rejected(order.client_order_id, *problem)
+            reports.order_rejected(client_order_id, *problem)
             return
-        if order.oco_group is not None and order.oco_group in self._executed_groups:
+        oco_group = order.oco_group
+        if oco_group is not None and oco_group in self._executed_groups:
             # a leg sent after its sibling already executed: the OCO is over
-            reports.order_canceled(
-                order.client_order_id, "another leg of its OCO group already executed"
-            )
+            reports.order_canceled(client_order_id, "another leg of its OCO group already executed")
             return
         self._order_sequence += 1
         venue_order = VenueOrder.of(order, str(self._order_sequence))
 
-        self._open[order.client_order_id] = venue_order
-        if order.oco_group is not None:
-            self._oco.setdefault(order.oco_group, []).append(venue_order)
+        self._open[client_order_id] = venue_order
+        if oco_group is not None:
+            self._oco.setdefault(oco_group, []).append(venue_order)
         matcher = self._matchers[order.symbol]
-        delay = self._delay(self.params.latency.submit_ms)
+        latency = self._latency
+        delay = self._delay(latency.submit_ms) if latency.submit_ms or latency.jitter_ms else 0
         if delay:
             clock.schedule_after(delay, lambda: self._arrive(matcher, venue_order))
         else:
@@ -172,7 +185,7 @@ class SimulatedExchange(Venue):
             matcher.arrive(order)
 
     def _cancel(self, client_order_id: str) -> None:
-        reports, _ = self._bound()
+        reports = self._reports
         order = self._open.get(client_order_id)
         if order is None:
             reports.cancel_rejected(
@@ -183,7 +196,7 @@ class SimulatedExchange(Venue):
         reports.order_canceled(client_order_id, "canceled on request")
 
     def _modify(self, client_order_id: str, amount: Decimal | None, price: Decimal | None) -> None:
-        reports, _ = self._bound()
+        reports = self._reports
         order = self._open.get(client_order_id)
         if order is None or not order.accepted:
             reports.modify_rejected(
@@ -235,28 +248,27 @@ class SimulatedExchange(Venue):
     # -- used by the matchers -------------------------------------------------------------------
 
     def now(self) -> int:
-        return self._bound()[1].now_ms()
+        return self._clock.now_ms()
 
     @property
     def clock(self) -> Clock:
-        return self._bound()[1]
+        return self._clock
 
     def accept(self, order: VenueOrder) -> bool:
         """Acknowledge an order, reserving what it could spend; reject it if not free."""
-        reports, _ = self._bound()
         if not self._reserve(order):
             asset, amount = self._reservations.requirement(order)
             self._close(order)
-            reports.order_rejected(
+            self._reports.order_rejected(
                 order.client_order_id,
                 R.INSUFFICIENT_BALANCE,
                 f"needs {amount} {asset} free, {self.account.free(asset)} is",
             )
             return False
         order.accepted = True
-        reports.order_accepted(order.client_order_id, order.venue_order_id)
+        self._reports.order_accepted(order.client_order_id, order.venue_order_id)
         if order.expires_at_ms is not None and order.order_type is not OrderType.MARKET:
-            self.clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
+            self._clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
         return True
 
     def _expire_if_open(self, order: VenueOrder) -> None:
@@ -268,35 +280,29 @@ class SimulatedExchange(Venue):
         market = self._markets[order.symbol]
         asset, reserved = self._reservations.held(order)
         if order.side is Side.BUY:
-            need = amount * price * (1 + worst_fee(market))
-
-            return need <= self.account.free(market.quote) + (
-                reserved if asset == market.quote else ZERO
-            )
-        return amount <= self.account.free(market.base) + (
-            reserved if asset == market.base else ZERO
-        )
+            free = self.account.free(market.quote)
+            if asset == market.quote:
+                free += reserved
+            return amount * price * (1 + worst_fee(market)) <= free
+        free = self.account.free(market.base)
+        if asset == market.base:
+            free += reserved
+        return amount <= free
 
     def fill(
         self, order: VenueOrder, amount: Decimal, price: Decimal, liquidity: LiquiditySide
     ) -> None:
-        reports, clock = self._bound()
         market = self._markets[order.symbol]
         notional = amount * price
-        fee = notional * (
-            market.maker_fee if liquidity is LiquiditySide.MAKER else market.taker_fee
-        )
+        fee = notional * (market.maker_fee if liquidity is MAKER else market.taker_fee)
         self._reservations.release(self._reservations.key(order))
-        account = self.account
         if order.side is Side.BUY:
-            account.credit(market.base, amount)
-            account.debit(market.quote, notional + fee)
+            self.account.settle(market.base, amount, market.quote, -(notional + fee))
         else:
-            account.debit(market.base, amount)
-            account.credit(market.quote, notional - fee)
+            self.account.settle(market.base, -amount, market.quote, notional - fee)
         order.filled += amount
         self._trade_sequence += 1
-        reports.order_filled(
+        self._reports.order_filled(
             Fill(
                 f"sim-{self._trade_sequence}",
                 order.client_order_id,
@@ -307,27 +313,28 @@ class SimulatedExchange(Venue):
                 fee,
                 market.quote,
                 liquidity,
-                clock.now_ms(),
+                self._clock.now_ms(),
             )
         )
-        self._cancel_siblings(order, "the other leg of its OCO group filled")
-        if order.remaining <= 0:
+        if order.oco_group is not None:
+            self._cancel_siblings(order, "the other leg of its OCO group filled")
+        if order.filled >= order.amount:
             self._close(order)
         else:
             self._reserve(order, best_effort=True)
 
     def trigger(self, order: VenueOrder) -> None:
         order.triggered = True
-        self._bound()[0].order_triggered(order.client_order_id)
+        self._reports.order_triggered(order.client_order_id)
         self._cancel_siblings(order, "the other leg of its OCO group triggered")
 
     def expire(self, order: VenueOrder, reason: RejectionReason, detail: str) -> None:
         self._close(order)
-        self._bound()[0].order_expired(order.client_order_id, reason, detail)
+        self._reports.order_expired(order.client_order_id, reason, detail)
 
     def reject(self, order: VenueOrder, reason: RejectionReason, detail: str) -> None:
         self._close(order)
-        self._bound()[0].order_rejected(order.client_order_id, reason, detail)
+        self._reports.order_rejected(order.client_order_id, reason, detail)
 
     def oco_legs(self, order: VenueOrder) -> list[VenueOrder]:
         return list(self._oco.get(order.oco_group, [order])) if order.oco_group else [order]
@@ -357,7 +364,7 @@ class SimulatedExchange(Venue):
         if order.oco_group is None:
             return
         self._executed_groups.add(order.oco_group)
-        reports, _ = self._bound()
+        reports = self._reports
 
         for leg in list(self._oco.get(order.oco_group, [])):
             if leg is not order and not leg.closed:
@@ -371,11 +378,6 @@ class SimulatedExchange(Venue):
     def _after(self, base_ms: int, action: Any) -> None:
         delay = self._delay(base_ms)
         if delay:
-            self._bound()[1].schedule_after(delay, action)
+            self._clock.schedule_after(delay, action)
         else:
             action()
-
-    def _bound(self) -> tuple[VenueReports, Clock]:
-        if self._reports is None or self._clock is None:
-            raise RuntimeError("SimulatedExchange is not bound to an order manager yet")
-        return self._reports, self._clock

@@ -24,6 +24,7 @@ touch it with a vectorized scan and sleeps on a clock timer until then.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 R = RejectionReason
 TAKER, MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
+BUY, MARKET, FOK = Side.BUY, OrderType.MARKET, TimeInForce.FOK
 # An order this long before the first data point is not filled on it: the data is missing.
 STALE_START_MS = 60_000
 
@@ -69,6 +71,11 @@ class PathMatcher:
         self._slippage = slippage
         self._touch = rules.limit_fill == "touch"
         self._gaps = not series.is_trades
+        self._slips = slippage.model != "none"
+        self._volume_share = rules.max_volume_share
+        self._ts = series.ts_list
+        self._open = series.open
+        self._unit = series.price_unit
         self._volume_used: dict[int, Decimal] = {}
         self._n = len(series)
         self._volume_line: deque[VenueOrder] = deque()
@@ -81,7 +88,7 @@ class PathMatcher:
 
     def arrive(self, order: VenueOrder) -> None:
         now = self._venue.now()
-        index = self._series.first_at_or_after(now)
+        index = bisect_left(self._ts, now)
         if index >= self._n:
             self._venue.reject(order, R.NO_MARKET_DATA, f"no {order.symbol} data at or after {now}")
             return
@@ -121,19 +128,22 @@ class PathMatcher:
                 order, R.EXPIRED, f"its first {order.symbol} bar came after its expiry {expiry}"
             )
             return
-        open_price = self._price(self._series.open, index)
-        if order.order_type is OrderType.MARKET:
-            price = self._taker_price(order, index, open_price, order.amount)
-            if order.amount * price < self._market.min_notional:
+        open_price = Decimal(self._open.item(index)) * self._unit
+        if order.order_type is MARKET:
+            amount = order.amount
+            price = (
+                self._taker_price(order, index, open_price, amount) if self._slips else open_price
+            )
+            if amount * price < self._market.min_notional:
                 venue.reject(
                     order,
                     R.BELOW_MIN_NOTIONAL,
-                    f"notional {order.amount * price} < {self._market.min_notional}",
+                    f"notional {amount * price} < {self._market.min_notional}",
                 )
                 return
-            if not venue.affordable(order, order.amount, price):
+            if not venue.affordable(order, amount, price):
                 venue.reject(
-                    order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, order.amount, price)
+                    order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price)
                 )
                 return
             if venue.accept(order):
@@ -307,22 +317,24 @@ class PathMatcher:
         cap: Decimal | None = None,
     ) -> None:
         amount = self._fillable(order, index, price)
-        if order.time_in_force is TimeInForce.FOK and amount < order.remaining:
+        if order.time_in_force is FOK and amount < order.remaining:
             self._venue.expire(
                 order, R.WOULD_NOT_FILL, f"only {amount} of {order.remaining} could fill"
             )
             return
         if amount <= 0:
             return
-        fill_price = self._taker_price(order, index, price, amount) if slip else price
+        fill_price = (
+            self._taker_price(order, index, price, amount) if slip and self._slips else price
+        )
         if cap is not None:
-            fill_price = min(fill_price, cap) if order.side is Side.BUY else max(fill_price, cap)
+            fill_price = min(fill_price, cap) if order.side is BUY else max(fill_price, cap)
         if not self._venue.affordable(order, amount, fill_price):
             self._venue.expire(
                 order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, fill_price)
             )
             return
-        if self._rules.max_volume_share is not None:
+        if self._volume_share is not None:
             self._volume_used[index] = self._volume_used.get(index, ZERO) + amount
         self._venue.fill(order, amount, fill_price, liquidity)
 
@@ -336,9 +348,9 @@ class PathMatcher:
         return slipped(price, order.side, self._slippage, self._market, share)
 
     def _fillable(self, order: VenueOrder, index: int, price: Decimal) -> Decimal:
-        share = self._rules.max_volume_share
+        share = self._volume_share
         if share is None:
-            return order.remaining
+            return order.amount - order.filled
         room = share * self._base_volume(index, price) - self._volume_used.get(index, ZERO)
         if len(self._volume_used) > 1024:
             self._volume_used = {i: v for i, v in self._volume_used.items() if i >= index}
@@ -353,7 +365,7 @@ class PathMatcher:
     # -- what a bar can do to an order ----------------------------------------------------------
 
     def _price(self, column: np.ndarray, index: int) -> Decimal:
-        return self._series.price(column[index])
+        return Decimal(column.item(index)) * self._unit
 
     def _acts_in_range(self, order: VenueOrder, index: int) -> bool:
         """Does bar `index`'s range reach the order (its trigger, or through its limit)?"""
@@ -444,7 +456,7 @@ class PathMatcher:
     # -- timers ---------------------------------------------------------------------------------
 
     def _at_open(self, order: VenueOrder, index: int, action: Action) -> None:
-        self._schedule(order, self._series.ts_list[index], index, action)
+        self._schedule(order, self._ts[index], index, action)
 
     def _at_close(self, order: VenueOrder, index: int, action: Action) -> None:
         self._schedule(order, self._series.ts_list[index] + self._series.interval_ms, index, action)
