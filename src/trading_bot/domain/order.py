@@ -12,6 +12,12 @@ from trading_bot.domain.order_status import TRANSITIONS, InvalidOrderTransition,
 from trading_bot.domain.rejections import RejectionReason
 
 _PENDING = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE})
+# enum members as module constants: `OrderStatus.FILLED` is a slow class attribute lookup on 3.11
+_ACCEPTED, _PARTIALLY_FILLED, _FILLED = (
+    OrderStatus.ACCEPTED,
+    OrderStatus.PARTIALLY_FILLED,
+    OrderStatus.FILLED,
+)
 
 
 class OverfillError(RuntimeError):
@@ -47,7 +53,7 @@ class Order:
     reject_detail: str = ""
 
     def transition(self, new_status: OrderStatus) -> None:
-        if new_status is self.status and new_status is OrderStatus.PARTIALLY_FILLED:
+        if new_status is self.status and new_status is _PARTIALLY_FILLED:
             return
         if new_status not in TRANSITIONS[self.status]:
             raise InvalidOrderTransition(self.client_order_id, self.status, new_status)
@@ -60,9 +66,9 @@ class Order:
         (or to PARTIALLY_FILLED if fills arrived meanwhile)."""
         if self.status not in _PENDING:
             return
-        back = self.status_before_pending or OrderStatus.ACCEPTED
+        back = self.status_before_pending or _ACCEPTED
         if self.filled_amount > 0:
-            back = OrderStatus.PARTIALLY_FILLED
+            back = _PARTIALLY_FILLED
         self.status = back
         self.status_before_pending = None
 
@@ -75,11 +81,11 @@ class Order:
                 f"{total} of {self.amount}"
             )
         if total == self.amount:
-            self.transition(OrderStatus.FILLED)
+            self.transition(_FILLED)
         elif self.status not in _PENDING and self.is_open:
             # a fill does not end a pending cancel/modify, and a late fill on a canceled or
             # expired order is money that moved: counted, while the order stays closed
-            self.transition(OrderStatus.PARTIALLY_FILLED)
+            self.transition(_PARTIALLY_FILLED)
         self.filled_amount = total
 
         self.filled_notional += fill.notional

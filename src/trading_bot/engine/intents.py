@@ -8,6 +8,9 @@ from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.context import TradingContext
 
+# the signal's order_type literals to the enum without an enum call (slow) per signal
+_ORDER_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}
+
 
 def build_intent(signal: Signal, context: TradingContext) -> TradeIntent | Rejection:
     """Size `signal` against the current market and holdings.
@@ -22,7 +25,7 @@ def build_intent(signal: Signal, context: TradingContext) -> TradeIntent | Rejec
     if context.market(symbol) is None:
         return Rejection(RejectionReason.UNKNOWN_ASSET, f"the venue lists no market {symbol}")
     reference = signal.price if signal.price is not None else context.prices.last_price(symbol)
-    order_type = OrderType(signal.order_type)
+    order_type = _ORDER_TYPES.get(signal.order_type) or OrderType(signal.order_type)
     limit_price = signal.price if order_type is OrderType.LIMIT else None
 
     if signal.target_position is not None:

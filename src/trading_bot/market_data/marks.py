@@ -21,6 +21,7 @@ class MarkSeries:
         self.price = price
         self.scale = scale
         self._known: list[int] = known_ms.tolist()
+        self._unit = Decimal(1).scaleb(-scale)  # times a scaled price: its exact Decimal
 
     def __len__(self) -> int:
         return len(self._known)
@@ -30,7 +31,7 @@ class MarkSeries:
         index = bisect_right(self._known, ts_ms) - 1
         if index < 0:
             return None
-        return Decimal(int(self.price[index])).scaleb(-self.scale)
+        return Decimal(self.price.item(index)) * self._unit
 
     def last(self) -> Decimal:
         return Decimal(int(self.price[-1])).scaleb(-self.scale)

@@ -17,6 +17,8 @@ from trading_bot.domain.market import split_symbol
 from trading_bot.domain.money import ZERO
 from trading_bot.domain.position import Position
 
+_BUY = Side.BUY
+
 
 @dataclass(frozen=True, slots=True)
 class Valuation:
@@ -74,7 +76,7 @@ class Portfolio:
         base, quote = self._assets(fill.symbol)
         balances = self._balances
         notional = fill.amount * fill.price
-        if fill.side is Side.BUY:
+        if fill.side is _BUY:
             balances[base] = balances.get(base, ZERO) + fill.amount
             balances[quote] = balances.get(quote, ZERO) - notional
         else:

@@ -37,7 +37,7 @@ from trading_bot.venues.simulated.venue_order import VenueOrder
 
 Matcher = PathMatcher | BookMatcher
 R = RejectionReason
-MAKER = LiquiditySide.MAKER
+MAKER, BUY, MARKET = LiquiditySide.MAKER, Side.BUY, OrderType.MARKET
 
 
 class _Unbound:
@@ -267,7 +267,7 @@ class SimulatedExchange(Venue):
             return False
         order.accepted = True
         self._reports.order_accepted(order.client_order_id, order.venue_order_id)
-        if order.expires_at_ms is not None and order.order_type is not OrderType.MARKET:
+        if order.expires_at_ms is not None and order.order_type is not MARKET:
             self._clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
         return True
 
@@ -278,16 +278,17 @@ class SimulatedExchange(Venue):
     def affordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> bool:
         """Can the account pay for a fill of `amount` at `price` (plus taker fee)?"""
         market = self._markets[order.symbol]
-        asset, reserved = self._reservations.held(order)
-        if order.side is Side.BUY:
-            free = self.account.free(market.quote)
-            if asset == market.quote:
-                free += reserved
-            return amount * price * (1 + worst_fee(market)) <= free
-        free = self.account.free(market.base)
-        if asset == market.base:
-            free += reserved
-        return amount <= free
+        if order.side is BUY:
+            asset = market.quote
+            need = amount * price * (1 + worst_fee(market))
+        else:
+            asset = market.base
+            need = amount
+        free = self.account.free(asset)
+        held_asset, held = self._reservations.held(order)
+        if held_asset == asset:
+            free += held
+        return need <= free
 
     def fill(
         self, order: VenueOrder, amount: Decimal, price: Decimal, liquidity: LiquiditySide
@@ -296,7 +297,7 @@ class SimulatedExchange(Venue):
         notional = amount * price
         fee = notional * (market.maker_fee if liquidity is MAKER else market.taker_fee)
         self._reservations.release(self._reservations.key(order))
-        if order.side is Side.BUY:
+        if order.side is BUY:
             self.account.settle(market.base, amount, market.quote, -(notional + fee))
         else:
             self.account.settle(market.base, -amount, market.quote, notional - fee)
@@ -347,7 +348,8 @@ class SimulatedExchange(Venue):
 
     def _close(self, order: VenueOrder) -> None:
         order.closed = True
-        order.cancel_timer()
+        if order.timer is not None:
+            order.cancel_timer()
         self._open.pop(order.client_order_id, None)
         self._matchers[order.symbol].remove(order)
         if order.oco_group is not None:

@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 
 R = RejectionReason
 TAKER, MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
-BUY, MARKET, FOK = Side.BUY, OrderType.MARKET, TimeInForce.FOK
+BUY, MARKET, STOP_MARKET = Side.BUY, OrderType.MARKET, OrderType.STOP_MARKET
+FOK, GTC = TimeInForce.FOK, TimeInForce.GTC
 # An order this long before the first data point is not filled on it: the data is missing.
 STALE_START_MS = 60_000
 
@@ -171,7 +172,7 @@ class PathMatcher:
         if order.order_type.has_trigger and not order.triggered:
             trigger = order.trigger_price
             assert trigger is not None
-            if (open_price >= trigger) if order.side is Side.BUY else (open_price <= trigger):
+            if (open_price >= trigger) if order.side is BUY else (open_price <= trigger):
                 self._triggered(order, index, open_price)
                 return
         elif (
@@ -188,12 +189,12 @@ class PathMatcher:
             return
         elif fresh and order.price is not None and marketable(order.side, order.price, open_price):
             self._fill(order, index, open_price, TAKER, slip=True, cap=order.price)
-            if not order.closed and order.time_in_force is not TimeInForce.GTC:
+            if not order.closed and order.time_in_force is not GTC:
                 self._venue.expire(order, R.WOULD_NOT_FILL, "the rest of an IOC order")
             elif not order.closed:
                 self._sleep_until_touched(order, index + 1)
             return
-        elif fresh and order.time_in_force is not TimeInForce.GTC:
+        elif fresh and order.time_in_force is not GTC:
             self._venue.expire(
                 order, R.WOULD_NOT_FILL, f"limit {order.price} was not marketable at {open_price}"
             )
@@ -243,17 +244,17 @@ class PathMatcher:
         self._venue.trigger(order)
         if order.closed:
             return
-        if order.order_type is OrderType.STOP_MARKET:
+        if order.order_type is STOP_MARKET:
             self._fill_market(order, index, price)
             return
         limit = order.price
         assert limit is not None
         if marketable(order.side, limit, price):
             self._fill(order, index, price, TAKER, slip=True, cap=limit)
-            if not order.closed and order.time_in_force is not TimeInForce.GTC:
+            if not order.closed and order.time_in_force is not GTC:
                 self._venue.expire(order, R.WOULD_NOT_FILL, "the rest of an IOC stop-limit")
                 return
-        elif order.time_in_force is not TimeInForce.GTC:
+        elif order.time_in_force is not GTC:
             self._venue.expire(
                 order, R.WOULD_NOT_FILL, f"limit {limit} was not marketable at {price}"
             )
@@ -370,7 +371,7 @@ class PathMatcher:
     def _acts_in_range(self, order: VenueOrder, index: int) -> bool:
         """Does bar `index`'s range reach the order (its trigger, or through its limit)?"""
         series = self._series
-        buy = order.side is Side.BUY
+        buy = order.side is BUY
         if order.order_type.has_trigger and not order.triggered:
             trigger = order.trigger_price
             assert trigger is not None
@@ -413,7 +414,7 @@ class PathMatcher:
         if start >= self._n:
             return self._n
         series, scale = self._series, self._series.price_scale
-        buy = order.side is Side.BUY
+        buy = order.side is BUY
         if order.order_type.has_trigger and not order.triggered:
             trigger = order.trigger_price
             assert trigger is not None
@@ -473,6 +474,6 @@ class PathMatcher:
 
     def _unaffordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> str:
         market = self._market
-        if order.side is Side.BUY:
+        if order.side is BUY:
             return f"buy of {amount} {market.base} at {price} needs {amount * price} {market.quote} plus fee"
         return f"sell of {amount} {market.base} exceeds the free balance"
