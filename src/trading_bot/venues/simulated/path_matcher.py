@@ -74,6 +74,8 @@ class PathMatcher:
         self._gaps = not series.is_trades
         self._slips = slippage.model != "none"
         self._volume_share = rules.max_volume_share
+        # without a volume cap a market order fills whole at its first open (see _take_whole)
+        self._whole_fills = rules.max_volume_share is None
         self._ts = series.ts_list
         self._open = series.open
         self._unit = series.price_unit
@@ -147,7 +149,9 @@ class PathMatcher:
                     order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price)
                 )
                 return
-            if venue.accept(order):
+            if self._whole_fills:
+                self._take_whole(order, index, open_price)
+            elif venue.accept(order):
                 self._fill_market(order, index, open_price)
             return
         if (
@@ -263,6 +267,23 @@ class PathMatcher:
             self._sleep_until_touched(order, index + 1)
 
     # -- fills ----------------------------------------------------------------------------------
+
+    def _take_whole(self, order: VenueOrder, index: int, open_price: Decimal) -> None:
+        """Accept a market order that passed its checks and fill all of it at the open: the
+        fast path of `accept` + `_fill_market` when no volume cap applies, with the same
+        reports, balances and fills. The account check is redone after the acceptance report
+        only if the account changed since the check just made (whatever reacted to the report
+        may have spent or reserved funds); the amount and price are the same values."""
+        venue = self._venue
+        account = venue.account
+        version = account.version
+        amount = order.amount - order.filled
+        price = self._taker_price(order, index, open_price, amount) if self._slips else open_price
+        venue.accept(order)  # always succeeds: a market order reserves nothing
+        if account.version != version and not venue.affordable(order, amount, price):
+            venue.expire(order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price))
+            return
+        venue.fill(order, amount, price, TAKER)
 
     def _fill_market(self, order: VenueOrder, index: int, price: Decimal) -> None:
         """Fill at `price` (plus slippage); what the volume cap leaves waits in line for the
