@@ -256,7 +256,9 @@ class SimulatedExchange(Venue):
 
     def accept(self, order: VenueOrder) -> bool:
         """Acknowledge an order, reserving what it could spend; reject it if not free."""
-        if not self._reserve(order):
+        if order.order_type is MARKET and order.oco_group is None:
+            self._reservations.release(order.client_order_id)  # it needs nothing reserved
+        elif not self._reserve(order):
             asset, amount = self._reservations.requirement(order)
             self._close(order)
             self._reports.order_rejected(
@@ -296,7 +298,9 @@ class SimulatedExchange(Venue):
         market = self._markets[order.symbol]
         notional = amount * price
         fee = notional * (market.maker_fee if liquidity is MAKER else market.taker_fee)
-        self._reservations.release(self._reservations.key(order))
+        self._reservations.release(
+            order.client_order_id if order.oco_group is None else self._reservations.key(order)
+        )
         if order.side is BUY:
             self.account.settle(market.base, amount, market.quote, -(notional + fee))
         else:

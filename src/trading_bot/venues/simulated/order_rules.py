@@ -18,6 +18,12 @@ def invalid_order(order: Order, market: Market) -> Problem | None:
     """The first thing wrong with `order` as sent to `market` (fields that do not fit its type,
     prices off the grid, amounts under the market's minimums), or None."""
     kind = order.order_type
+    if kind is _MARKET:  # the same checks as below, in order, for the type with no prices
+        if order.post_only:
+            return R.INVALID_ORDER, "post-only applies to GTC limit orders only"
+        if order.oco_group is not None:
+            return R.INVALID_ORDER, "a market order cannot be an OCO leg"
+        return rules_problem(market, order.amount, order.trigger_price, order.trigger_price)
     if kind.has_limit_price and order.price is None:
         return R.INVALID_ORDER, f"a {kind} order needs a price"
     if kind.has_trigger and order.trigger_price is None:

@@ -107,7 +107,8 @@ class PathMatcher:
         self._at_open(order, index, self._start)
 
     def remove(self, order: VenueOrder) -> None:
-        order.cancel_timer()
+        if order.timer is not None:
+            order.cancel_timer()
 
     def reprice(self, order: VenueOrder) -> None:
         """A modified order is treated as newly arrived at the next bar's open."""
@@ -484,7 +485,8 @@ class PathMatcher:
         self._schedule(order, self._series.ts_list[index] + self._series.interval_ms, index, action)
 
     def _schedule(self, order: VenueOrder, at_ms: int, index: int, action: Action) -> None:
-        order.cancel_timer()
+        if order.timer is not None:
+            order.cancel_timer()
 
         def run() -> None:
             order.timer = None

@@ -58,9 +58,6 @@ class Reservations:
         spend now. With `best_effort`, hold what is free when the full amount is not; returns
         whether the full amount is held."""
         key = order.client_order_id if order.oco_group is None else f"oco:{order.oco_group}"
-        if order.order_type is _MARKET and not legs:  # needs nothing: only free what was held
-            self.release(key)
-            return True
         asset, amount = self.requirement(order)
         for leg in legs:
             leg_asset, leg_amount = self.requirement(leg)
