@@ -69,7 +69,7 @@ class SimulatedExchange(Venue):
         self._latency = self.params.latency
         # until `bind`, any use of these says what is missing
         self._reports: VenueReports = _UNBOUND  # type: ignore[assignment]
-        self._clock: Clock = _UNBOUND  # type: ignore[assignment]
+        self.clock: Clock = _UNBOUND  # type: ignore[assignment]
         self._order_sequence = 0
         self._trade_sequence = 0
 
@@ -77,7 +77,7 @@ class SimulatedExchange(Venue):
 
     def bind(self, reports: VenueReports, clock: Clock) -> None:
         self._reports = reports
-        self._clock = clock
+        self.clock = clock
 
     def add_market_data(self, data: BarSeries | BookSeries) -> None:
         """Make `data.symbol` tradeable. Given several kinds for one symbol, the venue matches
@@ -129,7 +129,7 @@ class SimulatedExchange(Venue):
         return dict(self.account.total)
 
     def submit_order(self, order: Order) -> None:
-        reports, clock = self._reports, self._clock
+        reports = self._reports
         client_order_id = order.client_order_id
         market = self._markets.get(order.symbol)
         if market is None:
@@ -163,7 +163,7 @@ class SimulatedExchange(Venue):
         latency = self._latency
         delay = self._delay(latency.submit_ms) if latency.submit_ms or latency.jitter_ms else 0
         if delay:
-            clock.schedule_after(delay, lambda: self._arrive(matcher, venue_order))
+            self.clock.schedule_after(delay, lambda: self._arrive(matcher, venue_order))
         else:
             matcher.arrive(venue_order)
 
@@ -248,11 +248,7 @@ class SimulatedExchange(Venue):
     # -- used by the matchers -------------------------------------------------------------------
 
     def now(self) -> int:
-        return self._clock.now_ms()
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
+        return self.clock.now_ms()
 
     def accept(self, order: VenueOrder) -> bool:
         """Acknowledge an order, reserving what it could spend; reject it if not free."""
@@ -270,7 +266,7 @@ class SimulatedExchange(Venue):
         order.accepted = True
         self._reports.order_accepted(order.client_order_id, order.venue_order_id)
         if order.expires_at_ms is not None and order.order_type is not MARKET:
-            self._clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
+            self.clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
         return True
 
     def _expire_if_open(self, order: VenueOrder) -> None:
@@ -318,7 +314,7 @@ class SimulatedExchange(Venue):
                 fee,
                 market.quote,
                 liquidity,
-                self._clock.now_ms(),
+                self.clock.now_ms(),
             )
         )
         if order.oco_group is not None:
@@ -384,6 +380,6 @@ class SimulatedExchange(Venue):
     def _after(self, base_ms: int, action: Any) -> None:
         delay = self._delay(base_ms)
         if delay:
-            self._clock.schedule_after(delay, action)
+            self.clock.schedule_after(delay, action)
         else:
             action()

@@ -104,7 +104,7 @@ class PathMatcher:
                 f"{order.symbol} data starts at {self._series.start_ms}, long after {now}",
             )
             return
-        self._at_open(order, index, self._start)
+        self._schedule(order, self._ts[index], index, self._start)
 
     def remove(self, order: VenueOrder) -> None:
         if order.timer is not None:
