@@ -6,12 +6,11 @@ their mid. Prices are exact scaled integers like the data they come from.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
-
-from trading_bot.market_data.search import gallop_right
 
 
 class MarkSeries:
@@ -22,7 +21,6 @@ class MarkSeries:
         self.price = price
         self.scale = scale
         self._known: list[int] = known_ms.tolist()
-        self._last = 0  # the last search's answer: asked again, time has usually moved a little
         self._unit = Decimal(1).scaleb(-scale)  # times a scaled price: its exact Decimal
 
     def __len__(self) -> int:
@@ -30,8 +28,7 @@ class MarkSeries:
 
     def at(self, ts_ms: int) -> Decimal | None:
         """The last price known at `ts_ms` (None before the first)."""
-        index = self._last = gallop_right(self._known, ts_ms, self._last)
-        index -= 1
+        index = bisect_right(self._known, ts_ms) - 1
         if index < 0:
             return None
         return Decimal(self.price.item(index)) * self._unit

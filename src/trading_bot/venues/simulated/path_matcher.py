@@ -24,6 +24,7 @@ touch it with a vectorized scan and sleeps on a clock timer until then.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -38,7 +39,6 @@ from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import Timer
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.marks import MarkSeries
-from trading_bot.market_data.search import gallop_left
 from trading_bot.venues.simulated.params import FillRules, SlippageModel
 from trading_bot.venues.simulated.pricing import marketable, passes_through, scaled_bound, slipped
 from trading_bot.venues.simulated.venue_order import VenueOrder
@@ -77,7 +77,6 @@ class PathMatcher:
         # without a volume cap a market order fills whole at its first open (see _take_whole)
         self._whole_fills = rules.max_volume_share is None
         self._ts = series.ts_list
-        self._arrival_index = 0  # where the last arrival landed: the next search starts there
         self._open = series.open
         self._unit = series.price_unit
         self._volume_used: dict[int, Decimal] = {}
@@ -92,7 +91,7 @@ class PathMatcher:
 
     def arrive(self, order: VenueOrder) -> None:
         now = self._venue.now()
-        index = self._arrival_index = gallop_left(self._ts, now, self._arrival_index)
+        index = bisect_left(self._ts, now)
         if index >= self._n:
             self._venue.reject(order, R.NO_MARKET_DATA, f"no {order.symbol} data at or after {now}")
             return
