@@ -7,8 +7,8 @@ import pytest
 from tests.conftest import MINUTE, T0, loaded_config, make_bars, make_signal
 from trading_bot.backtest.runner import (
     BacktestSetupError,
-    full_collections_deferred,
     run_backtest,
+    young_collections_only,
 )
 from trading_bot.backtest.summary import build_summary
 from trading_bot.engine.signal_ledger import InvalidSignal
@@ -97,14 +97,14 @@ def test_the_last_bars_range_still_fills_a_resting_limit() -> None:
     assert summary["signals"]["executed"] == 1
 
 
-def test_full_gc_passes_wait_for_the_end_of_a_run_and_the_thresholds_come_back() -> None:
+def test_only_young_gc_passes_run_during_a_backtest_and_the_thresholds_come_back() -> None:
     before = gc.get_threshold()
-    with full_collections_deferred():
-        young, middle, full = gc.get_threshold()
-        assert (young, middle) == before[:2]
-        assert full > 10**6  # no full pass during the run
+    with young_collections_only():
+        young, middle, old = gc.get_threshold()
+        assert young == before[0]
+        assert middle > 10**6 and old > 10**6  # older generations wait for the end
     assert gc.get_threshold() == before
-    with pytest.raises(RuntimeError), full_collections_deferred():
+    with pytest.raises(RuntimeError), young_collections_only():
         raise RuntimeError("a failing run")
     assert gc.get_threshold() == before
     run_backtest(loaded_config(), [make_bars("BTC/USDT", ["100", "110"])], recorded(make_signal()))
