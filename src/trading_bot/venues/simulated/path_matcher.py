@@ -77,7 +77,7 @@ class PathMatcher:
         # without a volume cap a market order fills whole at its first open (see _take_whole)
         self._whole_fills = rules.max_volume_share is None
         self._ts = series.ts_list
-        self._open = series.open
+        self._opens = series.open
         self._unit = series.price_unit
         self._volume_used: dict[int, Decimal] = {}
         self._n = len(series)
@@ -132,7 +132,7 @@ class PathMatcher:
                 order, R.EXPIRED, f"its first {order.symbol} bar came after its expiry {expiry}"
             )
             return
-        open_price = Decimal(self._open.item(index)) * self._unit
+        open_price = Decimal(self._opens.item(index)) * self._unit
         if order.order_type is MARKET:
             amount = order.amount
             price = (
