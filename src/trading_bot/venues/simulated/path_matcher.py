@@ -132,7 +132,7 @@ class PathMatcher:
                 order, R.EXPIRED, f"its first {order.symbol} bar came after its expiry {expiry}"
             )
             return
-        open_price = Decimal(self._opens.item(index)) * self._unit
+        open_price = self._unit * self._opens.item(index)
         if order.order_type is MARKET:
             amount = order.amount
             price = (
@@ -388,7 +388,7 @@ class PathMatcher:
     # -- what a bar can do to an order ----------------------------------------------------------
 
     def _price(self, column: np.ndarray, index: int) -> Decimal:
-        return Decimal(column.item(index)) * self._unit
+        return self._unit * column.item(index)
 
     def _acts_in_range(self, order: VenueOrder, index: int) -> bool:
         """Does bar `index`'s range reach the order (its trigger, or through its limit)?"""
