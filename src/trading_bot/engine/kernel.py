@@ -63,24 +63,22 @@ class SignalOrders:
         oco_group: str | None = None,
     ) -> Order:
         signal = self._signal
-        source, signal_id = signal.source, signal.signal_id
-        # positional, in field order (one is built per order; keywords cost more to bind)
         order = Order(
-            client_order_id(source, signal_id, self._next_leg),
-            signal.asset,
-            side,
-            order_type,
-            amount,
-            self._kernel.context.clock.now_ms(),
-            signal_id,
-            source,
-            signal.strategy,
-            price,
-            trigger_price,
-            time_in_force,
-            post_only,
-            oco_group,
-            signal.expiry_ms,
+            client_order_id=client_order_id(signal.source, signal.signal_id, self._next_leg),
+            symbol=signal.asset,
+            side=side,
+            order_type=order_type,
+            amount=amount,
+            price=price,
+            trigger_price=trigger_price,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            oco_group=oco_group,
+            created_ms=self._kernel.context.clock.now_ms(),
+            signal_id=signal.signal_id,
+            source=signal.source,
+            strategy=signal.strategy,
+            expires_at_ms=signal.expiry_ms,
         )
         self._next_leg += 1
         ledger = self._kernel.ledger
