@@ -1,5 +1,7 @@
 from decimal import Decimal
 
+import pytest
+
 from tests.conftest import make_signal
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.strategy.detector_driven import DetectorDrivenStrategy
@@ -35,3 +37,9 @@ def test_zero_confidence_with_scaling_is_dropped_not_sent_as_zero() -> None:
     strategy = DetectorDrivenStrategy({"scale_by_confidence": True})
     result = strategy.process_signal(make_signal(confidence="0"))
     assert isinstance(result, Rejection)
+
+
+def test_a_module_used_before_it_is_bound_says_so() -> None:
+    strategy = DetectorDrivenStrategy({})
+    with pytest.raises(RuntimeError, match="DetectorDrivenStrategy is not bound"):
+        _ = strategy.context.portfolio

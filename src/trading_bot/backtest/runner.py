@@ -6,7 +6,9 @@ moments the simulated venue asked for (its timers). Idle bars are skipped entire
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from trading_bot.app import Bot, build_bot
@@ -19,6 +21,27 @@ from trading_bot.intake.signal_file import RecordedSignal
 from trading_bot.market_data.history import HistoricalPrices
 from trading_bot.market_data.loader import MarketData
 from trading_bot.venues.simulated.exchange import SimulatedExchange
+
+# passes of a younger generation before an older one is collected: more than any run makes
+_NEVER = 1_000_000_000
+
+
+@contextmanager
+def young_collections_only() -> Iterator[None]:
+    """Let the garbage collector look only at its youngest generation for the duration.
+
+    A backtest keeps every order, fill and signal record alive to its end and makes next to no
+    reference cycles, so the passes over older generations walk an ever larger heap and free
+    nothing: at a million bars they took about a sixth of the run. Young passes go on, so
+    short-lived cycles are still freed; the thresholds are restored afterwards and the older
+    generations are collected as usual from then on.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], _NEVER, _NEVER)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 class BacktestSetupError(Exception):
@@ -92,18 +115,19 @@ def run_backtest(
     total = len(valid) + len(invalid)
     done = len(invalid)
     step = max(1, total // 200)
-    for recorded in valid:
-        # Signals at time t go before the venue's bar that opens at t: an order created at t
-        # fills at the open of the first bar opening at or after t.
-        clock.advance_to(recorded.signal.created_at or 0, inclusive=False)
-        kernel.submit_signal(recorded.signal)
-        done += 1
-        if progress is not None and done % step == 0:
-            progress(done, total)
-    clock.advance_to(end, inclusive=True)
-    for order in bot.orders.open_orders():
-        bot.orders.cancel(order)
-    clock.run_pending()  # cancels in flight (latency) land; nothing else is left to fire
+    with young_collections_only():
+        for recorded in valid:
+            # Signals at time t go before the venue's bar that opens at t: an order created at
+            # t fills at the open of the first bar opening at or after t.
+            clock.advance_to(recorded.signal.created_at or 0, inclusive=False)
+            kernel.submit_signal(recorded.signal)
+            done += 1
+            if progress is not None and done % step == 0:
+                progress(done, total)
+        clock.advance_to(end, inclusive=True)
+        for order in bot.orders.open_orders():
+            bot.orders.cancel(order)
+        clock.run_pending()  # cancels in flight (latency) land; nothing else is left to fire
     kernel.ledger.close_pending(RejectionReason.UNFILLED, "still pending when the backtest ended")
     if progress is not None:
         progress(total, total)

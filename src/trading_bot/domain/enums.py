@@ -12,7 +12,7 @@ class Side(StrEnum):
     @property
     def sign(self) -> int:
         """+1 for a buy, -1 for a sell: the direction a fill moves the position."""
-        return 1 if self is Side.BUY else -1
+        return 1 if self is _BUY else -1
 
 
 class OrderType(StrEnum):
@@ -23,11 +23,18 @@ class OrderType(StrEnum):
 
     @property
     def has_limit_price(self) -> bool:
-        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        return self in _LIMIT_PRICED
 
     @property
     def has_trigger(self) -> bool:
-        return self in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+        return self in _TRIGGERED
+
+
+# members as module constants: a member read off its class (`Side.BUY`) is a slow attribute
+# lookup on Python 3.11, whose enum metaclass defines __getattr__
+_BUY = Side.BUY
+_LIMIT_PRICED = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_TRIGGERED = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
 
 
 class TimeInForce(StrEnum):

@@ -8,9 +8,14 @@ from decimal import Decimal
 from trading_bot.domain.enums import LiquiditySide, Side
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Fill:
-    """`trade_id` is the venue's id of the execution and the key fills are de-duplicated on."""
+    """`trade_id` is the venue's id of the execution and the key fills are de-duplicated on.
+
+    A fact: nothing assigns to a fill's fields (the manager, the portfolio and events share it).
+    Not a frozen dataclass only because building one costs about five times as much, and one
+    is built per execution; it hashes by value as a frozen one would.
+    """
 
     trade_id: str
     client_order_id: str

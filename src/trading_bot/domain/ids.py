@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 
 _PREFIX = "tb"
+# copied per id: cheaper than building a hasher from keyword arguments each time
+_HASHER = hashlib.blake2b(digest_size=15)
 
 
 def client_order_id(source: str, signal_id: str, leg: int = 0) -> str:
@@ -18,5 +20,6 @@ def client_order_id(source: str, signal_id: str, leg: int = 0) -> str:
     if leg < 0:
         raise ValueError(f"leg must be >= 0, got {leg}")
     # length-prefixed so no (source, signal_id) pair can spell another one
-    key = f"{len(source)}:{source}{signal_id}".encode()
-    return f"{_PREFIX}-{hashlib.blake2b(key, digest_size=15).hexdigest()}-{leg}"
+    hasher = _HASHER.copy()
+    hasher.update(f"{len(source)}:{source}{signal_id}".encode())
+    return f"{_PREFIX}-{hasher.hexdigest()}-{leg}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from trading_bot.domain.money import ZERO, floor_to_step, is_multiple_of
+from trading_bot.domain.money import ZERO, floor_to_step
 from trading_bot.domain.rejections import RejectionReason
 
 
@@ -50,7 +50,8 @@ class Market:
 
         `price` is the expected fill price; without it the notional rule cannot be checked.
         """
-        if not is_multiple_of(amount, self.amount_step):
+        step = self.amount_step
+        if step > 0 and amount % step != 0:  # is_multiple_of, inline: checked twice per order
             return RejectionReason.INVALID_AMOUNT_PRECISION
         if amount <= 0 or amount < self.min_amount:
             return RejectionReason.BELOW_MIN_AMOUNT

@@ -11,18 +11,22 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 ZERO = Decimal(0)
 
 
+# Rounding modes are passed positionally below: keyword parsing in Decimal's C methods costs
+# more than the rounding itself, and amounts are rounded on every order.
+
+
 def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     """Round down to a multiple of `step` (amounts: never trade more than asked)."""
     if step <= 0:
         return value
-    return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
+    return (value / step).to_integral_value(ROUND_FLOOR) * step
 
 
 def ceil_to_step(value: Decimal, step: Decimal) -> Decimal:
     """Round up to a multiple of `step`."""
     if step <= 0:
         return value
-    return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
+    return (value / step).to_integral_value(ROUND_CEILING) * step
 
 
 def is_multiple_of(value: Decimal, step: Decimal) -> bool:

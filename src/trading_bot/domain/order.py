@@ -8,10 +8,21 @@ from decimal import Decimal
 from trading_bot.domain.enums import OrderType, Side, TimeInForce
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.money import ZERO
-from trading_bot.domain.order_status import TRANSITIONS, InvalidOrderTransition, OrderStatus
+from trading_bot.domain.order_status import (
+    TERMINAL,
+    TRANSITIONS,
+    InvalidOrderTransition,
+    OrderStatus,
+)
 from trading_bot.domain.rejections import RejectionReason
 
 _PENDING = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE})
+# enum members as module constants: `OrderStatus.FILLED` is a slow class attribute lookup on 3.11
+_ACCEPTED, _PARTIALLY_FILLED, _FILLED = (
+    OrderStatus.ACCEPTED,
+    OrderStatus.PARTIALLY_FILLED,
+    OrderStatus.FILLED,
+)
 
 
 class OverfillError(RuntimeError):
@@ -52,12 +63,13 @@ class Order:
     reject_detail: str = ""
 
     def transition(self, new_status: OrderStatus) -> None:
-        if new_status is self.status and new_status is OrderStatus.PARTIALLY_FILLED:
+        status = self.status
+        if new_status is status and new_status is _PARTIALLY_FILLED:
             return
-        if new_status not in TRANSITIONS[self.status]:
-            raise InvalidOrderTransition(self.client_order_id, self.status, new_status)
-        if new_status in _PENDING and self.status not in _PENDING:
-            self.status_before_pending = self.status
+        if new_status not in TRANSITIONS[status]:
+            raise InvalidOrderTransition(self.client_order_id, status, new_status)
+        if new_status in _PENDING and status not in _PENDING:
+            self.status_before_pending = status
         self.status = new_status
 
     def restore_after_pending(self) -> None:
@@ -65,29 +77,30 @@ class Order:
         (or to PARTIALLY_FILLED if fills arrived meanwhile)."""
         if self.status not in _PENDING:
             return
-        back = self.status_before_pending or OrderStatus.ACCEPTED
+        back = self.status_before_pending or _ACCEPTED
         if self.filled_amount > 0:
-            back = OrderStatus.PARTIALLY_FILLED
+            back = _PARTIALLY_FILLED
         self.status = back
         self.status_before_pending = None
 
     def apply_fill(self, fill: Fill) -> None:
         """Accumulate a fill and move to PARTIALLY_FILLED or FILLED."""
-        total = self.filled_amount + fill.amount
+        amount = fill.amount
+        total = self.filled_amount + amount
         if total > self.amount:
             raise OverfillError(
                 f"order {self.client_order_id}: fill {fill.trade_id} of {fill.amount} would fill "
                 f"{total} of {self.amount}"
             )
         if total == self.amount:
-            self.transition(OrderStatus.FILLED)
-        elif self.status not in _PENDING and self.is_open:
+            self.transition(_FILLED)
+        elif self.status not in _PENDING and self.status not in TERMINAL:
             # a fill does not end a pending cancel/modify, and a late fill on a canceled or
             # expired order is money that moved: counted, while the order stays closed
-            self.transition(OrderStatus.PARTIALLY_FILLED)
+            self.transition(_PARTIALLY_FILLED)
         self.filled_amount = total
 
-        self.filled_notional += fill.notional
+        self.filled_notional += amount * fill.price  # fill.notional
         self.fees += fill.fee
 
     @property
@@ -103,4 +116,4 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status.is_open
+        return self.status not in TERMINAL

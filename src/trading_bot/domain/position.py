@@ -20,6 +20,7 @@ from trading_bot.domain.enums import Side
 from trading_bot.domain.money import ZERO
 
 _WIDE = Context(prec=50)
+_BUY = Side.BUY
 
 
 @dataclass(slots=True)
@@ -50,7 +51,7 @@ class Position:
     def apply_fill(self, side: Side, amount: Decimal, price: Decimal) -> Decimal:
         """Apply a fill; return the P&L it realized (0 when it only adds)."""
         held = self.quantity
-        signed = amount if side is Side.BUY else -amount
+        signed = amount if side is _BUY else -amount
         if held == 0 or (held > 0) == (signed > 0):
             self.lots.append(Lot(amount, price))
             self.quantity = held + signed

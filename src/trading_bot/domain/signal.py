@@ -114,9 +114,8 @@ class Signal(BaseModel):
     def expiry_ms(self) -> int | None:
         """When the signal goes stale: the earlier of `expires_at` and `created_at + ttl_s`
         (None: never)."""
-        limits = []
-        if self.expires_at is not None:
-            limits.append(self.expires_at)
-        if self.ttl_s is not None and self.created_at is not None:
-            limits.append(self.created_at + int(self.ttl_s * 1000))
-        return min(limits) if limits else None
+        expires = self.expires_at
+        if self.ttl_s is None or self.created_at is None:
+            return expires
+        by_ttl = self.created_at + int(self.ttl_s * 1000)
+        return by_ttl if expires is None else min(expires, by_ttl)

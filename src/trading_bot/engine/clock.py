@@ -59,7 +59,7 @@ class SimulatedClock(Clock):
         return self._now
 
     def schedule_at(self, at_ms: int, callback: TimerCallback) -> Timer:
-        timer = Timer(max(at_ms, self._now), callback)
+        timer = Timer(at_ms if at_ms > self._now else self._now, callback)
         heapq.heappush(self._timers, (timer.at_ms, next(self._sequence), timer))
         return timer
 

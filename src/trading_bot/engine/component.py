@@ -15,11 +15,22 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Unbound:
+    """Stands in for the context until `bind`: any use says the module is not bound yet."""
+
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"{self._owner} is not bound to a running bot yet")
+
+
 class Component:
     """A pluggable module: validated `Params`, then bound to the running bot's context.
 
     Subclasses declare `Params` (a pydantic model, extra keys forbidden) so a typo in a config
-    file is an error naming the key, not a silently ignored setting.
+    file is an error naming the key, not a silently ignored setting. `context` is a plain
+    attribute (read on every signal), not a checking property.
     """
 
     Params: ClassVar[type[BaseModel]] = NoParams
@@ -28,14 +39,8 @@ class Component:
         self.params = (
             params if isinstance(params, BaseModel) else self.Params.model_validate(params or {})
         )
-        self._context: TradingContext | None = None
+        self.context: TradingContext = _Unbound(type(self).__name__)  # type: ignore[assignment]
 
     def bind(self, context: TradingContext) -> None:
         """Called once by the kernel before the first signal."""
-        self._context = context
-
-    @property
-    def context(self) -> TradingContext:
-        if self._context is None:
-            raise RuntimeError(f"{type(self).__name__} is not bound to a running bot yet")
-        return self._context
+        self.context = context

@@ -8,6 +8,10 @@ from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.context import TradingContext
 
+# the signal's order_type literals to the enum without an enum call (slow) per signal
+_ORDER_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}
+_LIMIT = OrderType.LIMIT
+
 
 def build_intent(signal: Signal, context: TradingContext) -> TradeIntent | Rejection:
     """Size `signal` against the current market and holdings.
@@ -21,9 +25,10 @@ def build_intent(signal: Signal, context: TradingContext) -> TradeIntent | Rejec
     symbol = signal.asset
     if context.market(symbol) is None:
         return Rejection(RejectionReason.UNKNOWN_ASSET, f"the venue lists no market {symbol}")
-    reference = signal.price if signal.price is not None else context.prices.last_price(symbol)
-    order_type = OrderType(signal.order_type)
-    limit_price = signal.price if order_type is OrderType.LIMIT else None
+    price = signal.price
+    reference = price if price is not None else context.prices.last_price(symbol)
+    order_type = _ORDER_TYPES.get(signal.order_type) or OrderType(signal.order_type)
+    limit_price = price if order_type is _LIMIT else None
 
     if signal.target_position is not None:
         buys, sells = context.orders.open_exposure(symbol)
@@ -37,11 +42,11 @@ def build_intent(signal: Signal, context: TradingContext) -> TradeIntent | Rejec
         side = Side.BUY if delta > 0 else Side.SELL
         return TradeIntent(signal, symbol, side, abs(delta), order_type, reference, limit_price)
 
-    assert signal.side is not None  # the signal contract guarantees it without a target
-    if signal.size is not None:
-        return TradeIntent(
-            signal, symbol, signal.side, signal.size, order_type, reference, limit_price
-        )
+    side = signal.side
+    assert side is not None  # the signal contract guarantees it without a target
+    size = signal.size
+    if size is not None:
+        return TradeIntent(signal, symbol, side, size, order_type, reference, limit_price)
     if reference is None:
         return Rejection(
             RejectionReason.NO_MARKET_DATA,
@@ -49,5 +54,5 @@ def build_intent(signal: Signal, context: TradingContext) -> TradeIntent | Rejec
         )
     assert signal.notional is not None
     return TradeIntent(
-        signal, symbol, signal.side, signal.notional / reference, order_type, reference, limit_price
+        signal, symbol, side, signal.notional / reference, order_type, reference, limit_price
     )

@@ -41,6 +41,8 @@ from trading_bot.portfolio.portfolio import Portfolio
 from trading_bot.risk.base import RiskChain
 from trading_bot.strategy.base import Strategy
 
+_FILLED = OrderStatus.FILLED  # `OrderStatus.FILLED` is a slow class attribute lookup on 3.11
+
 
 class SignalOrders:
     """The `OrderPlacer` handed to execution for one signal: legs numbered 0, 1, 2... so the
@@ -259,9 +261,7 @@ class TradingKernel:
     # -- order outcomes -------------------------------------------------------------------------
 
     def _on_filled(self, event: OrderFilled) -> None:
-        self.ledger.order_filled(
-            event.order.client_order_id, final=event.order.status is OrderStatus.FILLED
-        )
+        self.ledger.order_filled(event.order.client_order_id, final=event.order.status is _FILLED)
 
     def _on_rejected(self, event: OrderRejected) -> None:
         self.ledger.order_closed(event.order.client_order_id, event.reason, event.detail)

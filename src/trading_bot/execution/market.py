@@ -7,6 +7,8 @@ from trading_bot.domain.intent import TradeIntent
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
 
+_MARKET = OrderType.MARKET
+
 
 class MarketOrderExecution(ExecutionAlgorithm):
     """Rounds the amount down to the market's amount step, checks the minimum amount and
@@ -15,7 +17,7 @@ class MarketOrderExecution(ExecutionAlgorithm):
     market: choose the `limit` execution for those."""
 
     def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
-        if intent.order_type is not OrderType.MARKET:
+        if intent.order_type is not _MARKET:
             return Rejection(
                 RejectionReason.UNSUPPORTED_ORDER_TYPE,
                 f"execution 'market' places market orders only; the signal asked for a "
@@ -37,5 +39,5 @@ class MarketOrderExecution(ExecutionAlgorithm):
                 f"{intent.symbol} {intent.side} {amount}{value}: min amount {market.min_amount}, "
                 f"min notional {market.min_notional}, amount step {market.amount_step}",
             )
-        placer.place(side=intent.side, order_type=OrderType.MARKET, amount=amount)
+        placer.place(side=intent.side, order_type=_MARKET, amount=amount)
         return None

@@ -57,13 +57,16 @@ class BarSeries:
         self.interval_ms = interval_ms if interval_ms is not None else _typical_interval(ts)
         self.is_trades = self.interval_ms == 0
         self.ts_list: list[int] = ts.tolist()
+        # times a scaled price (an int, converted exactly): that price's exact Decimal, with the
+        # digits and exponent scaleb gives, without building a Decimal from the int first
+        self.price_unit = Decimal(1).scaleb(-price_scale)
 
     def __len__(self) -> int:
         return len(self.ts_list)
 
     def price(self, scaled: int | np.integer) -> Decimal:
         """The exact Decimal of a scaled price from one of the arrays."""
-        return Decimal(int(scaled)).scaleb(-self.price_scale)
+        return self.price_unit * int(scaled)
 
     def bar(self, index: int) -> Bar:
         return Bar(

@@ -21,6 +21,8 @@ class MarkSeries:
         self.price = price
         self.scale = scale
         self._known: list[int] = known_ms.tolist()
+        # times a scaled price (an int, converted exactly): that price's exact Decimal
+        self._unit = Decimal(1).scaleb(-scale)
 
     def __len__(self) -> int:
         return len(self._known)
@@ -30,7 +32,7 @@ class MarkSeries:
         index = bisect_right(self._known, ts_ms) - 1
         if index < 0:
             return None
-        return Decimal(int(self.price[index])).scaleb(-self.scale)
+        return self._unit * self.price.item(index)
 
     def last(self) -> Decimal:
         return Decimal(int(self.price[-1])).scaleb(-self.scale)

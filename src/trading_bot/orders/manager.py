@@ -39,6 +39,7 @@ from trading_bot.engine.journal import Journal, NullJournal
 from trading_bot.venues.base import Venue
 
 _MODIFIABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED})
+_BUY = Side.BUY  # `Side.BUY` is a slow class attribute lookup on Python 3.11
 
 
 class DuplicateClientOrderId(RuntimeError):
@@ -354,7 +355,7 @@ class OrderManager:
         exposure = self._exposure.get(order.symbol)
         if exposure is None:
             exposure = self._exposure[order.symbol] = [ZERO, ZERO]
-        exposure[0 if order.side is Side.BUY else 1] += amount
+        exposure[0 if order.side is _BUY else 1] += amount
 
     def _anomaly(self, message: str) -> None:
         self.anomalies.append(message)

@@ -17,6 +17,8 @@ from trading_bot.domain.market import split_symbol
 from trading_bot.domain.money import ZERO
 from trading_bot.domain.position import Position
 
+_BUY = Side.BUY
+
 
 @dataclass(frozen=True, slots=True)
 class Valuation:
@@ -71,24 +73,24 @@ class Portfolio:
         self.apply_fill(event.fill)
 
     def apply_fill(self, fill: Fill) -> None:
-        base, quote = self._assets(fill.symbol)
+        symbol, side, amount, price, fee = fill.symbol, fill.side, fill.amount, fill.price, fill.fee
+        base, quote = self._symbols.get(symbol) or self._assets(symbol)
         balances = self._balances
-        notional = fill.amount * fill.price
-        if fill.side is Side.BUY:
-            balances[base] = balances.get(base, ZERO) + fill.amount
+        notional = amount * price
+        if side is _BUY:
+            balances[base] = balances.get(base, ZERO) + amount
             balances[quote] = balances.get(quote, ZERO) - notional
         else:
-            balances[base] = balances.get(base, ZERO) - fill.amount
+            balances[base] = balances.get(base, ZERO) - amount
             balances[quote] = balances.get(quote, ZERO) + notional
-        if fill.fee:
-            balances[fill.fee_asset] = balances.get(fill.fee_asset, ZERO) - fill.fee
-            self.fees_by_asset[fill.fee_asset] = (
-                self.fees_by_asset.get(fill.fee_asset, ZERO) + fill.fee
-            )
-        position = self._positions.get(fill.symbol)
+        if fee:
+            fee_asset = fill.fee_asset
+            balances[fee_asset] = balances.get(fee_asset, ZERO) - fee
+            self.fees_by_asset[fee_asset] = self.fees_by_asset.get(fee_asset, ZERO) + fee
+        position = self._positions.get(symbol)
         if position is None:
-            position = self._positions[fill.symbol] = Position(fill.symbol)
-        position.apply_fill(fill.side, fill.amount, fill.price)
+            position = self._positions[symbol] = Position(symbol)
+        position.apply_fill(side, amount, price)
         self.fills.append(fill)
 
     # -- views ----------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from trading_bot.domain.intent import TradeIntent
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.risk.base import RiskCheck, RiskDecision
 
+_BUY = Side.BUY
+
 
 class PositionLimitParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -36,11 +38,11 @@ class PositionLimitCheck(RiskCheck):
     params: PositionLimitParams
 
     def check(self, intent: TradeIntent) -> RiskDecision:
-        portfolio = self.context.portfolio
-        held = portfolio.position_quantity(intent.symbol)
-        pending_buys, pending_sells = self.context.orders.open_exposure(intent.symbol)
+        context = self.context
+        held = context.portfolio.position_quantity(intent.symbol)
+        pending_buys, pending_sells = context.orders.open_exposure(intent.symbol)
         # Worst case in the intent's direction: every open order on that side fills.
-        if intent.side is Side.BUY:
+        if intent.side is _BUY:
             projected = held + pending_buys
             reduces = projected < 0 and intent.amount <= -projected
         else:
@@ -68,7 +70,7 @@ class PositionLimitCheck(RiskCheck):
             return RiskDecision.approve()
         room = (
             limit - abs(projected)
-            if (projected >= 0) == (intent.side is Side.BUY)
+            if (projected >= 0) == (intent.side is _BUY)
             else limit + abs(projected)
         )
         if room <= 0:

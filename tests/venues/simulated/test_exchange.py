@@ -151,3 +151,11 @@ def test_params_are_validated() -> None:
         SimulatedExchange({"balances": {"USDT": "-1"}})
     with pytest.raises(ValidationError, match="taker"):
         SimulatedExchange({"fees": {"taker": "1.5"}})
+
+
+def test_an_exchange_used_before_it_is_bound_says_so() -> None:
+    exchange = SimulatedExchange({"balances": {"USDT": "100"}})
+    exchange.add_market_data(make_bars("BTC/USDT", ["100", "101"]))
+    order = Order("c1", "BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.1"), T0, "s1")
+    with pytest.raises(RuntimeError, match="not bound to an order manager"):
+        exchange.submit_order(order)

@@ -16,6 +16,8 @@ class SimulatedAccount:
     def __init__(self, balances: Mapping[str, Decimal]) -> None:
         self.total: dict[str, Decimal] = dict(balances)
         self.reserved: dict[str, Decimal] = {}
+        # bumped by every change: a free-balance check stays valid while it is unchanged
+        self.version = 0
 
     def free(self, asset: str) -> Decimal:
         return self.total.get(asset, ZERO) - self.reserved.get(asset, ZERO)
@@ -25,17 +27,20 @@ class SimulatedAccount:
         if amount > self.free(asset):
             return False
         self.reserved[asset] = self.reserved.get(asset, ZERO) + amount
+        self.version += 1
         return True
 
     def release(self, asset: str, amount: Decimal) -> None:
+        self.version += 1
         left = self.reserved.get(asset, ZERO) - amount
         if left > 0:
             self.reserved[asset] = left
         else:
             self.reserved.pop(asset, None)
 
-    def credit(self, asset: str, amount: Decimal) -> None:
-        self.total[asset] = self.total.get(asset, ZERO) + amount
-
-    def debit(self, asset: str, amount: Decimal) -> None:
-        self.total[asset] = self.total.get(asset, ZERO) - amount
+    def settle(self, base: str, base_change: Decimal, quote: str, quote_change: Decimal) -> None:
+        """Book a trade: the base and quote balances move by the signed changes."""
+        self.version += 1
+        total = self.total
+        total[base] = total.get(base, ZERO) + base_change
+        total[quote] = total.get(quote, ZERO) + quote_change

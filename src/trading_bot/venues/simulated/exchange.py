@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from trading_bot.domain.enums import LiquiditySide, OrderType, Side
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.market import Market
-from trading_bot.domain.money import ZERO
 from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import Clock
@@ -38,6 +37,17 @@ from trading_bot.venues.simulated.venue_order import VenueOrder
 
 Matcher = PathMatcher | BookMatcher
 R = RejectionReason
+MAKER, BUY, MARKET = LiquiditySide.MAKER, Side.BUY, OrderType.MARKET
+
+
+class _Unbound:
+    """Stands in for the order manager and the clock until `bind`."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("SimulatedExchange is not bound to an order manager yet")
+
+
+_UNBOUND = _Unbound()
 
 
 class SimulatedExchange(Venue):
@@ -56,8 +66,10 @@ class SimulatedExchange(Venue):
 
         self._reservations = Reservations(self.account, self._markets)
         self._rng = random.Random(self.params.seed)
-        self._reports: VenueReports | None = None
-        self._clock: Clock | None = None
+        self._latency = self.params.latency
+        # until `bind`, any use of these says what is missing
+        self._reports: VenueReports = _UNBOUND  # type: ignore[assignment]
+        self.clock: Clock = _UNBOUND  # type: ignore[assignment]
         self._order_sequence = 0
         self._trade_sequence = 0
 
@@ -65,7 +77,7 @@ class SimulatedExchange(Venue):
 
     def bind(self, reports: VenueReports, clock: Clock) -> None:
         self._reports = reports
-        self._clock = clock
+        self.clock = clock
 
     def add_market_data(self, data: BarSeries | BookSeries) -> None:
         """Make `data.symbol` tradeable. Given several kinds for one symbol, the venue matches
@@ -117,40 +129,41 @@ class SimulatedExchange(Venue):
         return dict(self.account.total)
 
     def submit_order(self, order: Order) -> None:
-        reports, clock = self._bound()
+        reports = self._reports
+        client_order_id = order.client_order_id
         market = self._markets.get(order.symbol)
         if market is None:
             reports.order_rejected(
-                order.client_order_id, R.UNKNOWN_ASSET, f"no market data for {order.symbol}"
+                client_order_id, R.UNKNOWN_ASSET, f"no market data for {order.symbol}"
             )
             return
-        if order.client_order_id in self._open:
+        if client_order_id in self._open:
             reports.order_rejected(
-                order.client_order_id,
+                client_order_id,
                 R.INVALID_ORDER,
-                f"client order id {order.client_order_id} is already open",
+                f"client order id {client_order_id} is already open",
             )
             return
         problem = invalid_order(order, market)
         if problem is not None:
-            reports.order_rejected(order.client_order_id, *problem)
+            reports.order_rejected(client_order_id, *problem)
             return
-        if order.oco_group is not None and order.oco_group in self._executed_groups:
+        oco_group = order.oco_group
+        if oco_group is not None and oco_group in self._executed_groups:
             # a leg sent after its sibling already executed: the OCO is over
-            reports.order_canceled(
-                order.client_order_id, "another leg of its OCO group already executed"
-            )
+            reports.order_canceled(client_order_id, "another leg of its OCO group already executed")
             return
         self._order_sequence += 1
         venue_order = VenueOrder.of(order, str(self._order_sequence))
 
-        self._open[order.client_order_id] = venue_order
-        if order.oco_group is not None:
-            self._oco.setdefault(order.oco_group, []).append(venue_order)
+        self._open[client_order_id] = venue_order
+        if oco_group is not None:
+            self._oco.setdefault(oco_group, []).append(venue_order)
         matcher = self._matchers[order.symbol]
-        delay = self._delay(self.params.latency.submit_ms)
+        latency = self._latency
+        delay = self._delay(latency.submit_ms) if latency.submit_ms or latency.jitter_ms else 0
         if delay:
-            clock.schedule_after(delay, lambda: self._arrive(matcher, venue_order))
+            self.clock.schedule_after(delay, lambda: self._arrive(matcher, venue_order))
         else:
             matcher.arrive(venue_order)
 
@@ -172,7 +185,7 @@ class SimulatedExchange(Venue):
             matcher.arrive(order)
 
     def _cancel(self, client_order_id: str) -> None:
-        reports, _ = self._bound()
+        reports = self._reports
         order = self._open.get(client_order_id)
         if order is None:
             reports.cancel_rejected(
@@ -183,7 +196,7 @@ class SimulatedExchange(Venue):
         reports.order_canceled(client_order_id, "canceled on request")
 
     def _modify(self, client_order_id: str, amount: Decimal | None, price: Decimal | None) -> None:
-        reports, _ = self._bound()
+        reports = self._reports
         order = self._open.get(client_order_id)
         if order is None or not order.accepted:
             reports.modify_rejected(
@@ -265,27 +278,24 @@ class SimulatedExchange(Venue):
     # -- used by the matchers -------------------------------------------------------------------
 
     def now(self) -> int:
-        return self._bound()[1].now_ms()
-
-    @property
-    def clock(self) -> Clock:
-        return self._bound()[1]
+        return self.clock.now_ms()
 
     def accept(self, order: VenueOrder) -> bool:
         """Acknowledge an order, reserving what it could spend; reject it if not free."""
-        reports, _ = self._bound()
-        if not self._reserve(order):
+        if order.order_type is MARKET and order.oco_group is None:
+            self._reservations.release(order.client_order_id)  # it needs nothing reserved
+        elif not self._reserve(order):
             asset, amount = self._reservations.requirement(order)
             self._close(order)
-            reports.order_rejected(
+            self._reports.order_rejected(
                 order.client_order_id,
                 R.INSUFFICIENT_BALANCE,
                 f"needs {amount} {asset} free, {self.account.free(asset)} is",
             )
             return False
         order.accepted = True
-        reports.order_accepted(order.client_order_id, order.venue_order_id)
-        if order.expires_at_ms is not None and order.order_type is not OrderType.MARKET:
+        self._reports.order_accepted(order.client_order_id, order.venue_order_id)
+        if order.expires_at_ms is not None and order.order_type is not MARKET:
             self.clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
         return True
 
@@ -296,37 +306,34 @@ class SimulatedExchange(Venue):
     def affordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> bool:
         """Can the account pay for a fill of `amount` at `price` (plus taker fee)?"""
         market = self._markets[order.symbol]
-        asset, reserved = self._reservations.held(order)
-        if order.side is Side.BUY:
+        if order.side is BUY:
+            asset = market.quote
             need = amount * price * (1 + worst_fee(market))
-
-            return need <= self.account.free(market.quote) + (
-                reserved if asset == market.quote else ZERO
-            )
-        return amount <= self.account.free(market.base) + (
-            reserved if asset == market.base else ZERO
-        )
+        else:
+            asset = market.base
+            need = amount
+        free = self.account.free(asset)
+        held_asset, held = self._reservations.held(order)
+        if held_asset == asset:
+            free += held
+        return need <= free
 
     def fill(
         self, order: VenueOrder, amount: Decimal, price: Decimal, liquidity: LiquiditySide
     ) -> None:
-        reports, clock = self._bound()
         market = self._markets[order.symbol]
         notional = amount * price
-        fee = notional * (
-            market.maker_fee if liquidity is LiquiditySide.MAKER else market.taker_fee
+        fee = notional * (market.maker_fee if liquidity is MAKER else market.taker_fee)
+        self._reservations.release(
+            order.client_order_id if order.oco_group is None else self._reservations.key(order)
         )
-        self._reservations.release(self._reservations.key(order))
-        account = self.account
-        if order.side is Side.BUY:
-            account.credit(market.base, amount)
-            account.debit(market.quote, notional + fee)
+        if order.side is BUY:
+            self.account.settle(market.base, amount, market.quote, -(notional + fee))
         else:
-            account.debit(market.base, amount)
-            account.credit(market.quote, notional - fee)
+            self.account.settle(market.base, -amount, market.quote, notional - fee)
         order.filled += amount
         self._trade_sequence += 1
-        reports.order_filled(
+        self._reports.order_filled(
             Fill(
                 f"sim-{self._trade_sequence}",
                 order.client_order_id,
@@ -337,27 +344,28 @@ class SimulatedExchange(Venue):
                 fee,
                 market.quote,
                 liquidity,
-                clock.now_ms(),
+                self.clock.now_ms(),
             )
         )
-        self._cancel_siblings(order, "the other leg of its OCO group filled")
-        if order.remaining <= 0:
+        if order.oco_group is not None:
+            self._cancel_siblings(order, "the other leg of its OCO group filled")
+        if order.filled >= order.amount:
             self._close(order)
         else:
             self._reserve(order, best_effort=True)
 
     def trigger(self, order: VenueOrder) -> None:
         order.triggered = True
-        self._bound()[0].order_triggered(order.client_order_id)
+        self._reports.order_triggered(order.client_order_id)
         self._cancel_siblings(order, "the other leg of its OCO group triggered")
 
     def expire(self, order: VenueOrder, reason: RejectionReason, detail: str) -> None:
         self._close(order)
-        self._bound()[0].order_expired(order.client_order_id, reason, detail)
+        self._reports.order_expired(order.client_order_id, reason, detail)
 
     def reject(self, order: VenueOrder, reason: RejectionReason, detail: str) -> None:
         self._close(order)
-        self._bound()[0].order_rejected(order.client_order_id, reason, detail)
+        self._reports.order_rejected(order.client_order_id, reason, detail)
 
     def oco_legs(self, order: VenueOrder) -> list[VenueOrder]:
         return list(self._oco.get(order.oco_group, [order])) if order.oco_group else [order]
@@ -370,7 +378,8 @@ class SimulatedExchange(Venue):
 
     def _close(self, order: VenueOrder) -> None:
         order.closed = True
-        order.cancel_timer()
+        if order.timer is not None:
+            order.cancel_timer()
         self._open.pop(order.client_order_id, None)
         self._matchers[order.symbol].remove(order)
         if order.oco_group is not None:
@@ -387,7 +396,7 @@ class SimulatedExchange(Venue):
         if order.oco_group is None:
             return
         self._executed_groups.add(order.oco_group)
-        reports, _ = self._bound()
+        reports = self._reports
 
         for leg in list(self._oco.get(order.oco_group, [])):
             if leg is not order and not leg.closed:
@@ -401,11 +410,6 @@ class SimulatedExchange(Venue):
     def _after(self, base_ms: int, action: Any) -> None:
         delay = self._delay(base_ms)
         if delay:
-            self._bound()[1].schedule_after(delay, action)
+            self.clock.schedule_after(delay, action)
         else:
             action()
-
-    def _bound(self) -> tuple[VenueReports, Clock]:
-        if self._reports is None or self._clock is None:
-            raise RuntimeError("SimulatedExchange is not bound to an order manager yet")
-        return self._reports, self._clock

@@ -11,21 +11,26 @@ from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import RejectionReason as R
 
 Problem = tuple[R, str]
+_LIMIT, _MARKET, _GTC = OrderType.LIMIT, OrderType.MARKET, TimeInForce.GTC
 
 
 def invalid_order(order: Order, market: Market) -> Problem | None:
     """The first thing wrong with `order` as sent to `market` (fields that do not fit its type,
     prices off the grid, amounts under the market's minimums), or None."""
     kind = order.order_type
+    if kind is _MARKET:  # the same checks as below, in order, for the type with no prices
+        if order.post_only:
+            return R.INVALID_ORDER, "post-only applies to GTC limit orders only"
+        if order.oco_group is not None:
+            return R.INVALID_ORDER, "a market order cannot be an OCO leg"
+        return rules_problem(market, order.amount, order.trigger_price, order.trigger_price)
     if kind.has_limit_price and order.price is None:
         return R.INVALID_ORDER, f"a {kind} order needs a price"
     if kind.has_trigger and order.trigger_price is None:
         return R.INVALID_ORDER, f"a {kind} order needs a trigger price"
-    if order.post_only and (
-        kind is not OrderType.LIMIT or order.time_in_force is not TimeInForce.GTC
-    ):
+    if order.post_only and (kind is not _LIMIT or order.time_in_force is not _GTC):
         return R.INVALID_ORDER, "post-only applies to GTC limit orders only"
-    if order.oco_group is not None and kind is OrderType.MARKET:
+    if order.oco_group is not None and kind is _MARKET:
         return R.INVALID_ORDER, "a market order cannot be an OCO leg"
     priced = order.price if kind.has_limit_price else order.trigger_price
     return rules_problem(market, order.amount, priced, order.trigger_price)

@@ -24,6 +24,7 @@ touch it with a vectorized scan and sleeps on a clock timer until then.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 
 R = RejectionReason
 TAKER, MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
+BUY, MARKET, STOP_MARKET = Side.BUY, OrderType.MARKET, OrderType.STOP_MARKET
+FOK, GTC = TimeInForce.FOK, TimeInForce.GTC
 # An order this long before the first data point is not filled on it: the data is missing.
 STALE_START_MS = 60_000
 
@@ -69,6 +72,13 @@ class PathMatcher:
         self._slippage = slippage
         self._touch = rules.limit_fill == "touch"
         self._gaps = not series.is_trades
+        self._slips = slippage.model != "none"
+        self._volume_share = rules.max_volume_share
+        # without a volume cap a market order fills whole at its first open (see _take_whole)
+        self._whole_fills = rules.max_volume_share is None
+        self._ts = series.ts_list
+        self._opens = series.open
+        self._unit = series.price_unit
         self._volume_used: dict[int, Decimal] = {}
         self._n = len(series)
         self._volume_line: deque[VenueOrder] = deque()
@@ -81,7 +91,7 @@ class PathMatcher:
 
     def arrive(self, order: VenueOrder) -> None:
         now = self._venue.now()
-        index = self._series.first_at_or_after(now)
+        index = bisect_left(self._ts, now)
         if index >= self._n:
             self._venue.reject(order, R.NO_MARKET_DATA, f"no {order.symbol} data at or after {now}")
             return
@@ -94,10 +104,11 @@ class PathMatcher:
                 f"{order.symbol} data starts at {self._series.start_ms}, long after {now}",
             )
             return
-        self._at_open(order, index, self._start)
+        self._schedule(order, self._ts[index], index, self._start)
 
     def remove(self, order: VenueOrder) -> None:
-        order.cancel_timer()
+        if order.timer is not None:
+            order.cancel_timer()
 
     def reprice(self, order: VenueOrder) -> None:
         """A modified order is treated as newly arrived at the next bar's open."""
@@ -121,22 +132,27 @@ class PathMatcher:
                 order, R.EXPIRED, f"its first {order.symbol} bar came after its expiry {expiry}"
             )
             return
-        open_price = self._price(self._series.open, index)
-        if order.order_type is OrderType.MARKET:
-            price = self._taker_price(order, index, open_price, order.amount)
-            if order.amount * price < self._market.min_notional:
+        open_price = self._unit * self._opens.item(index)
+        if order.order_type is MARKET:
+            amount = order.amount
+            price = (
+                self._taker_price(order, index, open_price, amount) if self._slips else open_price
+            )
+            if amount * price < self._market.min_notional:
                 venue.reject(
                     order,
                     R.BELOW_MIN_NOTIONAL,
-                    f"notional {order.amount * price} < {self._market.min_notional}",
+                    f"notional {amount * price} < {self._market.min_notional}",
                 )
                 return
-            if not venue.affordable(order, order.amount, price):
+            if not venue.affordable(order, amount, price):
                 venue.reject(
-                    order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, order.amount, price)
+                    order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price)
                 )
                 return
-            if venue.accept(order):
+            if self._whole_fills:
+                self._take_whole(order, index, open_price)
+            elif venue.accept(order):
                 self._fill_market(order, index, open_price)
             return
         if (
@@ -161,7 +177,7 @@ class PathMatcher:
         if order.order_type.has_trigger and not order.triggered:
             trigger = order.trigger_price
             assert trigger is not None
-            if (open_price >= trigger) if order.side is Side.BUY else (open_price <= trigger):
+            if (open_price >= trigger) if order.side is BUY else (open_price <= trigger):
                 self._triggered(order, index, open_price)
                 return
         elif (
@@ -178,12 +194,12 @@ class PathMatcher:
             return
         elif fresh and order.price is not None and marketable(order.side, order.price, open_price):
             self._fill(order, index, open_price, TAKER, slip=True, cap=order.price)
-            if not order.closed and order.time_in_force is not TimeInForce.GTC:
+            if not order.closed and order.time_in_force is not GTC:
                 self._venue.expire(order, R.WOULD_NOT_FILL, "the rest of an IOC order")
             elif not order.closed:
                 self._sleep_until_touched(order, index + 1)
             return
-        elif fresh and order.time_in_force is not TimeInForce.GTC:
+        elif fresh and order.time_in_force is not GTC:
             self._venue.expire(
                 order, R.WOULD_NOT_FILL, f"limit {order.price} was not marketable at {open_price}"
             )
@@ -233,17 +249,17 @@ class PathMatcher:
         self._venue.trigger(order)
         if order.closed:
             return
-        if order.order_type is OrderType.STOP_MARKET:
+        if order.order_type is STOP_MARKET:
             self._fill_market(order, index, price)
             return
         limit = order.price
         assert limit is not None
         if marketable(order.side, limit, price):
             self._fill(order, index, price, TAKER, slip=True, cap=limit)
-            if not order.closed and order.time_in_force is not TimeInForce.GTC:
+            if not order.closed and order.time_in_force is not GTC:
                 self._venue.expire(order, R.WOULD_NOT_FILL, "the rest of an IOC stop-limit")
                 return
-        elif order.time_in_force is not TimeInForce.GTC:
+        elif order.time_in_force is not GTC:
             self._venue.expire(
                 order, R.WOULD_NOT_FILL, f"limit {limit} was not marketable at {price}"
             )
@@ -252,6 +268,23 @@ class PathMatcher:
             self._sleep_until_touched(order, index + 1)
 
     # -- fills ----------------------------------------------------------------------------------
+
+    def _take_whole(self, order: VenueOrder, index: int, open_price: Decimal) -> None:
+        """Accept a market order that passed its checks and fill all of it at the open: the
+        fast path of `accept` + `_fill_market` when no volume cap applies, with the same
+        reports, balances and fills. The account check is redone after the acceptance report
+        only if the account changed since the check just made (whatever reacted to the report
+        may have spent or reserved funds); the amount and price are the same values."""
+        venue = self._venue
+        account = venue.account
+        version = account.version
+        amount = order.amount - order.filled
+        price = self._taker_price(order, index, open_price, amount) if self._slips else open_price
+        venue.accept(order)  # always succeeds: a market order reserves nothing
+        if account.version != version and not venue.affordable(order, amount, price):
+            venue.expire(order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price))
+            return
+        venue.fill(order, amount, price, TAKER)
 
     def _fill_market(self, order: VenueOrder, index: int, price: Decimal) -> None:
         """Fill at `price` (plus slippage); what the volume cap leaves waits in line for the
@@ -307,22 +340,24 @@ class PathMatcher:
         cap: Decimal | None = None,
     ) -> None:
         amount = self._fillable(order, index, price)
-        if order.time_in_force is TimeInForce.FOK and amount < order.remaining:
+        if order.time_in_force is FOK and amount < order.remaining:
             self._venue.expire(
                 order, R.WOULD_NOT_FILL, f"only {amount} of {order.remaining} could fill"
             )
             return
         if amount <= 0:
             return
-        fill_price = self._taker_price(order, index, price, amount) if slip else price
+        fill_price = (
+            self._taker_price(order, index, price, amount) if slip and self._slips else price
+        )
         if cap is not None:
-            fill_price = min(fill_price, cap) if order.side is Side.BUY else max(fill_price, cap)
+            fill_price = min(fill_price, cap) if order.side is BUY else max(fill_price, cap)
         if not self._venue.affordable(order, amount, fill_price):
             self._venue.expire(
                 order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, fill_price)
             )
             return
-        if self._rules.max_volume_share is not None:
+        if self._volume_share is not None:
             self._volume_used[index] = self._volume_used.get(index, ZERO) + amount
         self._venue.fill(order, amount, fill_price, liquidity)
 
@@ -336,9 +371,9 @@ class PathMatcher:
         return slipped(price, order.side, self._slippage, self._market, share)
 
     def _fillable(self, order: VenueOrder, index: int, price: Decimal) -> Decimal:
-        share = self._rules.max_volume_share
+        share = self._volume_share
         if share is None:
-            return order.remaining
+            return order.amount - order.filled
         room = share * self._base_volume(index, price) - self._volume_used.get(index, ZERO)
         if len(self._volume_used) > 1024:
             self._volume_used = {i: v for i, v in self._volume_used.items() if i >= index}
@@ -353,12 +388,12 @@ class PathMatcher:
     # -- what a bar can do to an order ----------------------------------------------------------
 
     def _price(self, column: np.ndarray, index: int) -> Decimal:
-        return self._series.price(column[index])
+        return self._unit * column.item(index)
 
     def _acts_in_range(self, order: VenueOrder, index: int) -> bool:
         """Does bar `index`'s range reach the order (its trigger, or through its limit)?"""
         series = self._series
-        buy = order.side is Side.BUY
+        buy = order.side is BUY
         if order.order_type.has_trigger and not order.triggered:
             trigger = order.trigger_price
             assert trigger is not None
@@ -401,7 +436,7 @@ class PathMatcher:
         if start >= self._n:
             return self._n
         series, scale = self._series, self._series.price_scale
-        buy = order.side is Side.BUY
+        buy = order.side is BUY
         if order.order_type.has_trigger and not order.triggered:
             trigger = order.trigger_price
             assert trigger is not None
@@ -444,13 +479,14 @@ class PathMatcher:
     # -- timers ---------------------------------------------------------------------------------
 
     def _at_open(self, order: VenueOrder, index: int, action: Action) -> None:
-        self._schedule(order, self._series.ts_list[index], index, action)
+        self._schedule(order, self._ts[index], index, action)
 
     def _at_close(self, order: VenueOrder, index: int, action: Action) -> None:
         self._schedule(order, self._series.ts_list[index] + self._series.interval_ms, index, action)
 
     def _schedule(self, order: VenueOrder, at_ms: int, index: int, action: Action) -> None:
-        order.cancel_timer()
+        if order.timer is not None:
+            order.cancel_timer()
 
         def run() -> None:
             order.timer = None
@@ -461,6 +497,6 @@ class PathMatcher:
 
     def _unaffordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> str:
         market = self._market
-        if order.side is Side.BUY:
+        if order.side is BUY:
             return f"buy of {amount} {market.base} at {price} needs {amount * price} {market.quote} plus fee"
         return f"sell of {amount} {market.base} exceeds the free balance"

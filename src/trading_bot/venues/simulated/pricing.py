@@ -11,16 +11,17 @@ from trading_bot.domain.money import ceil_to_step, floor_to_step
 from trading_bot.venues.simulated.params import SlippageModel
 
 BPS = Decimal(10_000)
+_BUY = Side.BUY
 
 
 def marketable(side: Side, limit: Decimal, price: Decimal) -> bool:
     """Would a limit order at `limit` trade against the market at `price`?"""
-    return price <= limit if side is Side.BUY else price >= limit
+    return price <= limit if side is _BUY else price >= limit
 
 
 def passes_through(side: Side, limit: Decimal, price: Decimal, *, touch: bool) -> bool:
     """Did the market at `price` trade through (or, with `touch`, reach) a resting limit?"""
-    if side is Side.BUY:
+    if side is _BUY:
         return price <= limit if touch else price < limit
     return price >= limit if touch else price > limit
 

@@ -17,6 +17,9 @@ from trading_bot.domain.money import ZERO
 from trading_bot.venues.simulated.account import SimulatedAccount
 from trading_bot.venues.simulated.venue_order import VenueOrder
 
+_MARKET = OrderType.MARKET
+_NOTHING = ("", ZERO)
+
 
 def worst_fee(market: Market) -> Decimal:
     """The fee rate a buy must be able to pay: a resting order may fill as maker or taker."""
@@ -31,15 +34,16 @@ class Reservations:
 
     @staticmethod
     def key(order: VenueOrder) -> str:
-        return f"oco:{order.oco_group}" if order.oco_group is not None else order.client_order_id
+        return order.client_order_id if order.oco_group is None else f"oco:{order.oco_group}"
 
     def held(self, order: VenueOrder) -> tuple[str, Decimal]:
         """(asset, amount) currently reserved behind `order` (its group's, for an OCO leg)."""
-        return self._held.get(self.key(order), ("", ZERO))
+        key = order.client_order_id if order.oco_group is None else f"oco:{order.oco_group}"
+        return self._held.get(key, _NOTHING)
 
     def requirement(self, order: VenueOrder) -> tuple[str, Decimal]:
         market = self._markets[order.symbol]
-        if order.order_type is OrderType.MARKET:
+        if order.order_type is _MARKET:
             return market.quote, ZERO
         if order.side is Side.SELL:
             return market.base, order.remaining
@@ -53,13 +57,15 @@ class Reservations:
         """(Re)set the reservation behind `order` to what it and its open OCO `legs` could
         spend now. With `best_effort`, hold what is free when the full amount is not; returns
         whether the full amount is held."""
-        key = self.key(order)
+        key = order.client_order_id if order.oco_group is None else f"oco:{order.oco_group}"
         asset, amount = self.requirement(order)
         for leg in legs:
             leg_asset, leg_amount = self.requirement(leg)
             if not leg.closed and leg_asset == asset:
                 amount = max(amount, leg_amount)
-        self.release(key)
+        held = self._held.pop(key, None)
+        if held is not None:
+            self._account.release(*held)
         if amount == 0:
             return True
         if self._account.reserve(asset, amount):

@@ -15,6 +15,8 @@ from trading_bot.domain.money import ZERO
 from trading_bot.domain.order import Order
 from trading_bot.engine.clock import Timer
 
+_MARKET, _STOP_MARKET = OrderType.MARKET, OrderType.STOP_MARKET
+
 
 @dataclass(slots=True, eq=False)
 class VenueOrder:
@@ -61,9 +63,7 @@ class VenueOrder:
     @property
     def acts_as_market(self) -> bool:
         """A market order, or a stop-market that has triggered."""
-        return self.order_type is OrderType.MARKET or (
-            self.order_type is OrderType.STOP_MARKET and self.triggered
-        )
+        return self.order_type is _MARKET or (self.order_type is _STOP_MARKET and self.triggered)
 
     def cancel_timer(self) -> None:
         if self.timer is not None:
