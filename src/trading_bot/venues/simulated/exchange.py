@@ -259,7 +259,7 @@ class SimulatedExchange(Venue):
     def restore_open_order(self, order: VenueOrder) -> None:
         """Put back an order that was open before a restart: its funds are reserved again and
         it is matched from the next bar on (an unacknowledged one arrives now)."""
-        _, clock = self._bound()
+        clock = self.clock
         self._open[order.client_order_id] = order
         if order.oco_group is not None:
             self._oco.setdefault(order.oco_group, []).append(order)
