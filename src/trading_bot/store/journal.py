@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import Engine, bindparam, insert, update
+from sqlalchemy import Engine, bindparam, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from trading_bot.domain.fill import Fill
@@ -33,7 +33,7 @@ from trading_bot.store.models import (
     SignalRow,
 )
 from trading_bot.store.rows import fill_row, order_row
-from trading_bot.store.upsert import upsert
+from trading_bot.store.upsert import insert_rows, upsert
 
 Schedule = Callable[[Callable[[], None]], None]
 RETRY_MS = (100, 500, 2_000, 5_000)
@@ -206,13 +206,13 @@ class StoreJournal:
                 ["client_order_id"],
             )
             if self._events:
-                connection.execute(insert(OrderEventRow), self._events)
+                insert_rows(connection, OrderEventRow.__table__, self._events)  # type: ignore[arg-type]
             if self._fills:
-                connection.execute(insert(FillRow), self._fills)
+                insert_rows(connection, FillRow.__table__, self._fills)  # type: ignore[arg-type]
             if self._duplicates:
-                connection.execute(insert(DuplicateSignalRow), self._duplicates)
+                insert_rows(connection, DuplicateSignalRow.__table__, self._duplicates)  # type: ignore[arg-type]
             if self._dead_letters:
-                connection.execute(insert(DeadLetterRow), self._dead_letters)
+                insert_rows(connection, DeadLetterRow.__table__, self._dead_letters)  # type: ignore[arg-type]
             if self._cursors:
                 upsert(
                     connection,
