@@ -61,3 +61,33 @@ def test_the_venue_refuses_a_client_order_id_it_has_already_taken(tmp_path: Path
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 1
         assert c.execute(text("SELECT count(*) FROM paper_fills")).scalar() == 1
+
+
+async def test_market_order_waiting_for_volume_keeps_filling_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0)
+    capped = {
+        "class": "simulated",
+        "params": {
+            "balances": {"USDT": "100000", "BTC": "1"},
+            "fills": {"max_volume_share": "0.01"},  # 1 BTC per bar (bars have volume 100)
+        },
+    }
+    first = start(engine, clock, exchange=capped)
+    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="3"))
+    first.journal.flush()
+    clock.advance_to(T0 + MINUTE)  # 1 BTC fills at each of the first two opens; 1 waits
+    first.journal.flush()
+    assert first.bot.orders.all_orders[0].filled_amount == Decimal(2)
+
+    clock = SimulatedClock(clock.now_ms())
+    second = start(engine, clock, exchange=capped)
+    report = await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)
+    assert report.ok
+    clock.advance_to(T0 + 5 * MINUTE)
+    second.journal.flush()
+    order = second.bot.orders.all_orders[0]
+    assert order.status is OrderStatus.FILLED and order.filled_amount == Decimal(3)
+    assert second.bot.portfolio.balances == second.venue.balances()

@@ -78,6 +78,10 @@ class BookMatcher:
     def remove(self, order: VenueOrder) -> None:
         self._resting.pop(order.client_order_id, None)
 
+    def resume(self, order: VenueOrder) -> None:
+        """An acknowledged order restored after a restart acts as if it had just arrived."""
+        self.reprice(order)
+
     def reprice(self, order: VenueOrder) -> None:
         """A modified order acts as if it had just arrived (it may now cross the book)."""
         if not order.closed:

@@ -273,7 +273,7 @@ class SimulatedExchange(Venue):
             return
         if order.expires_at_ms is not None and order.order_type is not OrderType.MARKET:
             clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
-        matcher.reprice(order)
+        matcher.resume(order)
 
     # -- used by the matchers -------------------------------------------------------------------
 

@@ -110,6 +110,18 @@ class PathMatcher:
         if order.timer is not None:
             order.cancel_timer()
 
+    def resume(self, order: VenueOrder) -> None:
+        """An acknowledged order restored after a restart: a market order (or triggered
+        stop-market) still waiting for volume goes back in line for the next bar; anything
+        else is matched from the next bar's open as if it had just arrived."""
+        if order.closed:
+            return
+        if order.acts_as_market:
+            self._volume_line.append(order)
+            self._serve_line_at(self._series.first_at_or_after(self._venue.now() + 1))
+            return
+        self.reprice(order)
+
     def reprice(self, order: VenueOrder) -> None:
         """A modified order is treated as newly arrived at the next bar's open."""
         if order.closed:
