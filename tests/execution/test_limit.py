@@ -63,18 +63,20 @@ def test_a_resting_limit_fills_through_the_whole_pipeline() -> None:
     assert b.portfolio.balance("BTC") == D("12")
 
 
-def test_timeout_with_reprice_replaces_the_rest_at_the_current_price_up_to_the_limit() -> None:
-    b = bot(timeout_s="90", on_timeout="reprice", max_reprices=2, offset_bps="0")
-    b.kernel.submit_signal(make_signal(side="buy", order_type="limit", price="50"))
+def test_timeout_with_reprice_replaces_the_rest_at_the_current_price() -> None:
+    b = bot(timeout_s="90", on_timeout="reprice", max_reprices=2, offset_bps="100")
+    b.clock.advance_to(T0 + 2 * MINUTE, inclusive=False)  # last close: 98
+    b.kernel.submit_signal(make_signal(side="sell", created_at=T0 + 2 * MINUTE - 1))
     b.clock.advance_to(T0 + 10 * MINUTE)
     orders = b.orders.all_orders
-    # leg 0 at the signal's 50 times out at 90 s; leg 1 goes at the last close, 100, and fills
+    # leg 0: 98 x 1.01 up to the grid = 99, untouched for 90 s; leg 1 at the then last close
+    # 97 x 1.01 = 98 (grid), which the next bar (high 99) trades through
     assert [(o.leg, o.price, o.status, o.created_ms - T0) for o in orders] == [
-        (0, D("50"), OrderStatus.CANCELED, 0),
-        (1, D("100"), OrderStatus.FILLED, 90_000),
+        (0, D("99.0"), OrderStatus.CANCELED, 120_000),
+        (1, D("98.0"), OrderStatus.FILLED, 210_000),
     ]
-    assert b.kernel.ledger.rejection_counts() == {}
     assert all(o.timeout_at_ms == o.created_ms + 90_000 for o in orders)
+    assert b.kernel.ledger.rejection_counts() == {}
     record = b.kernel.ledger.get(("", "s1"))
     assert record is not None and record.client_order_ids == [o.client_order_id for o in orders]
 
@@ -88,3 +90,14 @@ def test_reprices_stop_at_max_reprices() -> None:
     assert [(o.leg, o.price) for o in orders] == [(0, D("50")), (1, D("50")), (2, D("48.5"))]
     assert all(o.status is OrderStatus.CANCELED for o in orders)
     assert b.kernel.ledger.rejection_counts() == {"timed_out": 1}
+
+
+def test_reprice_never_goes_past_the_signals_own_limit_price() -> None:
+    b = bot(timeout_s="90", on_timeout="reprice", max_reprices=2, offset_bps="0")
+    b.kernel.submit_signal(make_signal(side="buy", order_type="limit", price="90"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    assert [(o.leg, o.price) for o in b.orders.all_orders] == [
+        (0, D("90")),
+        (1, D("90")),  # the market is at 100: re-placed at the signal's 90, not chased
+        (2, D("90")),
+    ]

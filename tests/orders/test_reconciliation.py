@@ -181,3 +181,31 @@ async def test_a_venue_that_cannot_be_asked_is_retried_then_raises_never_read_as
         await reconciler.reconcile(at_start=True)
     assert calls == 3
     assert running.bot.orders.all_orders[0].is_open  # nothing concluded from silence
+
+
+async def test_an_order_past_its_timeout_at_restart_is_canceled_and_repriced(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0)
+    limit = {
+        "class": "limit",
+        "params": {"timeout_s": 30, "on_timeout": "reprice", "offset_bps": 5000},
+    }
+    first = start(engine, clock, execution=limit)
+    clock.advance_to(T0 + MINUTE + 1)
+    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.1"))
+    first.journal.flush()
+    clock.advance_to(T0 + MINUTE + 2)
+    first.journal.flush()
+    # the bot dies; it comes back long after the order's 30 s deadline
+    clock = SimulatedClock(T0 + 5 * MINUTE)
+    second = start(engine, clock, execution=limit)
+    report = await reconcile(second)
+    assert report.ok
+    clock.advance_to(T0 + 5 * MINUTE + 1)
+    second.journal.flush()
+    legs = sorted(second.bot.orders.all_orders, key=lambda o: o.leg)
+    assert [o.leg for o in legs] == [0, 1]
+    assert legs[0].status is OrderStatus.CANCELED and legs[0].timed_out
+    assert legs[1].is_open  # the re-price, sent

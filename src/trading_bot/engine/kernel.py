@@ -56,6 +56,10 @@ class SignalOrders:
         self._record = record
         self._next_leg = len(record.client_order_ids)
 
+    @property
+    def signal(self) -> Signal:
+        return self._signal
+
     def place(
         self,
         *,

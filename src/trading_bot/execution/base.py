@@ -10,12 +10,18 @@ from trading_bot.domain.enums import OrderType, Side, TimeInForce
 from trading_bot.domain.intent import TradeIntent
 from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import Rejection
+from trading_bot.domain.signal import Signal
 from trading_bot.engine.component import Component
 
 
 class OrderPlacer(Protocol):
     """Places orders for one signal: gives each its deterministic client order id and sends it
     through the order manager (write-ahead, then the venue)."""
+
+    @property
+    def signal(self) -> Signal:
+        """The signal the orders are for."""
+        ...
 
     def place(
         self,

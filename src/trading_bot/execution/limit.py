@@ -89,8 +89,9 @@ class LimitOrderExecution(ExecutionAlgorithm):
         return None
 
     def on_timeout(self, order: Order, placer: OrderPlacer) -> None:
-        """Re-place the unfilled rest at the price a new signal would get now (its legs 1..N
-        are the re-prices, so `max_reprices` holds across restarts)."""
+        """Re-place the unfilled rest at the price a new signal would get now, but never past
+        the signal's own limit `price` (its legs 1..N are the re-prices, so `max_reprices`
+        holds across restarts)."""
         if self.params.on_timeout != "reprice" or order.leg >= self.params.max_reprices:
             return
         reference = self.context.prices.last_price(order.symbol)
@@ -105,6 +106,9 @@ class LimitOrderExecution(ExecutionAlgorithm):
             if side is Side.BUY
             else ceil_to_step(raw, market.price_step)
         )
+        limit = placer.signal.price
+        if limit is not None:
+            price = min(price, limit) if side is Side.BUY else max(price, limit)
         amount = market.round_amount(order.remaining)
         if market.check_order(amount, price) is not None:
             return  # the rest is too small to trade on its own

@@ -136,7 +136,14 @@ class OrderManager:
         if order.is_open:
             self._open[order.client_order_id] = order
             self._add_exposure(order, order.remaining)
-            self._schedule_timeout(order)
+            deadline = order.timeout_at_ms
+            if deadline is not None and deadline <= self._clock.now_ms():
+                # past its deadline: timed out (derived, not stored), so that the cancel
+                # recovery may find at the venue is treated as the timeout's
+                order.timed_out = True
+                self._clock.schedule_after(0, lambda: self.cancel(order))
+            else:
+                self._schedule_timeout(order)
         for fill in fills:
             self._fills_seen[(fill.client_order_id, fill.trade_id)] = _terms(fill)
 
