@@ -63,3 +63,11 @@ def test_oversized_payload_is_rejected_before_parsing() -> None:
 
 def test_deeply_nested_json_is_a_rejection_not_a_crash() -> None:
     assert is_outcome(parse_json_signal("[" * 30_000 + "]" * 30_000))
+
+
+def test_a_key_given_twice_is_refused_not_last_one_wins() -> None:
+    from trading_bot.intake.parsing import parse_json_signal
+
+    assert parse_json_signal(
+        '{"signal_id": "a", "signal_id": "b", "asset": "BTC/USDT", "side": "buy", "size": "1"}'
+    ) == ["key 'signal_id' appears twice in one object"]

@@ -23,10 +23,26 @@ def parse_json_signal(text: str | bytes) -> Signal | list[str]:
     if len(text) > MAX_PAYLOAD_BYTES:
         return [f"payload is {len(text)} bytes, larger than the {MAX_PAYLOAD_BYTES}-byte limit"]
     try:
-        payload = json.loads(text, parse_float=Decimal)
+        payload = json.loads(text, parse_float=Decimal, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as error:
+        return [f"key {error} appears twice in one object"]
     except (ValueError, RecursionError) as error:
         return [f"not valid JSON: {error}"]
     return validate_signal(payload)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object that names a key twice is ambiguous (which signal_id?): refused."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(repr(key))
+        result[key] = value
+    return result
 
 
 def validate_signal(payload: object) -> Signal | list[str]:

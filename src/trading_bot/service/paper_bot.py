@@ -217,10 +217,20 @@ async def _follow_file(running: RunningBot, path: str, poll_s: float) -> None:
     name = f"signal_file:{path}"
     tail = SignalFileTail(path, running.cursors.get(name))
     kernel = running.bot.kernel
+    failing = ""
     while True:
-        lines = tail.read()
+        try:
+            lines = tail.read()
+        except Exception as error:  # the file is unreadable now: say so once, keep polling
+            message = f"{type(error).__name__}: {error}"
+            if message != failing:
+                logger.error("cannot read signal file {}: {}; retrying", path, message)
+                failing = message
+            await asyncio.sleep(max(poll_s, 1.0))
+            continue
+        failing = ""
         for line in lines:
-            parsed = parse_json_signal(line.text)
+            parsed = [line.problem] if line.problem else parse_json_signal(line.text)
             if isinstance(parsed, list):
                 kernel.reject_invalid(InvalidSignal(line.location, tuple(parsed), line.text))
             else:
