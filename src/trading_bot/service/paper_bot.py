@@ -34,6 +34,7 @@ from trading_bot.service.snapshots import write_snapshot
 from trading_bot.store.bot_state import BotState, load_bot_state, save_initial_balances
 from trading_bot.store.database import open_engine, upgrade_to_head
 from trading_bot.store.journal import StoreJournal
+from trading_bot.store.lock import lock_store
 from trading_bot.store.models import RecoveryRunRow
 from trading_bot.store.paper_books import SqlPaperBookStore
 from trading_bot.venues.base import VenueQueryError
@@ -128,6 +129,7 @@ async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot
         data[symbol.upper()] = item
     engine = open_engine(config.store.url)
     upgrade_to_head(engine)
+    lock_store(engine)  # held until the process exits
     loop = asyncio.get_running_loop()
     return assemble_paper_bot(
         loaded, engine, LiveClock(loop), data, schedule=loop.call_soon, faults=faults

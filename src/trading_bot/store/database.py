@@ -3,6 +3,7 @@ writer, and the schema brought to the newest migration on open."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,16 @@ class StoreError(Exception):
     URL's password)."""
 
 
+_CREDENTIALS = re.compile(r"^([^:/]*:/*[^:/@]*):[^@]*@")
+
+
 def safe_url(url: str) -> str:
-    """The URL with its password masked, for messages and logs."""
+    """The URL with its password masked, for messages and logs (also when it does not
+    parse, where the password would otherwise show in the error)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(unparseable store URL)"
+    except (ArgumentError, ValueError):
+        return _CREDENTIALS.sub(r"\1:***@", url)
 
 
 def open_engine(url: str) -> Engine:
@@ -37,21 +42,35 @@ def open_engine(url: str) -> Engine:
     readers such as `trading-bot report` never block the bot."""
     try:
         parsed = make_url(url)
-    except ArgumentError as error:
-        raise StoreError(f"store.url {url!r} is not a database URL: {error}") from None
+        parsed.port  # noqa: B018  (a bad port only raises when read)
+    except (ArgumentError, ValueError):
+        raise StoreError(
+            f"store.url {safe_url(url)!r} is not a database URL; expected e.g. "
+            "sqlite:///state/bot.sqlite or postgresql://user@host:5432/db"
+        ) from None
     # no pool_pre_ping: it costs a round trip per transaction, and a dropped connection already
     # fails the journal's commit, which keeps orders unsent and retries
     options: dict[str, Any] = {"future": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
+        if not database or database == ":memory:":
+            raise StoreError(
+                "store.url: an in-memory SQLite store keeps nothing across a restart; "
+                "give a file, e.g. sqlite:///state/bot.sqlite"
+            )
+        try:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"store.url {safe_url(url)}: cannot create {Path(database).parent}: "
+                f"{error.strerror}"
+            ) from None
         options["connect_args"] = {"timeout": 30}
     elif parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         engine = create_engine(parsed, **options)
-    except (ArgumentError, ImportError) as error:
+    except (ArgumentError, ImportError, ValueError) as error:
         raise StoreError(f"store.url {safe_url(url)}: {error}") from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
