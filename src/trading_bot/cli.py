@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +24,7 @@ from trading_bot.backtest.runner import BacktestSetupError, run_backtest
 from trading_bot.backtest.summary import build_summary, write_trades_csv
 from trading_bot.config.errors import ConfigError
 from trading_bot.config.loader import LoadedConfig, load_config
+from trading_bot.config.models import UNIFIED_SYMBOL
 from trading_bot.intake.signal_file import read_signal_file
 from trading_bot.market_data.errors import DataFileError
 from trading_bot.market_data.loader import MarketData, load_market_data
@@ -45,7 +45,6 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep
 
-_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 USAGE_ERROR = 2
 
 
@@ -125,7 +124,10 @@ def _parse_data(values: list[str]) -> list[tuple[str, Path]]:
             raise _fail(
                 f"--data {value!r}: expected SYMBOL=path.csv, e.g. BTC/USDT=data/btc_1m.csv"
             )
-        if not _SYMBOL.match(symbol) or symbol.split("/")[0] == symbol.split("/")[1].split(":")[0]:
+        if (
+            not UNIFIED_SYMBOL.match(symbol)
+            or symbol.split("/")[0] == symbol.split("/")[1].split(":")[0]
+        ):
             raise _fail(f"--data {value!r}: {symbol!r} is not a unified symbol like BTC/USDT")
         parsed.append((symbol, Path(path.strip())))
     return parsed

@@ -7,11 +7,14 @@ the exact key.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trading_bot.domain.enums import TradingMode
+
+UNIFIED_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 
 
 class Section(BaseModel):
@@ -137,6 +140,23 @@ class PaperConfig(Section):
         default_factory=dict,
         description="symbol -> candles or trades CSV replayed as the paper venue's prices",
     )
+
+    @field_validator("market_data", mode="before")
+    @classmethod
+    def _unified_symbols(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        checked: dict[object, object] = {}
+        for key, path in value.items():
+            symbol = key.strip().upper() if isinstance(key, str) else key
+            if not isinstance(symbol, str) or not UNIFIED_SYMBOL.match(symbol):
+                raise ValueError(f"{key!r} is not a unified symbol like BTC/USDT")
+            base, quote = symbol.split(":")[0].split("/")
+            if base == quote:
+                raise ValueError(f"{key!r} trades an asset against itself")
+            checked[symbol] = path
+        return checked
+
     replay_speed: int = Field(
         default=1, ge=1, le=10_000, description="recorded time played per unit of wall time"
     )

@@ -121,15 +121,18 @@ class BarSeries:
             self.interval_ms,
         )
 
+    def replay_copies(self, anchor_ms: int, speed: int, until_ms: int) -> int:
+        """How many copies of the series `replayed` needs to cover `until_ms`."""
+        span = self.end_ms - self.start_ms + self.interval_ms
+        wall_span = max(1, span // speed)
+        return max(1, -(-(until_ms - anchor_ms) // wall_span) + 1)
+
     def replayed(self, anchor_ms: int, speed: int, until_ms: int) -> BarSeries:
         """The series played from `anchor_ms` on at `speed` times real time, repeated (as in
         `tiled`) until it covers `until_ms`: recorded prices for a paper venue on the wall
         clock. The same anchor always gives the same timeline, so a restarted paper venue
         continues where it was."""
-        span = self.end_ms - self.start_ms + self.interval_ms
-        wall_span = max(1, span // speed)
-        copies = max(1, -(-(until_ms - anchor_ms) // wall_span) + 1)
-        tiled = self.tiled(copies * len(self))
+        tiled = self.tiled(self.replay_copies(anchor_ms, speed, until_ms) * len(self))
         ts = anchor_ms + (tiled.ts - self.start_ms) // speed
         return BarSeries(
             self.symbol,

@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from loguru import logger
 from sqlalchemy import Engine, insert
@@ -38,7 +39,7 @@ from trading_bot.store.lock import lock_store
 from trading_bot.store.models import RecoveryRunRow
 from trading_bot.store.paper_books import SqlPaperBookStore
 from trading_bot.venues.base import VenueQueryError
-from trading_bot.venues.paper.exchange import PaperExchange, Schedule
+from trading_bot.venues.paper.exchange import PaperExchange, PaperSetupError, Schedule
 from trading_bot.venues.simulated.exchange import SimulatedExchange
 
 REFUSED = 3
@@ -175,26 +176,42 @@ def assemble_paper_bot(
         on_commit=lambda: faults.reached("after_venue_commit"),
     )
     until = now + config.paper.horizon_hours * HOUR_MS
-    for series in data.values():
-        venue.add_market_data(series, speed=config.paper.replay_speed, until_ms=until)
     symbols = list(data)
-    prices = HistoricalPrices({symbol: venue.marks(symbol) for symbol in symbols}, clock)
     state = load_bot_state(engine)
     initial = state.initial_balances
-    if initial is None:
-        initial = venue.balances()
-        save_initial_balances(engine, initial)
-    bot = build_bot(
-        loaded,
-        venue=venue,
-        clock=clock,
-        prices=prices,
-        initial_balances=initial,
-        journal=journal,
-    )
+    configured = {
+        asset: Decimal(amount) for asset, amount in venue_template.params.balances.items()
+    }
+    if initial is not None and _nonzero(initial) != _nonzero(configured):
+        logger.warning(
+            "exchange.params.balances differ from the balances this store's paper venue started "
+            "with ({}); the venue keeps its own books: start a new store to use the new ones",
+            ", ".join(f"{asset} {amount}" for asset, amount in sorted(initial.items())),
+        )
+    try:
+        for series in data.values():
+            venue.add_market_data(series, speed=config.paper.replay_speed, until_ms=until)
+        prices = HistoricalPrices({symbol: venue.marks(symbol) for symbol in symbols}, clock)
+        if initial is None:
+            initial = venue.balances()
+            save_initial_balances(engine, initial)
+        bot = build_bot(
+            loaded,
+            venue=venue,
+            clock=clock,
+            prices=prices,
+            initial_balances=initial,
+            journal=journal,
+        )
+    except PaperSetupError as error:
+        raise ServiceSetupError(str(error)) from None
     _restore(bot, state)
     currency = config.backtest.valuation_currency or split_symbol(symbols[0])[1]
     return RunningBot(bot, venue, journal, engine, prices, currency, state.cursors)
+
+
+def _nonzero(balances: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {asset: amount for asset, amount in balances.items() if amount}
 
 
 def _restore(bot: Bot, state: BotState) -> None:

@@ -38,6 +38,7 @@ class SqlPaperBookStore:
             ).all()
         return PaperBooks(
             anchor_ms=saved["anchor_ms"],
+            replay=saved.get("replay"),
             balances=balances,
             order_sequence=saved["order_sequence"],
             trade_sequence=saved["trade_sequence"],
@@ -51,9 +52,11 @@ class SqlPaperBookStore:
         balances: dict[str, Decimal],
         sequences: tuple[int, int],
         anchor_ms: int,
+        replay: dict[str, Any],
     ) -> None:
         state = {
             "anchor_ms": anchor_ms,
+            "replay": replay,
             "order_sequence": sequences[0],
             "trade_sequence": sequences[1],
         }

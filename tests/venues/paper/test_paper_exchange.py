@@ -91,3 +91,56 @@ async def test_market_order_waiting_for_volume_keeps_filling_after_a_restart(
     order = second.bot.orders.all_orders[0]
     assert order.status is OrderStatus.FILLED and order.filled_amount == Decimal(3)
     assert second.bot.portfolio.balances == second.venue.balances()
+
+
+def test_a_restart_must_replay_what_the_venue_replayed_before(tmp_path: Path) -> None:
+    import pytest
+
+    from tests.conftest import make_bars
+    from tests.service.rig import paper_config
+    from trading_bot.service.paper_bot import ServiceSetupError, assemble_paper_bot
+
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0)
+    start(engine, clock)
+    other = make_bars("BTC/USDT", ["50", "51", "52"], start=T0)
+    with pytest.raises(ServiceSetupError, match="is not the one this store's paper venue replays"):
+        assemble_paper_bot(paper_config(), engine, clock, {"BTC/USDT": other}, schedule=None)
+    bars = make_bars("BTC/USDT", ["100", "101", "102", "103", "104", "105", "106", "107",
+                                  "108", "109"], start=T0)  # fmt: skip
+    with pytest.raises(ServiceSetupError, match="replays at 1; keep 1"):
+        assemble_paper_bot(
+            paper_config(paper={"replay_speed": 10}), engine, clock, {"BTC/USDT": bars},
+            schedule=None,
+        )  # fmt: skip
+    short = make_bars("BTC/USDT", ["1", "2"], start=T0, interval=1)
+    with pytest.raises(ServiceSetupError, match="rows in memory"):
+        assemble_paper_bot(
+            paper_config(), store(tmp_path / "new"), clock, {"BTC/USDT": short}, schedule=None
+        )
+
+
+def test_dropping_a_symbol_with_open_orders_refuses_the_start(tmp_path: Path) -> None:
+    import pytest
+
+    from tests.conftest import make_bars
+    from tests.service.rig import OPENS, paper_config
+    from trading_bot.service.paper_bot import ServiceSetupError, assemble_paper_bot
+
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0)
+    loaded = paper_config(execution=LIMIT)
+    btc = make_bars("BTC/USDT", OPENS, start=T0)
+    eth = make_bars("ETH/USDT", ["10", "11", "12"], start=T0)
+    first = assemble_paper_bot(
+        loaded, engine, clock, {"BTC/USDT": btc, "ETH/USDT": eth}, schedule=None
+    )
+    first.bot.kernel.submit_signal(
+        make_signal(asset="ETH/USDT", size="1", order_type="limit", price="5")
+    )
+    first.journal.flush()
+    clock.advance_to(T0 + MINUTE)
+    with pytest.raises(ServiceSetupError, match="open orders in ETH/USDT"):
+        assemble_paper_bot(
+            loaded, engine, SimulatedClock(clock.now_ms()), {"BTC/USDT": btc}, schedule=None
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from trading_bot.domain.enums import OrderType, Side, TimeInForce
 from trading_bot.domain.fill import Fill
@@ -91,6 +91,9 @@ class PaperBooks:
     """Everything the venue needs to continue after a restart."""
 
     anchor_ms: int | None = None
+    # what the replay was built from (speed, and per symbol the data's first/last time and
+    # row count): the venue's timeline depends on it, so a restart must use the same
+    replay: dict[str, Any] | None = None
     balances: dict[str, Decimal] | None = None
     order_sequence: int = 0
     trade_sequence: int = 0
@@ -109,6 +112,7 @@ class PaperBookStore(Protocol):
         balances: dict[str, Decimal],
         sequences: tuple[int, int],
         anchor_ms: int,
+        replay: dict[str, Any],
     ) -> None:
         """Write all of it in one transaction: the venue reports nothing before it commits."""
 

@@ -31,6 +31,15 @@ from trading_bot.venues.paper.books import PaperBookStore, PaperOrderRecord
 from trading_bot.venues.simulated.exchange import SimulatedExchange
 
 Schedule = Callable[[Callable[[], None]], None]
+# replayed rows held in memory at most (a short file replayed fast over a long horizon is
+# copied many times)
+MAX_REPLAY_ROWS = 3_000_000
+
+
+class PaperSetupError(Exception):
+    """The config cannot continue this store's paper venue (a message for the user)."""
+
+
 Report = tuple[str, tuple[Any, ...]]
 S = OrderStatus
 
@@ -74,11 +83,47 @@ class PaperExchange(Venue):
         self._commit_due = False
         self._delivering = False
         self._ever_saved = saved.anchor_ms is not None
+        self._saved_replay: dict[str, Any] = saved.replay or {}
+        self.replay: dict[str, Any] = {
+            "speed": None,
+            "data": dict(self._saved_replay.get("data", {})),
+        }
 
     # -- setup ----------------------------------------------------------------------------------
 
     def add_market_data(self, data: BarSeries, *, speed: int, until_ms: int) -> None:
+        """Replay `data` as this venue's prices. A restarted venue must replay what it did
+        before (same speed, same data per symbol): its timeline and its open orders depend
+        on it. New symbols may be added."""
+        symbol = data.symbol
+        saved_speed = self._saved_replay.get("speed")
+        if saved_speed is not None and saved_speed != speed:
+            raise PaperSetupError(
+                f"paper.replay_speed is {speed}, but this store's paper venue replays at "
+                f"{saved_speed}; keep {saved_speed} or start a new store"
+            )
+        fingerprint = {"first_ms": data.start_ms, "last_ms": data.end_ms, "rows": len(data)}
+        saved = self._saved_replay.get("data", {}).get(symbol)
+        if saved is not None and saved != fingerprint:
+            raise PaperSetupError(
+                f"paper.market_data.{symbol}: the file is not the one this store's paper venue "
+                f"replays ({saved['rows']} rows from {saved['first_ms']} to {saved['last_ms']}, "
+                f"now {len(data)} from {data.start_ms} to {data.end_ms}); give the same file "
+                "or start a new store"
+            )
+        rows = data.replay_copies(self.anchor_ms, speed, until_ms) * len(data)
+        if rows > MAX_REPLAY_ROWS:
+            raise PaperSetupError(
+                f"paper.market_data.{symbol}: replaying {len(data)} rows at replay_speed {speed} "
+                f"over horizon_hours needs {rows:,} rows in memory (at most "
+                f"{MAX_REPLAY_ROWS:,}); lower paper.horizon_hours or paper.replay_speed, or "
+                "give a longer file"
+            )
         self._exchange.add_market_data(data.replayed(self.anchor_ms, speed, until_ms))
+        self.replay["speed"] = speed
+        if self.replay["data"].get(symbol) != fingerprint:
+            self.replay["data"][symbol] = fingerprint
+            self._ever_saved = False  # the new replay settings go into the next commit
 
     def marks(self, symbol: str) -> MarkSeries:
         return self._exchange.marks(symbol)
@@ -87,6 +132,12 @@ class PaperExchange(Venue):
         self._target = reports
         self._clock = clock
         self._exchange.bind(_Recorder(self), _CommittingClock(clock, self._entry_done))
+        orphans = sorted({r.symbol for r in self._to_restore if self.market(r.symbol) is None})
+        if orphans:
+            raise PaperSetupError(
+                f"the paper venue has open orders in {', '.join(orphans)}, which "
+                "paper.market_data no longer lists; add it back"
+            )
         for record in self._to_restore:
             self._exchange.restore_open_order(record.venue_order())
         self._to_restore = []
@@ -188,6 +239,7 @@ class PaperExchange(Venue):
                 self._exchange.balances(),
                 self._exchange.sequences,
                 self.anchor_ms,
+                self.replay,
             )
             self._ever_saved = True
             for coid, record in self._dirty.items():
