@@ -322,6 +322,9 @@ def report(
     venue's. Safe to run while the bot runs."""
     loaded = _load(config, env_file)
     url = store or loaded.config.store.url
+    database = make_url_database(url)
+    if database is not None and not Path(database).exists():
+        raise _fail(f"no store at {database} (store.url {safe_url(url)}): has the bot run yet?")
     try:
         engine = open_engine(url)
         if not schema_is_current(engine):
@@ -337,10 +340,19 @@ def report(
         print_report(out, result)
 
 
+def make_url_database(url: str) -> str | None:
+    """The file of a SQLite URL (None for other databases or an unparseable URL)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    return parsed.database if parsed.get_backend_name() == "sqlite" else None
+
+
 def make_url_password(url: str) -> str | None:
     try:
         return make_url(url).password
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return None
 
 

@@ -32,9 +32,11 @@ from trading_bot.store.models import (
     KeyValueRow,
     OrderRow,
     PaperBalanceRow,
+    PaperFillRow,
     PaperOrderRow,
     SignalRow,
 )
+from trading_bot.store.paper_books import STATE_KEY as PAPER_STATE_KEY
 
 BPS = Decimal(10_000)
 Key = tuple[str, str, str]
@@ -70,6 +72,10 @@ def build_report(engine: Engine) -> dict[str, Any]:
         ).scalar()
         venue_balances = {r.asset: r.total for r in connection.execute(select(PaperBalanceRow))}
         venue_orders = connection.execute(select(func.count()).select_from(PaperOrderRow)).scalar()
+        paper_venue = connection.execute(
+            select(KeyValueRow.value).where(KeyValueRow.key == PAPER_STATE_KEY)
+        ).scalar()
+        venue_fills = connection.execute(select(PaperFillRow)).all()
 
     by_key: dict[Key, _Attribution] = {}
     expected: dict[tuple[str, str], Decimal | None] = {}
@@ -101,11 +107,9 @@ def build_report(engine: Engine) -> dict[str, Any]:
         key = order_key.get(fill.client_order_id, ("-", "-", "-"))
         item = by_key.setdefault(key, _Attribution())
         side = Side(fill.side)
-        base, quote = fill.symbol.split(":")[0].split("/")
+        quote = fill.symbol.split(":")[0].split("/")[1]
         sign = 1 if side is Side.BUY else -1
-        balances[base] = balances.get(base, ZERO) + sign * fill.amount
-        balances[quote] = balances.get(quote, ZERO) - sign * fill.amount * fill.price
-        balances[fill.fee_asset] = balances.get(fill.fee_asset, ZERO) - fill.fee
+        _apply(balances, fill)
         item.filled += fill.amount
         item.fees[fill.fee_asset] = item.fees.get(fill.fee_asset, ZERO) + fill.fee
         position = positions.setdefault((key, fill.symbol), Position(fill.symbol))
@@ -118,6 +122,7 @@ def build_report(engine: Engine) -> dict[str, Any]:
             item.slippage_cost += sign * (fill.price - price) * fill.amount
             item.slippage_notional += price * fill.amount
 
+    books = _books(balances, fills, venue_fills, venue_balances, venue_orders, paper_venue)
     return {
         "signals": {
             "by_status": dict(Counter(row.status for row in signals)),
@@ -136,13 +141,48 @@ def build_report(engine: Engine) -> dict[str, Any]:
             }
             for symbol, p in sorted(net.items())
         },
-        "books": {
-            "bot_balances": {a: str(v) for a, v in sorted(balances.items())},
-            "venue_balances": {a: str(v) for a, v in sorted(venue_balances.items())},
-            "venue_orders": venue_orders,
-            "agree": not venue_balances or _same(balances, venue_balances),
-        },
+        "books": books,
     }
+
+
+def _books(
+    balances: dict[str, Decimal],
+    fills: list[Any],
+    venue_fills: list[Any],
+    venue_balances: dict[str, Decimal],
+    venue_orders: int | None,
+    paper_venue: str | None,
+) -> dict[str, Any]:
+    """The bot's books against the paper venue's. While the bot runs, the venue may have
+    committed fills the bot has not recorded yet (the venue writes first): those are counted
+    and added before comparing, so a running bot is not reported as disagreeing."""
+    books: dict[str, Any] = {
+        "bot_balances": {a: str(v) for a, v in sorted(balances.items())},
+        "venue_balances": {a: str(v) for a, v in sorted(venue_balances.items())},
+        "venue_orders": venue_orders,
+        "agree": None,  # no paper venue in this store
+    }
+    if paper_venue is None:
+        return books
+    recorded = {(f.client_order_id, f.trade_id) for f in fills}
+    at_venue = {(f.client_order_id, f.trade_id) for f in venue_fills}
+    pending = [f for f in venue_fills if (f.client_order_id, f.trade_id) not in recorded]
+    unknown = len(recorded - at_venue)
+    expected = dict(balances)
+    for fill in pending:
+        _apply(expected, fill)
+    books["venue_fills_not_yet_recorded"] = len(pending)
+    books["bot_fills_unknown_to_venue"] = unknown
+    books["agree"] = unknown == 0 and _same(expected, venue_balances)
+    return books
+
+
+def _apply(balances: dict[str, Decimal], fill: Any) -> None:
+    base, quote = fill.symbol.split(":")[0].split("/")
+    sign = 1 if fill.side == Side.BUY.value else -1
+    balances[base] = balances.get(base, ZERO) + sign * fill.amount
+    balances[quote] = balances.get(quote, ZERO) - sign * fill.amount * fill.price
+    balances[fill.fee_asset] = balances.get(fill.fee_asset, ZERO) - fill.fee
 
 
 def _same(a: dict[str, Decimal], b: dict[str, Decimal]) -> bool:
@@ -186,7 +226,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     table = Table(title="attribution (realized P&L: FIFO per strategy/source/user)")
     for column in ("strategy", "source", "user", "signals", "executed", "rejected", "orders",
                    "fill ratio", "realized P&L", "fees", "slippage bps"):  # fmt: skip
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in report["attribution"]:
         table.add_row(
             row["strategy"], row["source"], row["user"], str(row["signals"]), str(row["executed"]),
@@ -198,8 +238,14 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     console.print(table)
     books = report["books"]
     console.print(f"bot balances:   {books['bot_balances']}", highlight=False)
-    if books["venue_balances"]:
+    if books["agree"] is not None:
         console.print(f"venue balances: {books['venue_balances']}", highlight=False)
+        if books["venue_fills_not_yet_recorded"]:
+            console.print(
+                f"({books['venue_fills_not_yet_recorded']} venue fill(s) not recorded by the "
+                "bot yet: it is running; counted above)",
+                highlight=False,
+            )
         console.print(
             "books agree with the paper venue"
             if books["agree"]
