@@ -46,6 +46,7 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep
 
 USAGE_ERROR = 2
+INTERRUPTED = 130
 
 
 def _fail(message: str) -> typer.Exit:
@@ -282,11 +283,20 @@ def run(
         raise _fail(f"logging.file: cannot open {error.filename}: {error.strerror}") from None
     for warning in loaded.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    # until the event loop takes over SIGTERM, it stops the start-up like Ctrl-C does
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = asyncio.run(_run_until_signal(loaded))
     except (ServiceSetupError, StoreError) as error:
         raise _fail(str(error)) from None
+    except KeyboardInterrupt:
+        err.print("stopped during start-up; the next start reconciles and carries on")
+        raise typer.Exit(INTERRUPTED) from None
     raise typer.Exit(code)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 async def _run_until_signal(loaded: LoadedConfig) -> int:

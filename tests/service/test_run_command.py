@@ -129,3 +129,16 @@ def test_paper_run_executes_signals_and_report_shows_agreeing_books(tmp_path: Pa
     )
     assert refused.returncode == 3
     assert b"UNEXPLAINED balance difference BTC" in refused.stderr
+
+
+def test_sigterm_during_start_up_stops_cleanly(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trading_bot", "run", "-c", str(config)],
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.2)  # past the imports, around the store and venue set-up
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode in (0, 130), stderr.decode()
+    assert b"Traceback" not in stderr

@@ -43,6 +43,7 @@ from trading_bot.venues.paper.exchange import PaperExchange, PaperSetupError, Sc
 from trading_bot.venues.simulated.exchange import SimulatedExchange
 
 REFUSED = 3
+UNSAVED = 1
 HOUR_MS = 3_600_000
 
 
@@ -105,10 +106,20 @@ async def run_paper_bot(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        running.journal.flush()
-        running.venue.commit()
+        saved = running.journal.flush()
+        try:
+            running.venue.commit()
+        except Exception:
+            logger.exception("the paper venue could not save its last changes")
+            saved = False
         _snapshot(running)
-        logger.info("paper bot stopped")
+    if not saved:
+        logger.error(
+            "stopped with changes not saved (the store refused them): the next start "
+            "re-reads the signals after the last saved position and reconciles with the venue"
+        )
+        return UNSAVED
+    logger.info("paper bot stopped")
     return 0
 
 
