@@ -130,6 +130,7 @@ class SignalLedger:
         record.filled = True
         record.status = _EXECUTED
         record.reason = None
+        record.detail = ""
         if final:
             record.open_orders -= 1
         self._changed(record)
