@@ -55,6 +55,9 @@ class OrderManager:
         self._venue = venue
         self._journal: Journal = journal if journal is not None else NullJournal()
         self._journaling = not isinstance(self._journal, NullJournal)
+        if not self._journaling:
+            # a backtest keeps no journal: skip even building the call per transition
+            self._record = _unrecorded  # type: ignore[method-assign]
         self._orders: dict[str, Order] = {}
         self._open: dict[str, Order] = {}
         # unfilled (buy, sell) amounts of open orders per symbol, kept up to date so risk checks
@@ -371,3 +374,7 @@ class OrderManager:
 
 def _terms(fill: Fill) -> tuple[Decimal, Decimal, Decimal]:
     return fill.amount, fill.price, fill.fee
+
+
+def _unrecorded(order: Order, event: str, detail: str = "") -> None:
+    """`OrderManager._record` when there is no journal."""
