@@ -209,3 +209,74 @@ async def test_an_order_past_its_timeout_at_restart_is_canceled_and_repriced(
     assert [o.leg for o in legs] == [0, 1]
     assert legs[0].status is OrderStatus.CANCELED and legs[0].timed_out
     assert legs[1].is_open  # the re-price, sent
+
+
+def _resting_limit(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock, execution={"class": "limit", "params": {}})
+    first.bot.kernel.submit_signal(
+        make_signal(asset="BTC/USDT", size="0.5", order_type="limit", price="50")
+    )
+    first.journal.flush()
+    clock.advance_to(T0 + MINUTE)
+    first.journal.flush()
+    (order,) = first.bot.orders.all_orders
+    assert order.status is OrderStatus.ACCEPTED
+    return engine, clock, first, order
+
+
+async def test_modify_applied_and_filled_while_down_closes_the_order(tmp_path: Path) -> None:
+    for amount in ("0.3", "0.8"):  # smaller, and larger than the original 0.5
+        engine, clock, first, order = _resting_limit(tmp_path / amount)
+        assert first.bot.orders.modify(order, amount=Decimal(amount), price=Decimal("200"))
+        clock.advance_to(T0 + 2 * MINUTE)  # the venue modifies it, then it fills at 200
+        second = start(engine, SimulatedClock(clock.now_ms()), execution={"class": "limit"})
+        report = await reconcile(second)
+        restored = second.bot.orders.get(order.client_order_id)
+        assert report.ok, report.lines()
+        assert restored is not None and restored.status is OrderStatus.FILLED
+        assert restored.filled_amount == Decimal(amount)
+        assert second.bot.orders.open_exposure("BTC/USDT") == (Decimal(0), Decimal(0))
+
+
+async def test_price_only_modify_applied_while_down_is_taken_from_the_venue(
+    tmp_path: Path,
+) -> None:
+    engine, clock, first, order = _resting_limit(tmp_path)
+    first.venue._deliver = lambda: None  # type: ignore[method-assign]  # dies before hearing
+    assert first.bot.orders.modify(order, price=Decimal("60"))
+    first.journal.flush()
+    second = start(engine, clock, execution={"class": "limit"})
+    report = await reconcile(second)
+    restored = second.bot.orders.get(order.client_order_id)
+    assert report.ok
+    assert restored is not None and restored.price == Decimal("60")
+    assert restored.status is OrderStatus.ACCEPTED
+
+
+async def test_rejected_snapshot_with_a_venue_order_id_closes_the_order(tmp_path: Path) -> None:
+    from trading_bot.domain.rejections import RejectionReason
+    from trading_bot.venues.base import VenueOrderSnapshot
+
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock, execution={"class": "limit"})
+    first.bot.kernel.submit_signal(
+        make_signal(asset="BTC/USDT", size="0.5", order_type="limit", price="50")
+    )
+    first.journal.flush()
+    o = first.bot.orders.all_orders[0]
+    second = start(engine, SimulatedClock(T0 + 2), execution={"class": "limit"})
+
+    async def rejected(coid: str, symbol: str) -> VenueOrderSnapshot:
+        return VenueOrderSnapshot(
+            coid, "12345", o.symbol, o.side, o.order_type, o.amount, o.price, None,
+            OrderStatus.REJECTED, Decimal(0), (), RejectionReason.INSUFFICIENT_BALANCE, "no money",
+        )  # fmt: skip
+
+    second.venue.fetch_order = rejected  # type: ignore[method-assign]
+    await reconcile(second)
+    restored = second.bot.orders.get(o.client_order_id)
+    assert restored is not None and restored.status is OrderStatus.REJECTED
+    assert restored.reject_reason is RejectionReason.INSUFFICIENT_BALANCE

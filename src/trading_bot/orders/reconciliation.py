@@ -165,11 +165,20 @@ class Reconciler:
             orders.mark_sent(order)
         if snapshot.status is S.SUBMITTED:
             return  # received, not acknowledged yet: its own report will come
-        if order.status is S.SUBMITTED and snapshot.venue_order_id:
+        if (
+            order.status is S.SUBMITTED
+            and snapshot.venue_order_id
+            and snapshot.status is not S.REJECTED
+        ):
             orders.order_accepted(coid, snapshot.venue_order_id)
-        if snapshot.status.is_open and snapshot.amount != order.amount:
-            price = snapshot.price if order.order_type.has_limit_price else snapshot.trigger_price
-            orders.order_modified(coid, snapshot.amount, price)
+        limit_priced = order.order_type.has_limit_price
+        venue_price = snapshot.price if limit_priced else snapshot.trigger_price
+        if snapshot.amount != order.amount or venue_price != (
+            order.price if limit_priced else order.trigger_price
+        ):
+            # a modify the venue applied (before any fills it allowed), whatever became of
+            # the order since
+            orders.order_modified(coid, snapshot.amount, venue_price)
         for fill in snapshot.fills:
             filled = order.filled_amount
             orders.order_filled(fill)
@@ -177,8 +186,12 @@ class Reconciler:
                 report.fills_applied.append(
                     f"{coid} {fill.trade_id}: {fill.amount} at {fill.price}"
                 )
-        if snapshot.status is S.TRIGGERED and order.status is S.ACCEPTED:
-            orders.order_triggered(coid)
+        if snapshot.status is S.TRIGGERED and order.status in (
+            S.ACCEPTED,
+            S.PENDING_CANCEL,
+            S.PENDING_UPDATE,
+        ):
+            orders.order_triggered(coid)  # while pending: remembered for after the request
         if order.is_open and not snapshot.status.is_open:
             self._close(order, snapshot)
         elif snapshot.status.is_open and order.status is S.PENDING_CANCEL:

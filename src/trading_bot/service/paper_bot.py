@@ -75,6 +75,9 @@ async def run_paper_bot(
     except VenueQueryError as error:
         logger.error("start refused: the venue could not be asked about orders: {}", error)
         return REFUSED
+    except Exception:
+        logger.exception("start refused: reconciling with the venue failed")
+        return REFUSED
     _save_report(running, report)
     if on_report is not None:
         on_report(report)
@@ -106,12 +109,13 @@ async def run_paper_bot(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        saved = running.journal.flush()
+        saved = True
         try:
-            running.venue.commit()
+            running.venue.commit()  # first: what it reports still goes into the journal
         except Exception:
             logger.exception("the paper venue could not save its last changes")
             saved = False
+        saved = running.journal.flush() and saved
         _snapshot(running)
     if not saved:
         logger.error(

@@ -102,7 +102,8 @@ def _record(row: SignalRow, orders: list[Order]) -> SignalRecord:
         open_orders=sum(1 for order in orders if order.is_open),
         filled=any(order.filled_amount > 0 for order in orders),
     )
-    if status is SignalStatus.PENDING:
+    if status is SignalStatus.PENDING or record.open_orders > 0:
+        # its orders may still need it (a timed-out order re-placed as a new leg)
         try:
             record.signal = Signal.model_validate_json(row.payload)
         except ValueError:

@@ -151,10 +151,11 @@ class StoreJournal:
                 self._failures += 1
                 delay = RETRY_MS[min(self._failures, len(RETRY_MS)) - 1]
                 logger.error(
-                    "store write failed ({} in a row), retrying in {} ms; orders wait: {}",
+                    "store write failed ({} in a row), retrying in {} ms; orders wait: {}: {}",
                     self._failures,
                     delay,
                     type(error).__name__,
+                    str(getattr(error, "orig", error)).splitlines()[0][:300],
                 )
                 self._flush_due = True
                 self._clock.schedule_after(delay, self.flush)
@@ -167,7 +168,10 @@ class StoreJournal:
                 self._on_intents_committed()
         waiting, self._waiting = self._waiting, []
         for action in waiting:
-            action()
+            try:
+                action()
+            except Exception:  # one failing send must not keep the others from going out
+                logger.exception("an action waiting on the store commit failed")
         return True
 
     def _write(self) -> None:
@@ -208,7 +212,8 @@ class StoreJournal:
             if self._events:
                 insert_rows(connection, OrderEventRow.__table__, self._events)  # type: ignore[arg-type]
             if self._fills:
-                insert_rows(connection, FillRow.__table__, self._fills)  # type: ignore[arg-type]
+                # an upsert: a retry after a commit whose acknowledgement was lost must not fail
+                upsert(connection, FillRow.__table__, self._fills, ["client_order_id", "trade_id"])  # type: ignore[arg-type]
             if self._duplicates:
                 insert_rows(connection, DuplicateSignalRow.__table__, self._duplicates)  # type: ignore[arg-type]
             if self._dead_letters:
@@ -259,6 +264,8 @@ def _signal_row(signal: Signal, record: SignalRecord) -> dict[str, Any]:
         except ArithmeticError:
             expected = None
     user = signal.metadata.get("user")
+    if expected is not None and (not expected.is_finite() or len(str(expected)) > 80):
+        expected = None  # not a price the store (or a report) can use
     return {
         "source": record.source,
         "signal_id": record.signal_id,
@@ -268,8 +275,8 @@ def _signal_row(signal: Signal, record: SignalRecord) -> dict[str, Any]:
         "detail": record.detail,
         "asset": signal.asset,
         "strategy": signal.strategy,
-        "user": str(user) if user is not None else None,
-        "expected_price": expected if expected is None or expected.is_finite() else None,
+        "user": str(user)[:200] if user is not None else None,
+        "expected_price": expected,
         "payload": signal.model_dump_json(),
     }
 

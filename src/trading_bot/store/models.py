@@ -32,7 +32,7 @@ class SignalRow(Base):
     status: Mapped[str] = mapped_column(String(20), index=True)
     reason: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="")
-    asset: Mapped[str] = mapped_column(String(60))
+    asset: Mapped[str] = mapped_column(String(64))
     strategy: Mapped[str | None] = mapped_column(ID)
     user: Mapped[str | None] = mapped_column(ID)
     expected_price: Mapped[Decimal | None] = mapped_column(ExactDecimal)
@@ -67,7 +67,7 @@ class OrderRow(Base):
     leg: Mapped[int] = mapped_column(Integer)
     strategy: Mapped[str | None] = mapped_column(ID)
     user: Mapped[str | None] = mapped_column(ID)
-    symbol: Mapped[str] = mapped_column(String(60))
+    symbol: Mapped[str] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(4))
     order_type: Mapped[str] = mapped_column(String(20))
     amount: Mapped[Decimal] = mapped_column(ExactDecimal)
@@ -107,7 +107,7 @@ class FillRow(Base):
 
     client_order_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     trade_id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    symbol: Mapped[str] = mapped_column(String(60))
+    symbol: Mapped[str] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(4))
     amount: Mapped[Decimal] = mapped_column(ExactDecimal)
     price: Mapped[Decimal] = mapped_column(ExactDecimal)
@@ -120,7 +120,7 @@ class FillRow(Base):
 class PositionRow(Base):
     __tablename__ = "positions"
 
-    symbol: Mapped[str] = mapped_column(String(60), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
     quantity: Mapped[Decimal] = mapped_column(ExactDecimal)
     average_entry_price: Mapped[Decimal] = mapped_column(ExactDecimal)
     realized_pnl: Mapped[Decimal] = mapped_column(ExactDecimal)
@@ -167,7 +167,7 @@ class PaperOrderRow(Base):
 
     client_order_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     venue_order_id: Mapped[str] = mapped_column(String(80))
-    symbol: Mapped[str] = mapped_column(String(60))
+    symbol: Mapped[str] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(4))
     order_type: Mapped[str] = mapped_column(String(20))
     amount: Mapped[Decimal] = mapped_column(ExactDecimal)
@@ -192,7 +192,7 @@ class PaperFillRow(Base):
 
     trade_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     client_order_id: Mapped[str] = mapped_column(String(80), index=True)
-    symbol: Mapped[str] = mapped_column(String(60))
+    symbol: Mapped[str] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(4))
     amount: Mapped[Decimal] = mapped_column(ExactDecimal)
     price: Mapped[Decimal] = mapped_column(ExactDecimal)

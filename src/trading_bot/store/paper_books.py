@@ -13,7 +13,7 @@ from trading_bot.domain.fill import Fill
 from trading_bot.domain.order_status import TERMINAL, OrderStatus
 from trading_bot.store.models import KeyValueRow, PaperBalanceRow, PaperFillRow, PaperOrderRow
 from trading_bot.store.rows import fill_from_row, fill_row
-from trading_bot.store.upsert import insert_rows, upsert
+from trading_bot.store.upsert import upsert
 from trading_bot.venues.paper.books import PaperBooks, PaperOrderRecord
 
 STATE_KEY = "paper_venue"
@@ -66,7 +66,7 @@ class SqlPaperBookStore:
             )  # type: ignore[arg-type]
             if fills:
                 rows = [fill_row(fill) for fill in fills]
-                insert_rows(connection, PaperFillRow.__table__, rows)  # type: ignore[arg-type]
+                upsert(connection, PaperFillRow.__table__, rows, ["trade_id"])  # type: ignore[arg-type]
             upsert(
                 connection,
                 PaperBalanceRow.__table__,  # type: ignore[arg-type]

@@ -63,7 +63,7 @@ def upgrade() -> None:
         "fills",
         sa.Column("client_order_id", sa.String(length=80), nullable=False),
         sa.Column("trade_id", sa.String(length=80), nullable=False),
-        sa.Column("symbol", sa.String(length=60), nullable=False),
+        sa.Column("symbol", sa.String(length=64), nullable=False),
         sa.Column("side", sa.String(length=4), nullable=False),
         sa.Column("amount", trading_bot.store.types.ExactDecimal(length=80), nullable=False),
         sa.Column("price", trading_bot.store.types.ExactDecimal(length=80), nullable=False),
@@ -105,7 +105,7 @@ def upgrade() -> None:
         sa.Column("leg", sa.Integer(), nullable=False),
         sa.Column("strategy", sa.String(length=200), nullable=True),
         sa.Column("user", sa.String(length=200), nullable=True),
-        sa.Column("symbol", sa.String(length=60), nullable=False),
+        sa.Column("symbol", sa.String(length=64), nullable=False),
         sa.Column("side", sa.String(length=4), nullable=False),
         sa.Column("order_type", sa.String(length=20), nullable=False),
         sa.Column("amount", trading_bot.store.types.ExactDecimal(length=80), nullable=False),
@@ -143,7 +143,7 @@ def upgrade() -> None:
         "paper_fills",
         sa.Column("trade_id", sa.String(length=80), nullable=False),
         sa.Column("client_order_id", sa.String(length=80), nullable=False),
-        sa.Column("symbol", sa.String(length=60), nullable=False),
+        sa.Column("symbol", sa.String(length=64), nullable=False),
         sa.Column("side", sa.String(length=4), nullable=False),
         sa.Column("amount", trading_bot.store.types.ExactDecimal(length=80), nullable=False),
         sa.Column("price", trading_bot.store.types.ExactDecimal(length=80), nullable=False),
@@ -162,7 +162,7 @@ def upgrade() -> None:
         "paper_orders",
         sa.Column("client_order_id", sa.String(length=80), nullable=False),
         sa.Column("venue_order_id", sa.String(length=80), nullable=False),
-        sa.Column("symbol", sa.String(length=60), nullable=False),
+        sa.Column("symbol", sa.String(length=64), nullable=False),
         sa.Column("side", sa.String(length=4), nullable=False),
         sa.Column("order_type", sa.String(length=20), nullable=False),
         sa.Column("amount", trading_bot.store.types.ExactDecimal(length=80), nullable=False),
@@ -187,7 +187,7 @@ def upgrade() -> None:
 
     op.create_table(
         "positions",
-        sa.Column("symbol", sa.String(length=60), nullable=False),
+        sa.Column("symbol", sa.String(length=64), nullable=False),
         sa.Column("quantity", trading_bot.store.types.ExactDecimal(length=80), nullable=False),
         sa.Column(
             "average_entry_price", trading_bot.store.types.ExactDecimal(length=80), nullable=False
@@ -212,7 +212,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.String(length=40), nullable=True),
         sa.Column("detail", sa.Text(), nullable=False),
-        sa.Column("asset", sa.String(length=60), nullable=False),
+        sa.Column("asset", sa.String(length=64), nullable=False),
         sa.Column("strategy", sa.String(length=200), nullable=True),
         sa.Column("user", sa.String(length=200), nullable=True),
         sa.Column("expected_price", trading_bot.store.types.ExactDecimal(length=80), nullable=True),
