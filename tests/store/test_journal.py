@@ -71,3 +71,23 @@ def test_a_failed_commit_keeps_the_order_unsent_and_retries(tmp_path: Path) -> N
     assert order.status is not OrderStatus.INITIALIZED
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 1
+
+
+def test_outcomes_are_grouped_but_a_waiting_order_is_committed_at_once(tmp_path: Path) -> None:
+    from trading_bot.store.journal import StoreJournal
+
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0)
+    soon: list[object] = []
+    journal = StoreJournal(engine, clock, schedule=soon.append, group_ms=50)
+    running = start(engine, clock)
+    running.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    order = running.bot.orders.all_orders[0]
+    journal.order_changed(order, "accepted", "", T0)  # an outcome: nothing waits on it
+    assert soon == [] and clock.next_timer_ms() == T0 + 50
+    journal.when_durable(lambda: None)  # something waits: committed on the next loop turn
+    assert soon == [journal.flush]
+    journal.flush()  # the loop runs it
+    clock.advance_to(T0 + 50)  # the grouped flush finds nothing left
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM order_events")).scalar() == 1

@@ -43,6 +43,9 @@ from trading_bot.venues.paper.exchange import PaperExchange, PaperSetupError, Sc
 from trading_bot.venues.simulated.exchange import SimulatedExchange
 
 REFUSED = 3
+# outcomes (fills, acks) are committed at most this late: fewer commits, and a crash in
+# between costs nothing (recovery asks the venue)
+OUTCOME_GROUP_MS = 50
 UNSAVED = 1
 HOUR_MS = 3_600_000
 
@@ -182,6 +185,7 @@ def assemble_paper_bot(
         clock,
         schedule=schedule,
         on_intents_committed=lambda: faults.reached("after_intent_commit"),
+        group_ms=OUTCOME_GROUP_MS if schedule is not None else 0,
     )
     venue = PaperExchange(
         venue_template,

@@ -47,10 +47,15 @@ class StoreJournal:
         *,
         schedule: Schedule | None = None,
         on_intents_committed: Callable[[], None] | None = None,
+        group_ms: int = 0,
     ) -> None:
         """`schedule` runs a flush soon (the event loop's `call_soon`); without it the owner
         calls `flush` itself. `on_intents_committed` runs after a commit that wrote new orders,
-        before they are sent (the crash tests' fault point)."""
+        before they are sent (the crash tests' fault point). `group_ms`: when nothing waits
+        on the commit (only outcomes reported by the venue are buffered, which recovery can
+        learn again from the venue), wait this long to commit more at once."""
+        self._group_ms = group_ms
+        self._group_due = False
         self._on_intents_committed = on_intents_committed
         self._engine = engine
         self._clock = clock
@@ -251,9 +256,20 @@ class StoreJournal:
         self._cursors = {}
 
     def _due(self) -> None:
-        if self._schedule is not None and not self._flush_due:
+        if self._schedule is None or self._flush_due:
+            return
+        if self._waiting or not self._group_ms:
             self._flush_due = True
             self._schedule(self.flush)
+        elif not self._group_due:
+            # only outcomes are waiting (nothing is held back for them): gather more first
+            self._group_due = True
+            self._clock.schedule_after(self._group_ms, self._group_flush)
+
+    def _group_flush(self) -> None:
+        self._group_due = False
+        if not self._flush_due:
+            self.flush()
 
 
 def _signal_row(signal: Signal, record: SignalRecord) -> dict[str, Any]:
