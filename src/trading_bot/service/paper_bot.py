@@ -103,6 +103,11 @@ async def run_paper_bot(
         tasks.append(
             asyncio.create_task(_follow_file(running, source.path, source.poll_interval_s))
         )
+    else:
+        logger.warning(
+            "intake.signal_file is not set: no signals will arrive; the bot only keeps its "
+            "orders reconciled with the venue"
+        )
     logger.info(
         "paper bot running; store {}", running.engine.url.render_as_string(hide_password=True)
     )
