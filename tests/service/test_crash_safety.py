@@ -155,13 +155,18 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     sent += pending
 
     process = _start(config)
-    time.sleep(3)  # past start-up: SIGTERM then stops it gracefully
+    assert process.stderr is not None
+    started = b""
+    while b"paper bot running" not in started:  # past start-up: SIGTERM then stops it cleanly
+        line = process.stderr.readline()
+        assert line, "the final run exited during start-up"
+        started += line
     deadline = time.monotonic() + DEADLINE_S
     while not _done(store_url) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.3)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
-    log = stderr.decode(errors="replace")
+    log = (started + stderr).decode(errors="replace")
     assert process.returncode == 0, log
     assert _done(store_url), log
 

@@ -137,8 +137,13 @@ def test_sigterm_during_start_up_stops_cleanly(tmp_path: Path) -> None:
         [sys.executable, "-m", "trading_bot", "run", "-c", str(config)],
         stderr=subprocess.PIPE,
     )
-    time.sleep(1.2)  # past the imports, around the store and venue set-up
+    assert process.stderr is not None
+    seen = b""
+    while b"restored" not in seen:  # start-up is under way: the store is open, the bot built
+        line = process.stderr.readline()
+        assert line, "the bot exited during start-up"
+        seen += line
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
-    assert process.returncode in (0, 130), stderr.decode()
-    assert b"Traceback" not in stderr
+    assert process.returncode in (0, 130), (seen + stderr).decode()
+    assert b"Traceback" not in seen + stderr
