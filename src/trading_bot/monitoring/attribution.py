@@ -22,8 +22,11 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select
 
 from trading_bot.domain.enums import Side
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.market import split_symbol
 from trading_bot.domain.money import ZERO
 from trading_bot.domain.position import Position
+from trading_bot.portfolio.portfolio import Portfolio
 from trading_bot.store.bot_state import INITIAL_BALANCES_KEY
 from trading_bot.store.models import (
     DeadLetterRow,
@@ -37,6 +40,7 @@ from trading_bot.store.models import (
     SignalRow,
 )
 from trading_bot.store.paper_books import STATE_KEY as PAPER_STATE_KEY
+from trading_bot.store.rows import fill_from_row
 
 BPS = Decimal(10_000)
 Key = tuple[str, str, str]
@@ -60,9 +64,12 @@ def build_report(engine: Engine) -> dict[str, Any]:
     with engine.connect() as connection:
         signals = connection.execute(select(SignalRow)).all()
         orders = connection.execute(select(OrderRow)).all()
-        fills = connection.execute(
-            select(FillRow).order_by(FillRow.ts_ms, FillRow.client_order_id, FillRow.trade_id)
-        ).all()
+        fills = [
+            fill_from_row(row)
+            for row in connection.execute(
+                select(FillRow).order_by(FillRow.ts_ms, FillRow.client_order_id, FillRow.trade_id)
+            )
+        ]
         duplicates = connection.execute(
             select(func.count()).select_from(DuplicateSignalRow)
         ).scalar()
@@ -75,7 +82,7 @@ def build_report(engine: Engine) -> dict[str, Any]:
         paper_venue = connection.execute(
             select(KeyValueRow.value).where(KeyValueRow.key == PAPER_STATE_KEY)
         ).scalar()
-        venue_fills = connection.execute(select(PaperFillRow)).all()
+        venue_fills = [fill_from_row(row) for row in connection.execute(select(PaperFillRow))]
 
     by_key: dict[Key, _Attribution] = {}
     expected: dict[tuple[str, str], Decimal | None] = {}
@@ -96,33 +103,31 @@ def build_report(engine: Engine) -> dict[str, Any]:
         item.orders += 1
         if row.leg == 0:
             item.ordered += row.amount
-    balances: dict[str, Decimal] = (
+    initial = (
         {asset: Decimal(value) for asset, value in json.loads(initial_text).items()}
         if initial_text
         else {}
     )
+    book = Portfolio(initial)  # the bot's books: initial balances plus every recorded fill
     positions: dict[tuple[Key, str], Position] = {}
-    net: dict[str, Position] = {}
     for fill in fills:
         key = order_key.get(fill.client_order_id, ("-", "-", "-"))
         item = by_key.setdefault(key, _Attribution())
-        side = Side(fill.side)
-        quote = fill.symbol.split(":")[0].split("/")[1]
-        sign = 1 if side is Side.BUY else -1
-        _apply(balances, fill)
+        quote = split_symbol(fill.symbol)[1]
+        sign = 1 if fill.side is Side.BUY else -1
+        book.apply_fill(fill)
         item.filled += fill.amount
         item.fees[fill.fee_asset] = item.fees.get(fill.fee_asset, ZERO) + fill.fee
         position = positions.setdefault((key, fill.symbol), Position(fill.symbol))
-        realized = position.apply_fill(side, fill.amount, fill.price)
+        realized = position.apply_fill(fill.side, fill.amount, fill.price)
         item.realized_pnl[quote] = item.realized_pnl.get(quote, ZERO) + realized
-        net.setdefault(fill.symbol, Position(fill.symbol)).apply_fill(side, fill.amount, fill.price)
         info = order_info.get(fill.client_order_id)
         price = expected.get((info.signal_source, info.signal_id)) if info is not None else None
         if price:
             item.slippage_cost += sign * (fill.price - price) * fill.amount
             item.slippage_notional += price * fill.amount
 
-    books = _books(balances, fills, venue_fills, venue_balances, venue_orders, paper_venue)
+    books = _books(book, venue_fills, venue_balances, venue_orders, paper_venue)
     return {
         "signals": {
             "by_status": dict(Counter(row.status for row in signals)),
@@ -139,16 +144,15 @@ def build_report(engine: Engine) -> dict[str, Any]:
                 "realized_pnl": str(p.realized_pnl),
                 "pnl_method": "FIFO",
             }
-            for symbol, p in sorted(net.items())
+            for symbol, p in sorted(book.positions.items())
         },
         "books": books,
     }
 
 
 def _books(
-    balances: dict[str, Decimal],
-    fills: list[Any],
-    venue_fills: list[Any],
+    book: Portfolio,
+    venue_fills: list[Fill],
     venue_balances: dict[str, Decimal],
     venue_orders: int | None,
     paper_venue: str | None,
@@ -157,32 +161,24 @@ def _books(
     committed fills the bot has not recorded yet (the venue writes first): those are counted
     and added before comparing, so a running bot is not reported as disagreeing."""
     books: dict[str, Any] = {
-        "bot_balances": {a: str(v) for a, v in sorted(balances.items())},
+        "bot_balances": {a: str(v) for a, v in sorted(book.balances.items())},
         "venue_balances": {a: str(v) for a, v in sorted(venue_balances.items())},
         "venue_orders": venue_orders,
         "agree": None,  # no paper venue in this store
     }
     if paper_venue is None:
         return books
-    recorded = {(f.client_order_id, f.trade_id) for f in fills}
+    recorded = {(f.client_order_id, f.trade_id) for f in book.fills}
     at_venue = {(f.client_order_id, f.trade_id) for f in venue_fills}
     pending = [f for f in venue_fills if (f.client_order_id, f.trade_id) not in recorded]
     unknown = len(recorded - at_venue)
-    expected = dict(balances)
+    expected = Portfolio(book.balances)
     for fill in pending:
-        _apply(expected, fill)
+        expected.apply_fill(fill)
     books["venue_fills_not_yet_recorded"] = len(pending)
     books["bot_fills_unknown_to_venue"] = unknown
-    books["agree"] = unknown == 0 and _same(expected, venue_balances)
+    books["agree"] = unknown == 0 and _same(expected.balances, venue_balances)
     return books
-
-
-def _apply(balances: dict[str, Decimal], fill: Any) -> None:
-    base, quote = fill.symbol.split(":")[0].split("/")
-    sign = 1 if fill.side == Side.BUY.value else -1
-    balances[base] = balances.get(base, ZERO) + sign * fill.amount
-    balances[quote] = balances.get(quote, ZERO) - sign * fill.amount * fill.price
-    balances[fill.fee_asset] = balances.get(fill.fee_asset, ZERO) - fill.fee
 
 
 def _same(a: dict[str, Decimal], b: dict[str, Decimal]) -> bool:
