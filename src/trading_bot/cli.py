@@ -15,8 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from trading_bot import __version__
 from trading_bot.backtest.report import print_summary
@@ -33,7 +32,14 @@ from trading_bot.monitoring.attribution import build_report, print_report
 from trading_bot.monitoring.logging import configure_logging
 from trading_bot.orders.reconciliation import ReconciliationReport
 from trading_bot.service.paper_bot import ServiceSetupError, run_paper_bot
-from trading_bot.store.database import StoreError, open_engine, safe_url, schema_is_current
+from trading_bot.store.database import (
+    StoreError,
+    open_engine,
+    safe_url,
+    schema_is_current,
+    sqlite_file,
+    url_password,
+)
 
 app = typer.Typer(
     name="trading-bot",
@@ -275,7 +281,7 @@ def run(
         )
     if store is not None:
         loaded.config.store.url = store
-    password = make_url_password(loaded.config.store.url)
+    password = url_password(loaded.config.store.url)
     secrets = loaded.secrets | ({password} if password else set())
     try:
         configure_logging(loaded.config.logging, secrets=secrets)
@@ -332,7 +338,7 @@ def report(
     venue's. Safe to run while the bot runs."""
     loaded = _load(config, env_file)
     url = store or loaded.config.store.url
-    database = make_url_database(url)
+    database = sqlite_file(url)
     if database is not None and not Path(database).exists():
         raise _fail(f"no store at {database} (store.url {safe_url(url)}): has the bot run yet?")
     try:
@@ -348,22 +354,6 @@ def report(
         out.print_json(json.dumps(result))
     else:
         print_report(out, result)
-
-
-def make_url_database(url: str) -> str | None:
-    """The file of a SQLite URL (None for other databases or an unparseable URL)."""
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        return None
-    return parsed.database if parsed.get_backend_name() == "sqlite" else None
-
-
-def make_url_password(url: str) -> str | None:
-    try:
-        return make_url(url).password
-    except (ArgumentError, ValueError):
-        return None
 
 
 def main() -> None:

@@ -35,6 +35,23 @@ def safe_url(url: str) -> str:
         return _CREDENTIALS.sub(r"\1:***@", url)
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL (None for other databases or an unparseable URL)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    return parsed.database if parsed.get_backend_name() == "sqlite" else None
+
+
+def url_password(url: str) -> str | None:
+    """The password in a URL, to add to the secrets logs mask."""
+    try:
+        return make_url(url).password
+    except (ArgumentError, ValueError):
+        return None
+
+
 def open_engine(url: str) -> Engine:
     """An engine for `url`. SQLite files get WAL journaling with synchronous=NORMAL: a commit
     survives the process being killed (only a power loss can lose the newest commits), and
