@@ -82,7 +82,8 @@ class PaperExchange(Venue):
         self._clock: Clock | None = None
         self._commit_due = False
         self._delivering = False
-        self._ever_saved = saved.anchor_ms is not None
+        # whether the store holds the venue's current anchor, replay settings and balances
+        self._state_saved = saved.anchor_ms is not None
         self._saved_replay: dict[str, Any] = saved.replay or {}
         self.replay: dict[str, Any] = {
             "speed": None,
@@ -123,7 +124,7 @@ class PaperExchange(Venue):
         self.replay["speed"] = speed
         if self.replay["data"].get(symbol) != fingerprint:
             self.replay["data"][symbol] = fingerprint
-            self._ever_saved = False  # the new replay settings go into the next commit
+            self._state_saved = False  # the new replay settings go into the next commit
 
     def marks(self, symbol: str) -> MarkSeries:
         return self._exchange.marks(symbol)
@@ -141,7 +142,7 @@ class PaperExchange(Venue):
         for record in self._to_restore:
             self._exchange.restore_open_order(record.venue_order())
         self._to_restore = []
-        if not self._ever_saved:
+        if not self._state_saved:
             self._mark_dirty_all()
         self._entry_done()
 
@@ -232,7 +233,7 @@ class PaperExchange(Venue):
     def commit(self) -> None:
         """Write what changed, then deliver the reports it produced, in order."""
         self._commit_due = False
-        if self._dirty or self._new_fills or not self._ever_saved:
+        if self._dirty or self._new_fills or not self._state_saved:
             self._books.save(
                 list(self._dirty.values()),
                 self._new_fills,
@@ -241,7 +242,7 @@ class PaperExchange(Venue):
                 self.anchor_ms,
                 self.replay,
             )
-            self._ever_saved = True
+            self._state_saved = True
             for coid, record in self._dirty.items():
                 if not record.is_open:
                     self._records.pop(coid, None)
@@ -263,7 +264,7 @@ class PaperExchange(Venue):
             self._delivering = False
 
     def _entry_done(self) -> None:
-        if self._ever_saved and not (self._dirty or self._new_fills or self._reports):
+        if self._state_saved and not (self._dirty or self._new_fills or self._reports):
             return
         if self._schedule is None:
             self.commit()
