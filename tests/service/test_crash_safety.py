@@ -46,7 +46,12 @@ def _config(tmp_path: Path, store_url: str) -> Path:
             "replay_speed": 600,  # a 1-minute candle every 100 ms: fills come quickly
         },
         "intake": {
-            "signal_file": {"path": str(tmp_path / "signals.jsonl"), "poll_interval_s": 0.05}
+            "sources": [
+                {
+                    "class": "file",
+                    "params": {"path": str(tmp_path / "signals.jsonl"), "poll_interval_s": 0.05},
+                }
+            ]
         },
         "store": {"url": store_url},
         "recovery": {"reconcile_interval_s": 0.7, "snapshot_interval_s": 1},

@@ -29,7 +29,12 @@ def write_config(tmp_path: Path, **overrides: object) -> Path:
             "replay_speed": 600,
         },
         "intake": {
-            "signal_file": {"path": str(tmp_path / "signals.jsonl"), "poll_interval_s": 0.05}
+            "sources": [
+                {
+                    "class": "file",
+                    "params": {"path": str(tmp_path / "signals.jsonl"), "poll_interval_s": 0.05},
+                }
+            ]
         },
         "store": {"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
     }

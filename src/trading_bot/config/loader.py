@@ -27,6 +27,7 @@ from trading_bot.config.models import (
 from trading_bot.config.registry import ClassResolutionError, PlannedModuleError, resolve
 from trading_bot.engine.component import Component
 from trading_bot.execution.base import ExecutionAlgorithm
+from trading_bot.intake.source import SignalSource
 from trading_bot.risk.base import RiskCheck
 from trading_bot.strategy.base import Strategy
 from trading_bot.venues.base import Venue
@@ -36,6 +37,7 @@ _BASES: dict[str, type] = {
     "strategy": Strategy,
     "execution": ExecutionAlgorithm,
     "risk": RiskCheck,
+    "intake": SignalSource,
 }
 
 
@@ -50,6 +52,18 @@ class ResolvedModule:
         return self.cls(self.params)
 
 
+@dataclass(frozen=True, slots=True)
+class ResolvedSource:
+    """An `intake.sources` entry: its class, validated params and unique name."""
+
+    cls: type[SignalSource]
+    params: BaseModel
+    name: str
+
+    def build(self) -> SignalSource:
+        return self.cls(self.params, self.name)  # type: ignore[arg-type]
+
+
 @dataclass(slots=True)
 class LoadedConfig:
     config: BotConfig
@@ -58,6 +72,7 @@ class LoadedConfig:
     execution: ResolvedModule
     risk_checks: list[ResolvedModule]
     source: str
+    sources: list[ResolvedSource] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
 
@@ -111,6 +126,7 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
             )
             if resolved is not None and spec.enabled:
                 checks.append(resolved)
+    sources = _resolve_sources(config, issues) if config is not None else []
     if issues or config is None or exchange is None or strategy is None or execution is None:
         # A value already reported as an unset ${VAR} is not reported again as invalid.
         unset = {issue.path.lower() for issue in substitution_issues}
@@ -118,7 +134,31 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
         raise ConfigError(source, substitution_issues + extra)
     warnings: list[str] = []
     _warn_unshipped(config, warnings)
-    return LoadedConfig(config, exchange, strategy, execution, checks, source, secrets, warnings)
+    return LoadedConfig(
+        config, exchange, strategy, execution, checks, source, sources, secrets, warnings
+    )
+
+
+def _resolve_sources(config: BotConfig, issues: list[ConfigIssue]) -> list[ResolvedSource]:
+    sources: list[ResolvedSource] = []
+    names: dict[str, int] = {}
+    for index, spec in enumerate(config.intake.sources):
+        path = f"intake.sources[{index}]"
+        resolved = _resolve("intake", path, spec, issues)
+        name = spec.name or spec.class_path.strip().rsplit(".", 1)[-1].lower()
+        if name in names:
+            issues.append(
+                ConfigIssue(
+                    f"{path}.name",
+                    f"intake.sources[{names[name]}] is also named {name!r}; give each source "
+                    "its own name (it keys its saved position and its counts)",
+                )
+            )
+            continue
+        names[name] = index
+        if resolved is not None:
+            sources.append(ResolvedSource(resolved.cls, resolved.params, name))
+    return sources
 
 
 def _spec(config: BotConfig | None, sections: dict[str, Any], name: str) -> ModuleSpec | None:
@@ -201,7 +241,9 @@ def _resolve(
             ConfigIssue(f"{path}.class", f"{spec.class_path!r} is not a {base.__name__} subclass")
         )
         return None
-    params_model: type[BaseModel] = cls.Params if issubclass(cls, Component | Venue) else BaseModel
+    params_model: type[BaseModel] = (
+        cls.Params if issubclass(cls, Component | Venue | SignalSource) else BaseModel
+    )
     try:
         params = params_model.model_validate(spec.params)
     except ValidationError as error:

@@ -126,13 +126,18 @@ class StoreConfig(Section):
     )
 
 
-class SignalFileSource(Section):
-    path: str = Field(min_length=1, description="JSONL file the detector appends signals to")
-    poll_interval_s: float = Field(default=0.2, gt=0, le=60)
+class SourceSpec(ModuleSpec):
+    name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="names the source in logs, counts and dead letters (default: its class)",
+    )
 
 
 class IntakeConfig(Section):
-    signal_file: SignalFileSource | None = None
+    sources: list[SourceSpec] = Field(
+        default_factory=list, description="where signals come from; any number at once"
+    )
 
 
 class PaperConfig(Section):

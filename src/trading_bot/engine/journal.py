@@ -36,6 +36,8 @@ class Journal(Protocol):
 
     def when_durable(self, action: Callable[[], None]) -> None: ...
 
+    def cursor_moved(self, source: str, position: str) -> None: ...
+
 
 class NullJournal:
     """Keeps nothing: for backtests, whose input can simply be run again."""
@@ -63,3 +65,6 @@ class NullJournal:
 
     def when_durable(self, action: Callable[[], None]) -> None:
         action()
+
+    def cursor_moved(self, source: str, position: str) -> None:
+        pass

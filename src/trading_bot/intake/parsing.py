@@ -18,17 +18,41 @@ from trading_bot.domain.signal import Signal
 MAX_PAYLOAD_BYTES = 64 * 1024
 
 
-def parse_json_signal(text: str | bytes) -> Signal | list[str]:
+class PayloadError(Exception):
+    """A payload that cannot even be read as a JSON document; `problems` say why."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+def parse_json_signal(text: str | bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> Signal | list[str]:
     """Parse one canonical JSON signal. Numbers are read as exact decimals."""
-    if len(text) > MAX_PAYLOAD_BYTES:
-        return [f"payload is {len(text)} bytes, larger than the {MAX_PAYLOAD_BYTES}-byte limit"]
     try:
-        payload = json.loads(text, parse_float=Decimal, object_pairs_hook=_unique_keys)
-    except _DuplicateKey as error:
-        return [f"key {error} appears twice in one object"]
-    except (ValueError, RecursionError) as error:
-        return [f"not valid JSON: {error}"]
+        payload = load_json(text, max_bytes)
+    except PayloadError as error:
+        return error.problems
     return validate_signal(payload)
+
+
+def load_json(text: str | bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
+    """One JSON document, size-checked first; numbers with a fraction become exact decimals.
+    Raises `PayloadError`."""
+    if len(text) > max_bytes:
+        raise PayloadError(f"payload is {len(text)} bytes, larger than the {max_bytes}-byte limit")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise PayloadError(f"not UTF-8 text: {error.reason} at byte {error.start}") from None
+    try:
+        return json.loads(
+            text.lstrip("\ufeff"), parse_float=Decimal, object_pairs_hook=_unique_keys
+        )
+    except _DuplicateKey as error:
+        raise PayloadError(f"key {error} appears twice in one object") from None
+    except (ValueError, RecursionError) as error:
+        raise PayloadError(f"not valid JSON: {error}") from None
 
 
 class _DuplicateKey(ValueError):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from loguru import logger
 from sqlalchemy import Engine, insert
@@ -22,15 +23,14 @@ from trading_bot.app import Bot, build_bot
 from trading_bot.config.loader import LoadedConfig
 from trading_bot.domain.market import split_symbol
 from trading_bot.engine.clock import Clock, LiveClock
-from trading_bot.engine.signal_ledger import InvalidSignal
-from trading_bot.intake.file_tail import SignalFileTail
-from trading_bot.intake.parsing import parse_json_signal
+from trading_bot.intake.gate import IntakeChannel, IntakeGate, IntakeResult
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.errors import DataFileError
 from trading_bot.market_data.history import HistoricalPrices
 from trading_bot.market_data.loader import load_market_data
 from trading_bot.orders.reconciliation import Reconciler, ReconciliationReport
 from trading_bot.service.faults import FaultPlan
+from trading_bot.service.intake_runner import IntakeRunner, IntakeStartError
 from trading_bot.service.snapshots import write_snapshot
 from trading_bot.store.bot_state import BotState, load_bot_state, save_initial_balances
 from trading_bot.store.database import open_engine, upgrade_to_head
@@ -70,53 +70,119 @@ async def run_paper_bot(
     stop: asyncio.Event,
     *,
     on_report: Callable[[ReconciliationReport], None] | None = None,
+    on_ready: Callable[[PaperService], None] | None = None,
 ) -> int:
-    """Run until `stop` is set; the exit code (0, or REFUSED when recovery refused)."""
-    running = await start_paper_bot(loaded, FaultPlan.from_environment())
-    try:
-        report = await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
-    except VenueQueryError as error:
-        logger.error("start refused: the venue could not be asked about orders: {}", error)
-        return REFUSED
-    except Exception:
-        logger.exception("start refused: reconciling with the venue failed")
-        return REFUSED
-    _save_report(running, report)
-    if on_report is not None:
+    """Run until `stop` is set; the exit code (0, REFUSED when recovery refused, UNSAVED when
+    the last changes could not be saved)."""
+    service = PaperService(loaded)
+    report = await service.start()
+    if on_report is not None and report is not None:
         on_report(report)
-    if not report.ok:
-        logger.error("start refused: the books do not agree with the venue (see the report)")
+    if not service.started:
         return REFUSED
-    config = loaded.config
-    tasks = [
-        asyncio.create_task(_every(config.recovery.snapshot_interval_s, lambda: _snapshot(running)))
-    ]
-    if config.recovery.reconcile_interval_s > 0:
-        reconciler = Reconciler(running.bot.kernel, running.venue)
-        tasks.append(
-            asyncio.create_task(
-                _every_async(config.recovery.reconcile_interval_s, reconciler.reconcile)
-            )
-        )
-    source = config.intake.signal_file
-    if source is not None:
-        tasks.append(
-            asyncio.create_task(_follow_file(running, source.path, source.poll_interval_s))
-        )
-    else:
-        logger.warning(
-            "intake.signal_file is not set: no signals will arrive; the bot only keeps its "
-            "orders reconciled with the venue"
-        )
-    logger.info(
-        "paper bot running; store {}", running.engine.url.render_as_string(hide_password=True)
-    )
+    if on_ready is not None:
+        on_ready(service)
     try:
         await stop.wait()
     finally:
-        for task in tasks:
+        code = await service.stop()
+    return code
+
+
+class PaperService:
+    """The paper bot as an object: `start`, then `send_signal` (the direct Python API) or let
+    the configured sources feed it, then `stop`."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        self.loaded = loaded
+        self.started = False
+        self.running: RunningBot | None = None
+        self.intake: IntakeRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._direct: IntakeChannel | None = None
+
+    async def start(self) -> ReconciliationReport | None:
+        """Rebuild, reconcile, then open intake. The report (None if the venue could not be
+        asked); `started` says whether the bot now runs. Raises `ServiceSetupError`."""
+        running = self.running = await start_paper_bot(self.loaded, FaultPlan.from_environment())
+        try:
+            report = await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
+        except VenueQueryError as error:
+            logger.error("start refused: the venue could not be asked about orders: {}", error)
+            return None
+        except Exception:
+            logger.exception("start refused: reconciling with the venue failed")
+            return None
+        _save_report(running, report)
+        if not report.ok:
+            logger.error("start refused: the books do not agree with the venue (see the report)")
+            return report
+        config = self.loaded.config
+        gate = IntakeGate(
+            running.bot.kernel,
+            running.journal,
+            cursors=running.cursors,
+            secrets=self.loaded.secrets,
+        )
+        self._direct = gate.channel("direct")
+        self.intake = IntakeRunner([source.build() for source in self.loaded.sources], gate)
+        try:
+            await self.intake.start()
+        except IntakeStartError as error:
+            running.journal.flush()
+            raise ServiceSetupError(str(error)) from None
+        self._tasks.append(
+            asyncio.create_task(
+                _every(config.recovery.snapshot_interval_s, lambda: _snapshot(running))
+            )
+        )
+        if config.recovery.reconcile_interval_s > 0:
+            reconciler = Reconciler(running.bot.kernel, running.venue)
+            self._tasks.append(
+                asyncio.create_task(
+                    _every_async(config.recovery.reconcile_interval_s, reconciler.reconcile)
+                )
+            )
+        if not self.loaded.sources:
+            logger.warning(
+                "intake.sources is empty: no signals will arrive; the bot only keeps its "
+                "orders reconciled with the venue"
+            )
+        logger.info(
+            "paper bot running: mode {}, venue {} (paper, {} market(s)), store {}, {} intake "
+            "source(s)",
+            config.mode.value,
+            config.exchange.class_path,
+            len(self.loaded.config.paper.market_data),
+            running.engine.url.render_as_string(hide_password=True),
+            len(self.loaded.sources),
+        )
+        self.started = True
+        return report
+
+    async def send_signal(self, payload: bytes | str | Mapping[str, Any]) -> IntakeResult:
+        """Hand the bot one signal from Python; returns once it is recorded."""
+        if self._direct is None:
+            raise RuntimeError("the bot is not started")
+        result = self._direct.offer(payload, "send_signal")
+        await self._direct.recorded()
+        return result
+
+    def signal_status(self, source: str, signal_id: str) -> dict[str, Any] | None:
+        if self.intake is None:
+            return None
+        return self.intake.gate.signal_status(source, signal_id)
+
+    async def stop(self) -> int:
+        """Stop intake, let in-flight work finish, save everything; the exit code."""
+        running = self.running
+        if running is None:
+            return 0
+        if self.intake is not None:
+            await self.intake.stop()
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         saved = True
         try:
             running.venue.commit()  # first: what it reports still goes into the journal
@@ -125,14 +191,14 @@ async def run_paper_bot(
             saved = False
         saved = running.journal.flush() and saved
         _snapshot(running)
-    if not saved:
-        logger.error(
-            "stopped with changes not saved (the store refused them): the next start "
-            "re-reads the signals after the last saved position and reconciles with the venue"
-        )
-        return UNSAVED
-    logger.info("paper bot stopped")
-    return 0
+        if not saved:
+            logger.error(
+                "stopped with changes not saved (the store refused them): the next start "
+                "re-reads the signals after the last saved position and reconciles with the venue"
+            )
+            return UNSAVED
+        logger.info("paper bot stopped")
+        return 0
 
 
 async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
@@ -254,36 +320,6 @@ def _restore(bot: Bot, state: BotState) -> None:
         sum(1 for order in state.orders if order.is_open),
         len(state.fills),
     )
-
-
-async def _follow_file(running: RunningBot, path: str, poll_s: float) -> None:
-    name = f"signal_file:{path}"
-    tail = SignalFileTail(path, running.cursors.get(name))
-    kernel = running.bot.kernel
-    failing = ""
-    while True:
-        try:
-            lines = tail.read()
-        except Exception as error:  # the file is unreadable now: say so once, keep polling
-            message = f"{type(error).__name__}: {error}"
-            if message != failing:
-                logger.error("cannot read signal file {}: {}; retrying", path, message)
-                failing = message
-            await asyncio.sleep(max(poll_s, 1.0))
-            continue
-        failing = ""
-        for line in lines:
-            parsed = [line.problem] if line.problem else parse_json_signal(line.text)
-            if isinstance(parsed, list):
-                kernel.reject_invalid(InvalidSignal(line.location, tuple(parsed), line.text))
-            else:
-                kernel.submit_signal(parsed)
-        if lines:
-            running.journal.cursor_moved(name, tail.position)
-            running.journal.flush()
-            await asyncio.sleep(0)  # let the venue and the journal run, then read on at once
-            continue
-        await asyncio.sleep(poll_s)
 
 
 def _snapshot(running: RunningBot) -> None:
