@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert
 from trading_bot.app import Bot
 from trading_bot.market_data.history import HistoricalPrices
 from trading_bot.store.models import BalanceSnapshotRow, EquityPointRow, PositionRow
-from trading_bot.store.upsert import upsert
+from trading_bot.store.upsert import money, upsert
 
 
 def write_snapshot(engine: Engine, bot: Bot, prices: HistoricalPrices, currency: str) -> None:
@@ -32,9 +32,9 @@ def write_snapshot(engine: Engine, bot: Bot, prices: HistoricalPrices, currency:
             [
                 {
                     "symbol": symbol,
-                    "quantity": position.quantity,
-                    "average_entry_price": position.average_entry_price,
-                    "realized_pnl": position.realized_pnl,
+                    "quantity": money(position.quantity),
+                    "average_entry_price": money(position.average_entry_price),
+                    "realized_pnl": money(position.realized_pnl),
                     "updated_ms": now,
                 }
                 for symbol, position in portfolio.positions.items()

@@ -33,7 +33,7 @@ from trading_bot.store.models import (
     SignalRow,
 )
 from trading_bot.store.rows import fill_row, order_row
-from trading_bot.store.upsert import insert_rows, upsert
+from trading_bot.store.upsert import insert_rows, money, upsert
 
 Schedule = Callable[[Callable[[], None]], None]
 RETRY_MS = (100, 500, 2_000, 5_000)
@@ -292,7 +292,7 @@ def _signal_row(signal: Signal, record: SignalRecord) -> dict[str, Any]:
         "asset": signal.asset,
         "strategy": signal.strategy,
         "user": str(user)[:200] if user is not None else None,
-        "expected_price": expected,
+        "expected_price": money(expected),
         "payload": signal.model_dump_json(),
     }
 

@@ -13,7 +13,7 @@ from trading_bot.domain.fill import Fill
 from trading_bot.domain.order_status import TERMINAL, OrderStatus
 from trading_bot.store.models import KeyValueRow, PaperBalanceRow, PaperFillRow, PaperOrderRow
 from trading_bot.store.rows import fill_from_row, fill_row
-from trading_bot.store.upsert import upsert
+from trading_bot.store.upsert import money, upsert
 from trading_bot.venues.paper.books import PaperBooks, PaperOrderRecord
 
 STATE_KEY = "paper_venue"
@@ -70,7 +70,7 @@ class SqlPaperBookStore:
             upsert(
                 connection,
                 PaperBalanceRow.__table__,  # type: ignore[arg-type]
-                [{"asset": asset, "total": total} for asset, total in balances.items()],
+                [{"asset": asset, "total": money(total)} for asset, total in balances.items()],
                 ["asset"],
             )
             upsert(
@@ -125,14 +125,14 @@ def _row(record: PaperOrderRecord) -> dict[str, Any]:
         "symbol": record.symbol,
         "side": record.side.value,
         "order_type": record.order_type.value,
-        "amount": record.amount,
-        "price": record.price,
-        "trigger_price": record.trigger_price,
+        "amount": money(record.amount),
+        "price": money(record.price),
+        "trigger_price": money(record.trigger_price),
         "time_in_force": record.time_in_force.value,
         "post_only": record.post_only,
         "oco_group": record.oco_group,
         "expires_at_ms": record.expires_at_ms,
-        "filled": record.filled,
+        "filled": money(record.filled),
         "accepted": record.accepted,
         "triggered": record.triggered,
         "status": record.status.value,

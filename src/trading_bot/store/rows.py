@@ -9,6 +9,7 @@ from trading_bot.domain.fill import Fill
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import RejectionReason
+from trading_bot.store.upsert import money
 
 
 def order_row(order: Order, now_ms: int) -> dict[str, Any]:
@@ -22,9 +23,9 @@ def order_row(order: Order, now_ms: int) -> dict[str, Any]:
         "symbol": order.symbol,
         "side": order.side.value,
         "order_type": order.order_type.value,
-        "amount": order.amount,
-        "price": order.price,
-        "trigger_price": order.trigger_price,
+        "amount": money(order.amount),
+        "price": money(order.price),
+        "trigger_price": money(order.trigger_price),
         "time_in_force": order.time_in_force.value,
         "post_only": order.post_only,
         "oco_group": order.oco_group,
@@ -32,9 +33,9 @@ def order_row(order: Order, now_ms: int) -> dict[str, Any]:
         "timeout_at_ms": order.timeout_at_ms,
         "status": order.status.value,
         "venue_order_id": order.venue_order_id,
-        "filled_amount": order.filled_amount,
-        "filled_notional": order.filled_notional,
-        "fees": order.fees,
+        "filled_amount": money(order.filled_amount),
+        "filled_notional": money(order.filled_notional),
+        "fees": money(order.fees),
         "reject_reason": order.reject_reason.value if order.reject_reason else None,
         "reject_detail": order.reject_detail,
         "created_ms": order.created_ms,
@@ -79,9 +80,9 @@ def fill_row(fill: Fill) -> dict[str, Any]:
         "trade_id": fill.trade_id,
         "symbol": fill.symbol,
         "side": fill.side.value,
-        "amount": fill.amount,
-        "price": fill.price,
-        "fee": fill.fee,
+        "amount": money(fill.amount),
+        "price": money(fill.price),
+        "fee": money(fill.fee),
         "fee_asset": fill.fee_asset,
         "liquidity": fill.liquidity.value,
         "ts_ms": fill.ts_ms,
