@@ -32,7 +32,7 @@ from trading_bot.store.models import (
     OrderRow,
     SignalRow,
 )
-from trading_bot.store.rows import fill_row, order_row
+from trading_bot.store.rows import ORDER_CHANGES, fill_row, order_row
 from trading_bot.store.upsert import insert_rows, money, upsert
 
 Schedule = Callable[[Callable[[], None]], None]
@@ -194,7 +194,13 @@ class StoreJournal:
                     updates.append(_signal_update(record))
                 if record.status is not SignalStatus.PENDING:
                     self._unsettled.pop(key, None)
-            upsert(connection, SignalRow.__table__, signal_rows, ["source", "signal_id"])  # type: ignore[arg-type]
+            upsert(
+                connection,
+                SignalRow.__table__,  # type: ignore[arg-type]
+                signal_rows,
+                ["source", "signal_id"],
+                update=["status", "reason", "detail"],
+            )
             if updates:
                 connection.execute(
                     update(SignalRow)
@@ -213,6 +219,7 @@ class StoreJournal:
                 OrderRow.__table__,  # type: ignore[arg-type]
                 [order_row(o, now) for o in orders.values()],
                 ["client_order_id"],
+                update=ORDER_CHANGES,
             )
             if self._events:
                 insert_rows(connection, OrderEventRow.__table__, self._events)  # type: ignore[arg-type]

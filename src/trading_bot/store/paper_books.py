@@ -62,8 +62,12 @@ class SqlPaperBookStore:
         }
         with self._engine.begin() as connection:
             upsert(
-                connection, PaperOrderRow.__table__, [_row(r) for r in orders], ["client_order_id"]
-            )  # type: ignore[arg-type]
+                connection,
+                PaperOrderRow.__table__,  # type: ignore[arg-type]
+                [_row(r) for r in orders],
+                ["client_order_id"],
+                update=_CHANGES,
+            )
             if fills:
                 rows = [fill_row(fill) for fill in fills]
                 upsert(connection, PaperFillRow.__table__, rows, ["trade_id"])  # type: ignore[arg-type]
@@ -116,6 +120,22 @@ class SqlPaperBookStore:
             ):
                 found[row.client_order_id].append(fill_from_row(row))
         return found
+
+
+# what can change once the venue has an order (the rest is fixed when it arrives)
+_CHANGES = (
+    "venue_order_id",
+    "amount",
+    "price",
+    "trigger_price",
+    "filled",
+    "accepted",
+    "triggered",
+    "status",
+    "reason",
+    "detail",
+    "updated_ms",
+)
 
 
 def _row(record: PaperOrderRecord) -> dict[str, Any]:

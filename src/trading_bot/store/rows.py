@@ -11,6 +11,22 @@ from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.store.upsert import money
 
+# what can change after an order is created (the rest is fixed at its intent)
+ORDER_CHANGES = (
+    "amount",
+    "price",
+    "trigger_price",
+    "timeout_at_ms",
+    "status",
+    "venue_order_id",
+    "filled_amount",
+    "filled_notional",
+    "fees",
+    "reject_reason",
+    "reject_detail",
+    "updated_ms",
+)
+
 
 def order_row(order: Order, now_ms: int) -> dict[str, Any]:
     return {

@@ -25,13 +25,24 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
 
 
 def upsert(
-    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update: Sequence[str] | None = None,
 ) -> None:
-    _write(connection, table, rows, tuple(keys))
+    """Insert rows, or update the `update` columns (default: all but the keys) of rows whose
+    keys exist. Naming only the columns that can change matters: assigning an indexed column,
+    even to its old value, rewrites its index entries."""
+    _write(connection, table, rows, tuple(keys), tuple(update) if update is not None else None)
 
 
 def _write(
-    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: tuple[str, ...]
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: tuple[str, ...],
+    update: tuple[str, ...] | None = None,
 ) -> None:
     if not rows:
         return
@@ -43,6 +54,7 @@ def _write(
         quote(table.name),
         tuple(quote(column) for column in columns),
         tuple(quote(key) for key in keys),
+        tuple(quote(column) for column in update) if update is not None else None,
     )
     if len(columns) == 1:
         values = [(row[columns[0]],) for row in rows]
@@ -57,11 +69,18 @@ def money(value: Decimal | None) -> str | None:
 
 
 @lru_cache(maxsize=256)
-def _statement(marker: str, table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
+def _statement(
+    marker: str,
+    table: str,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    update: tuple[str, ...] | None,
+) -> str:
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
     )
     if keys:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+        changing = update if update is not None else [c for c in columns if c not in keys]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in changing)
         sql += f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     return sql
