@@ -187,6 +187,7 @@ async def test_alert_without_the_right_secret_is_refused(
         response = await hook.post(alert, secret=None, path="/signals/tradingview")
         assert response.status_code == 401
         assert response.json()["error"] == error
+        hook.rig.running.journal.flush()  # anything recorded is in the store now
         assert hook.rig.signals() == {}
         assert hook.rig.dead_letters() == []
         assert TV_SECRET not in response.text
@@ -199,6 +200,27 @@ async def test_signed_alert_needs_no_body_secret(tmp_path: Path) -> None:
         assert response.status_code == 202
         unsigned = await hook.post(ALERT, secret=None, path="/signals/tradingview")
         assert unsigned.status_code == 401
+
+
+async def test_with_only_a_tradingview_secret_the_other_routes_are_closed(tmp_path: Path) -> None:
+    async with running_webhook(tmp_path, hmac_secret=None, tradingview_secret=TV_SECRET) as hook:
+        response = await hook.post({"signal_id": "c1"}, secret=None)
+        assert response.status_code == 401
+        assert response.json()["error"] == "signing_not_configured"
+        assert (await hook.http.get("/signals/c1")).status_code == 401
+        assert (await hook.post(ALERT, secret=None, path="/signals/tradingview")).status_code == 202
+
+
+async def test_malformed_alert_is_400_and_not_kept(tmp_path: Path) -> None:
+    async with running_webhook(tmp_path, tradingview_secret=TV_SECRET) as hook:
+        broken = f'{{"secret": "{TV_SECRET}", "ticker": '.encode()
+        response = await hook.post(broken, secret=None, path="/signals/tradingview")
+        assert response.status_code == 400
+        assert response.json()["error"] == "malformed_json"
+        listed = await hook.post([ALERT], secret=None, path="/signals/tradingview")
+        assert listed.json()["reason"] == "expected a JSON object, got list"
+        hook.rig.running.journal.flush()  # anything recorded is in the store now
+        assert hook.rig.dead_letters() == []
 
 
 async def test_unmappable_alert_is_422_and_kept_without_its_secret(tmp_path: Path) -> None:

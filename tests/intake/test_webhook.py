@@ -3,10 +3,12 @@ status route, and what the webhook refuses to start with."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from loguru import logger
 
@@ -160,3 +162,22 @@ async def test_port_in_use_stops_the_start_with_a_clear_message(tmp_path: Path) 
             with pytest.raises(IntakeStartError, match=f"127.0.0.1:{port}: the port is already"):
                 async with rig.serving(source):
                     pass
+
+
+async def test_http_server_that_dies_is_reported_and_relaunched_by_run(tmp_path: Path) -> None:
+    source = WebhookSource(WebhookParams(port=0, hmac_secret=SECRET), "webhook")
+    async with live_bot(tmp_path) as rig:
+        source.attach(rig.gate)
+        await source.start()
+        server = source._server
+        assert server is not None
+        server.should_exit = True  # the server ends without the bot asking
+        with pytest.raises(RuntimeError, match="stopped unexpectedly"):
+            await source.run()
+        running = asyncio.create_task(source.run())  # what the supervisor does next
+        await eventually(lambda: source._server is not server and source._server.started)
+        async with httpx.AsyncClient(base_url=source.url) as http:
+            assert (await http.get("/signals/x")).status_code == 401
+        source.stopping.set()
+        await running
+        await source.close()

@@ -58,6 +58,7 @@ class Hook:
 
     def snapshot(self) -> tuple[set[tuple[str, str]], set[str]]:
         """The signals recorded and the orders the venue took."""
+        self.rig.running.journal.flush()
         return set(self.rig.signals()), set(self.rig.orders_at_venue())
 
     def executed_nothing_new(self, before: tuple[set[tuple[str, str]], set[str]]) -> bool:

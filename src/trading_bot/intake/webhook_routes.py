@@ -40,8 +40,9 @@ NO_HMAC = (
 
 
 class WebhookRoutes:
-    """Request handling for one webhook source; `open` means no credential is required for
-    the routes that have none configured (only allowed on a loopback host)."""
+    """Request handling for one webhook source. `open_access`: the webhook has no secret at
+    all (allowed on a loopback host only), so unsigned requests are taken; with any secret
+    configured, a route whose credential is missing refuses every request instead."""
 
     def __init__(
         self,
