@@ -50,9 +50,9 @@ BUILTINS: dict[str, dict[str, Target]] = {
     },
     "intake": {
         "file": "trading_bot.intake.file_source.SignalFileSource",
-        "webhook": Planned("WebhookSource"),
+        "webhook": "trading_bot.intake.webhook.WebhookSource",
         "websocket": Planned("WebSocketClientSource"),
-        "websocket_server": Planned("WebSocketServerSource"),
+        "websocket_server": "trading_bot.intake.websocket_server.WebSocketServerSource",
         "redis": Planned("RedisStreamSource"),
         "rabbitmq": Planned("RabbitMQSource"),
         "nats": Planned("NatsJetStreamSource"),
