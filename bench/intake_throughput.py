@@ -58,9 +58,16 @@ def config(store: str, source: dict[str, Any]) -> dict[str, Any]:
         "mode": "paper",
         "exchange": {
             "class": "simulated",
-            "params": {"balances": {"USD": "1000000000", "BTC": "100000"}, "fees": {"taker": "0.001"}},
+            "params": {
+                "balances": {"USD": "1000000000", "BTC": "100000"},
+                "fees": {"taker": "0.001"},
+            },
         },
-        "paper": {"market_data": {"BTC/USD": str(CANDLES)}, "replay_speed": 6000, "horizon_hours": 1},
+        "paper": {
+            "market_data": {"BTC/USD": str(CANDLES)},
+            "replay_speed": 6000,
+            "horizon_hours": 1,
+        },
         "store": {"url": f"sqlite:///{store}"},
         "recovery": {"reconcile_interval_s": 0, "snapshot_interval_s": 3600},
         "logging": {"level": "WARNING"},
@@ -250,9 +257,7 @@ def main() -> None:
         (
             "webhook (HMAC)",
             f"{args.rate:,.0f}/s for {args.seconds:g} s",
-            asyncio.run(
-                bench_webhook(int(args.rate * args.seconds), args.connections, args.rate)
-            ),
+            asyncio.run(bench_webhook(int(args.rate * args.seconds), args.connections, args.rate)),
         ),
     ]
     if args.markdown:
