@@ -21,6 +21,9 @@ PositiveAmount = Annotated[Decimal, Field(gt=0, lt=MAX_AMOUNT)]
 EpochMs = Annotated[int, BeforeValidator(parse_epoch_ms)]
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
+# Deeper metadata cannot be serialized (pydantic stops at a few hundred levels) and so could
+# not be stored: a signal the bot accepted would then block every later write.
+MAX_METADATA_DEPTH = 32
 
 
 class Signal(BaseModel):
@@ -68,6 +71,12 @@ class Signal(BaseModel):
         if base == rest.split(":", 1)[0]:
             raise ValueError(f"base and quote are the same asset in {value!r}")
         return symbol
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_storable(value, 1)
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Signal:
@@ -119,3 +128,27 @@ class Signal(BaseModel):
             return expires
         by_ttl = self.created_at + int(self.ttl_s * 1000)
         return by_ttl if expires is None else min(expires, by_ttl)
+
+
+def _check_storable(value: object, depth: int) -> None:
+    """Metadata is stored as JSON text: refuse what cannot be (too deep, or text with a lone
+    surrogate from a `\\ud800` escape, which UTF-8 cannot encode)."""
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"nested more than {MAX_METADATA_DEPTH} levels deep")
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(str(key))
+            _check_storable(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_storable(item, depth + 1)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = text[error.start : error.end].encode("unicode_escape").decode("ascii")
+        raise ValueError(f"text that is not valid Unicode (a lone surrogate {bad})") from None
