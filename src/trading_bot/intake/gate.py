@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -142,23 +142,26 @@ class IntakeChannel:
         self.rate = rate
         self.counts: Counter[str] = Counter()
 
-    def offer(
-        self, payload: bytes | str | Mapping[str, Any] | Signal, location: str
-    ) -> IntakeResult:
-        """Take one payload; never raises. `location` says where it came from (a message id,
-        a line number, a client address) for the dead letter and the log."""
+    def offer(self, payload: object, location: str) -> IntakeResult:
+        """Take one payload; never raises. `payload` is raw bytes or text, an already decoded
+        JSON value (anything but an object is a dead letter) or a `Signal`. `location` says
+        where it came from (a message id, a line number, a client address) for the dead letter
+        and the log."""
         self.counts["received"] += 1
         try:
             result = self._offer(payload, location)
         except Exception as error:  # a bug must not stop the source; the payload is kept
             logger.exception("internal error taking a signal from {}", self.name)
-            result = self._invalid(payload, location, [f"internal error: {type(error).__name__}"])
+            problems = [f"internal error: {type(error).__name__}"]
+            try:
+                result = self._invalid(payload, location, problems)
+            except Exception:  # not even a dead letter could be kept: still answer
+                logger.exception("could not keep a dead letter from {}", self.name)
+                result = IntakeResult(IntakeOutcome.INVALID, problems=tuple(problems))
         self.counts[result.outcome.value] += 1
         return result
 
-    def _offer(
-        self, payload: bytes | str | Mapping[str, Any] | Signal, location: str
-    ) -> IntakeResult:
+    def _offer(self, payload: object, location: str) -> IntakeResult:
         if self.rate is not None and not self.rate.try_take():
             problem = f"rate limit of {self.rate.per_s:g} signals/s for {self.name} exceeded"
             return self._dead(payload, location, [problem], IntakeOutcome.RATE_LIMITED)
@@ -229,21 +232,19 @@ class IntakeChannel:
         self.counts[IntakeOutcome.INVALID.value] += 1
         return self._invalid(raw, location, problems)
 
-    def _invalid(
-        self, payload: bytes | str | Mapping[str, Any] | Signal, location: str, problems: list[str]
-    ) -> IntakeResult:
+    def _invalid(self, payload: object, location: str, problems: list[str]) -> IntakeResult:
         return self._dead(payload, location, problems, IntakeOutcome.INVALID)
 
     def _dead(
         self,
-        payload: bytes | str | Mapping[str, Any] | Signal,
+        payload: object,
         location: str,
         problems: list[str],
         outcome: IntakeOutcome,
     ) -> IntakeResult:
         gate = self.gate
-        problems = [gate.mask(problem) for problem in problems]
-        raw = gate.mask(_raw_text(payload))
+        problems = [_storable(gate.mask(problem)) for problem in problems]
+        raw = _raw_text(payload, gate.mask)
         gate.kernel.reject_invalid(InvalidSignal(f"{self.name}:{location}", tuple(problems), raw))
         signal_id = payload.get("signal_id") if isinstance(payload, Mapping) else None
         return IntakeResult(
@@ -251,24 +252,41 @@ class IntakeChannel:
         )
 
 
-def _raw_text(payload: bytes | str | Mapping[str, Any] | Signal) -> str:
-    if isinstance(payload, Signal):
+def _raw_text(payload: object, mask: Callable[[str], str]) -> str:
+    """The payload as text to keep in a dead letter, secrets masked before it is cut (a cut
+    through a secret would keep its first half). Total: a source may hand over any decoded
+    JSON value (a list, a number, null), and a dead letter must never fail to be written."""
+    if isinstance(payload, bytes):
+        text = payload.decode("utf-8", errors="replace")
+    elif isinstance(payload, str):
+        text = payload
+    elif isinstance(payload, Signal):
         text = payload.model_dump_json()
-    elif isinstance(payload, Mapping):
+    else:
         try:
             text = json.dumps(payload, default=str, ensure_ascii=False)
         except (TypeError, ValueError, RecursionError):
-            text = repr(payload)
-    elif isinstance(payload, bytes):
-        kept = payload[:KEPT_RAW_BYTES].decode("utf-8", errors="replace")
-        return kept + _cut_note(len(payload))
-    else:
-        text = payload
-    return text[:KEPT_RAW_BYTES] + _cut_note(len(text))
+            try:
+                text = repr(payload)
+            except Exception:  # too deep even to print
+                text = f"<{type(payload).__name__} that cannot be printed>"
+    text = mask(text)
+    return _storable(text[:KEPT_RAW_BYTES]) + _cut_note(len(text))
+
+
+def _storable(text: str) -> str:
+    """Lone surrogates (a JSON `\\ud800` escape) cannot be encoded as UTF-8, so the store would
+    refuse the row and hold back every later write: keep them as visible escapes instead."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return text
 
 
 def _cut_note(size: int) -> str:
-    return f" [... {size - KEPT_RAW_BYTES} more bytes not kept]" if size > KEPT_RAW_BYTES else ""
+    cut = size - KEPT_RAW_BYTES
+    return f" [... {cut} more characters not kept]" if cut > 0 else ""
 
 
 def describe_record(record: SignalRecord, kernel: TradingKernel) -> dict[str, Any]:
