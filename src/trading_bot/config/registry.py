@@ -51,7 +51,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
     "intake": {
         "file": "trading_bot.intake.file_source.SignalFileSource",
         "webhook": Planned("WebhookSource"),
-        "websocket": Planned("WebSocketClientSource"),
+        "websocket": "trading_bot.intake.websocket_client.WebSocketClientSource",
         "websocket_server": Planned("WebSocketServerSource"),
         "redis": Planned("RedisStreamSource"),
         "rabbitmq": Planned("RabbitMQSource"),
