@@ -57,7 +57,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
         "rabbitmq": Planned("RabbitMQSource"),
         "nats": Planned("NatsJetStreamSource"),
         "kafka": Planned("KafkaSource"),
-        "rest_poll": Planned("RestPollSource"),
+        "rest_poll": "trading_bot.intake.rest_poll.RestPollSource",
     },
     "alerts": {"alerter": Planned("Alerter")},
     "analytics": {"performance": Planned("PerformanceAnalytics")},
