@@ -6,7 +6,6 @@ accepted (or dead-lettered) can be written to the store."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
@@ -14,11 +13,12 @@ from hypothesis import strategies as st
 
 from tests.conftest import T0
 from tests.intake.bench_gate import VALID, gate_bench
-from tests.service.rig import start, store
+from tests.service.rig import start
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.clock import SimulatedClock
 from trading_bot.intake.gate import IntakeChannel, IntakeGate, IntakeOutcome, IntakeResult
 from trading_bot.intake.parsing import parse_json_signal, validate_signal
+from trading_bot.store.database import open_engine, upgrade_to_head
 
 # Bounded for a loaded 2-core CI: no deadline, a few hundred small examples per property.
 FAST = settings(
@@ -187,6 +187,9 @@ KNOWN = [
     json.dumps({**VALID, "signal_id": "k1", "metadata": {"note": MARK}}).replace(MARK, "\\udfff"),
     {**VALID, "signal_id": "k2", "metadata": {"n": nested(300)}},
     {**VALID, "signal_id": "k3", "strategy": "\ud800"},
+    {**VALID, "signal_id": "k4\u0000"},
+    {**VALID, "signal_id": "k5", "metadata": {"user": "a\u0000b"}},
+    b'{"signal_id": "k6"}\x00',
 ]
 
 
@@ -220,10 +223,13 @@ def test_a_signal_for_another_asset_is_never_accepted(payload: dict[str, Any]) -
     assert check_outcome(_BENCH.gate, _CHANNEL, payload).outcome is IntakeOutcome.INVALID
 
 
-def test_whatever_the_gate_takes_the_store_can_write(tmp_path: Path) -> None:
-    """Against a real SQLite store: each outcome is committed before the next payload, so a
-    payload the store cannot write fails here instead of blocking a running bot's store."""
-    running = start(store(tmp_path), SimulatedClock(T0 + 1))
+def test_whatever_the_gate_takes_the_store_can_write(store_url: str) -> None:
+    """Against a real store (SQLite, and PostgreSQL when it runs): each outcome is committed
+    before the next payload, so a payload the store cannot write (a NUL, a lone surrogate,
+    metadata too deep to serialize) fails here instead of blocking a running bot's store."""
+    engine = open_engine(store_url)
+    upgrade_to_head(engine)
+    running = start(engine, SimulatedClock(T0 + 1))
     gate = IntakeGate(running.bot.kernel, running.journal)
     channel = gate.channel("store", default_source="det")
 
@@ -234,4 +240,7 @@ def test_whatever_the_gate_takes_the_store_can_write(tmp_path: Path) -> None:
         check_outcome(gate, channel, payload)
         assert running.journal.flush(), "the store refused what the gate took"
 
-    offered_and_committed()
+    try:
+        offered_and_committed()
+    finally:
+        engine.dispose()

@@ -72,6 +72,13 @@ class Signal(BaseModel):
             raise ValueError(f"base and quote are the same asset in {value!r}")
         return symbol
 
+    @field_validator("signal_id", "source", "strategy")
+    @classmethod
+    def _storable_text(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError(_NUL_PROBLEM)
+        return value
+
     @field_validator("metadata")
     @classmethod
     def _storable_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -130,9 +137,13 @@ class Signal(BaseModel):
         return by_ttl if expires is None else min(expires, by_ttl)
 
 
+# PostgreSQL text cannot hold NUL: a signal with one would make every later commit fail.
+_NUL_PROBLEM = "contains a NUL character (\\u0000), which the store cannot hold"
+
+
 def _check_storable(value: object, depth: int) -> None:
-    """Metadata is stored as JSON text: refuse what cannot be (too deep, or text with a lone
-    surrogate from a `\\ud800` escape, which UTF-8 cannot encode)."""
+    """Metadata is stored (as JSON, and `user` as a column): refuse what cannot be (too deep,
+    text with a NUL, or a lone surrogate from a `\\ud800` escape, which UTF-8 cannot encode)."""
     if depth > MAX_METADATA_DEPTH:
         raise ValueError(f"nested more than {MAX_METADATA_DEPTH} levels deep")
     if isinstance(value, str):
@@ -147,6 +158,8 @@ def _check_storable(value: object, depth: int) -> None:
 
 
 def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise ValueError(_NUL_PROBLEM)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:

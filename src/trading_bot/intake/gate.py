@@ -245,7 +245,8 @@ class IntakeChannel:
         gate = self.gate
         problems = [_storable(gate.mask(problem)) for problem in problems]
         raw = _raw_text(payload, gate.mask)
-        gate.kernel.reject_invalid(InvalidSignal(f"{self.name}:{location}", tuple(problems), raw))
+        where = _storable(f"{self.name}:{location}")
+        gate.kernel.reject_invalid(InvalidSignal(where, tuple(problems), raw))
         signal_id = payload.get("signal_id") if isinstance(payload, Mapping) else None
         return IntakeResult(
             outcome, signal_id if isinstance(signal_id, str) else None, problems=tuple(problems)
@@ -275,8 +276,11 @@ def _raw_text(payload: object, mask: Callable[[str], str]) -> str:
 
 
 def _storable(text: str) -> str:
-    """Lone surrogates (a JSON `\\ud800` escape) cannot be encoded as UTF-8, so the store would
-    refuse the row and hold back every later write: keep them as visible escapes instead."""
+    """Lone surrogates (a JSON `\\ud800` escape) cannot be encoded as UTF-8 and PostgreSQL text
+    cannot hold NUL, so the store would refuse the row and hold back every later write: keep
+    them as visible escapes instead."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
