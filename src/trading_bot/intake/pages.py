@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+MAX_CURSOR_CHARS = 1024
+
 
 class PageError(Exception):
     """The response is not a page at all; the message says why (no secrets in it)."""
@@ -67,7 +69,14 @@ def read_page(body: bytes) -> Page:
             cursor = decoded.get("next")
         if cursor is not None and (isinstance(cursor, bool) or not isinstance(cursor, str | int)):
             raise PageError(f"the page's cursor must be a string, got {type(cursor).__name__}")
-        return Page(decoded["signals"], None if cursor is None or cursor == "" else str(cursor))
+        if cursor is None or cursor == "":
+            return Page(decoded["signals"], None)
+        if not storable_cursor(str(cursor)):
+            raise PageError(
+                f"the page's cursor cannot be saved (longer than {MAX_CURSOR_CHARS} characters, "
+                "a NUL or not valid Unicode)"
+            )
+        return Page(decoded["signals"], str(cursor))
     raise PageError("expected a JSON array of signals or an object with a 'signals' array")
 
 
@@ -90,9 +99,20 @@ def item_id(item: object) -> str | None:
     names a key twice has none (which signal_id would it be?)."""
     if isinstance(item, Mapping) and not isinstance(item, _TwiceNamed):
         signal_id = item.get("signal_id")
-        if isinstance(signal_id, str) and signal_id.strip():
+        if isinstance(signal_id, str) and signal_id.strip() and storable_cursor(signal_id):
             return signal_id  # as the detector wrote it: it is the detector's position
     return None
+
+
+def storable_cursor(text: str) -> bool:
+    """A cursor is saved in the store: one it cannot hold would hold back every later write."""
+    if len(text) > MAX_CURSOR_CHARS or "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def item_text(item: object) -> str:

@@ -68,7 +68,8 @@ class RestPollSource(SignalSource):
         self._client: httpx.AsyncClient | None = None
         self._first: tuple[Page, bytes] | None = None  # fetched by `start`, taken first by `run`
         self._last: bytes | None = None  # digest of the last page offered
-        self._backoff = Backoff(min(1.0, params.interval_s), max(params.retry_max_s, 1.0))
+        first = min(1.0, params.interval_s, params.retry_max_s)
+        self._backoff = Backoff(first, params.retry_max_s)
         self._masker = source_masker(params.url, params.headers)
         self._outage = OutageLog(name, f"polling {safe_url(params.url)}")
 
@@ -158,12 +159,14 @@ class RestPollSource(SignalSource):
         if cursor is None:
             cursor = next((i for i in map(item_id, reversed(page.items)) if i is not None), None)
         moved = cursor is not None and cursor != before
-        if not page.items or (not moved and digest == self._last):
+        if not page.items:
+            if moved and cursor is not None:  # the detector moved on past nothing for us
+                channel.move_cursor(cursor)
+            return False  # caught up: wait the interval
+        if not moved and digest == self._last:
             return False  # nothing new: the same page again is not offered twice
         where = f"after {before!r}" if before is not None else "first page"
-        for number, item in enumerate(page.items, start=1):
-            if self.stopping.is_set():
-                return False  # the cursor stays: the next run asks for this page again
+        for number, item in enumerate(page.items, start=1):  # all of it, even when stopping
             await channel.capacity()
             problem = twice_named(item)
             if problem is not None:
