@@ -88,6 +88,7 @@ class WebSocketClientSource(SignalSource):
         self._ws: ClientConnection | None = None
         self._seq = SeqCursor(None)
         self._messages = 0
+        self._taken = 0  # messages on the current connection
         self._backoff = Backoff(params.reconnect_initial_s, params.reconnect_max_s)
         self._masker = source_masker(params.url, params.headers)
         self._outage = OutageLog(name, f"connecting to {safe_url(params.url)}")
@@ -118,17 +119,22 @@ class WebSocketClientSource(SignalSource):
                     continue
                 if self._ws is None:
                     return  # stopped while connecting
-            self._outage.recovered()
-            began = loop.time()
+            began, self._taken = loop.time(), 0
             try:
                 ended = await self._session(self._ws)
             finally:
                 await self.close()
             if self.stopping.is_set():
                 return
-            logger.warning("intake {}: connection lost ({}); reconnecting", self.name, ended)
-            if loop.time() - began >= STABLE_S:
+            if self._taken or loop.time() - began >= STABLE_S:
+                self._outage.recovered()
                 self._backoff.reset()
+                logger.warning("intake {}: connection lost ({}); reconnecting", self.name, ended)
+            else:  # connected, then dropped before anything came: still an outage
+                lasted = loop.time() - began
+                self._outage.failed(
+                    f"connection lost after {lasted:.1f} s, nothing received ({ended})"
+                )
             await self._backoff.wait(self.stopping)
 
     async def close(self) -> None:
@@ -165,7 +171,8 @@ class WebSocketClientSource(SignalSource):
             await ws.send(json.dumps({"type": "resume", "after_seq": self._seq.cursor}))
         except ConnectionClosed as closed:
             raise _ConnectFailed(f"closed before resuming: {_closed(closed)}") from None
-        logger.info(
+        logger.log(
+            "DEBUG" if self._outage.failures else "INFO",
             "intake {}: connected to {}, resuming after seq {}",
             self.name,
             safe_url(params.url),
@@ -185,8 +192,9 @@ class WebSocketClientSource(SignalSource):
                 await asyncio.wait({receive, stop}, return_when=asyncio.FIRST_COMPLETED)
                 if not receive.done():  # stopping: recv is cancel-safe, nothing is lost
                     receive.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                        await receive
+                    await asyncio.wait({receive})
+                    if not receive.cancelled() and receive.exception() is None:
+                        acks.put_nowait(await self._take(receive.result()))  # came meanwhile
                     return "bot stopping"
                 acks.put_nowait(await self._take(receive.result()))
             return "could not send acknowledgements"
@@ -200,8 +208,11 @@ class WebSocketClientSource(SignalSource):
 
     async def _take(self, message: str | bytes) -> dict[str, Any]:
         channel = self.channel
+        if not self._taken:
+            self._outage.recovered()  # the detector answers: any outage is over
         await channel.capacity()  # over the rate limit: read slower, the detector waits
         self._messages += 1
+        self._taken += 1
         params = self.params
         unpacked = unpack(message, params.max_message_bytes, params.read_limit)
         seq = unpacked.seq
