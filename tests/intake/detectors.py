@@ -44,6 +44,7 @@ class WsDetector:
         self.connections = 0
         self.drop_after_acks: int | None = None  # close the next connection once this many acks
         self.silent_next = False  # the next connection stops reading (and answering pings)
+        self.drop_at_once = 0  # this many next connections are dropped right after `resume`
         self.ignore_resume = False  # replay everything, as a detector without state would
         self.port = 0
         self.on_ack: Callable[[dict[str, Any]], None] | None = None
@@ -87,6 +88,10 @@ class WsDetector:
         assert hello["type"] == "resume", hello
         self.resumes.append(hello["after_seq"])
         after = -1 if self.ignore_resume or hello["after_seq"] is None else hello["after_seq"]
+        if self.drop_at_once:
+            self.drop_at_once -= 1
+            ws.transport.abort()
+            return
         if self.silent_next:
             self.silent_next = False
             ws.transport.pause_reading()  # pings go unanswered from now on

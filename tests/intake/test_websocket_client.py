@@ -169,6 +169,21 @@ async def test_a_silent_detector_is_caught_by_the_heartbeat_and_reconnected(
     assert any("code 1011 'keepalive ping timeout'" in line for line in log_lines)
 
 
+async def test_a_detector_that_drops_every_new_connection_is_one_outage_in_the_log(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
+    detector = WsDetector()
+    detector.drop_at_once = 3
+    detector.publish(signal("w1"))
+    async with detector.running(), live_bot(tmp_path) as rig, rig.serving(ws_source(detector)):
+        await eventually(lambda: len(detector.acks) == 1)
+        assert set(rig.signals()) == {("det", "w1")}
+    assert detector.connections == 4
+    warnings = [line for line in log_lines if line.startswith("WARNING")]
+    assert len(warnings) == 1 and "nothing received" in warnings[0], warnings
+    assert sum("works again after 3 failed attempt(s)" in line for line in log_lines) == 1
+
+
 async def test_over_the_rate_limit_the_bot_reads_slower_instead_of_refusing(
     tmp_path: Path,
 ) -> None:
