@@ -8,7 +8,8 @@ import pytest
 
 from tests.intake.bench_gate import gate_bench, signal
 from tests.intake.rig import live_bot
-from trading_bot.intake.gate import KEPT_RAW_BYTES, IntakeOutcome
+from trading_bot.intake.gate import IntakeOutcome
+from trading_bot.intake.raw_text import KEPT_RAW_BYTES
 
 
 def test_a_payload_without_source_gets_the_channel_default() -> None:

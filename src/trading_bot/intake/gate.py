@@ -12,9 +12,8 @@ means a redelivery (a duplicate, ignored), never a lost signal.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,9 +26,8 @@ from trading_bot.engine.kernel import TradingKernel
 from trading_bot.engine.signal_ledger import InvalidSignal, SignalRecord, SignalStatus
 from trading_bot.intake.parsing import MAX_PAYLOAD_BYTES, PayloadError, load_json, validate_signal
 from trading_bot.intake.rate_limit import RateLimit
+from trading_bot.intake.raw_text import raw_text, storable
 from trading_bot.monitoring.logging import SecretMasker
-
-KEPT_RAW_BYTES = 64 * 1024  # a dead letter keeps at most this much of an oversized payload
 
 
 class IntakeOutcome(StrEnum):
@@ -243,54 +241,14 @@ class IntakeChannel:
         outcome: IntakeOutcome,
     ) -> IntakeResult:
         gate = self.gate
-        problems = [_storable(gate.mask(problem)) for problem in problems]
-        raw = _raw_text(payload, gate.mask)
-        where = _storable(f"{self.name}:{location}")
+        problems = [storable(gate.mask(problem)) for problem in problems]
+        raw = raw_text(payload, gate.mask)
+        where = storable(f"{self.name}:{location}")
         gate.kernel.reject_invalid(InvalidSignal(where, tuple(problems), raw))
         signal_id = payload.get("signal_id") if isinstance(payload, Mapping) else None
         return IntakeResult(
             outcome, signal_id if isinstance(signal_id, str) else None, problems=tuple(problems)
         )
-
-
-def _raw_text(payload: object, mask: Callable[[str], str]) -> str:
-    """The payload as text to keep in a dead letter, secrets masked before it is cut (a cut
-    through a secret would keep its first half). Total: a source may hand over any decoded
-    JSON value (a list, a number, null), and a dead letter must never fail to be written."""
-    if isinstance(payload, bytes):
-        text = payload.decode("utf-8", errors="replace")
-    elif isinstance(payload, str):
-        text = payload
-    elif isinstance(payload, Signal):
-        text = payload.model_dump_json()
-    else:
-        try:
-            text = json.dumps(payload, default=str, ensure_ascii=False)
-        except (TypeError, ValueError, RecursionError):
-            try:
-                text = repr(payload)
-            except Exception:  # too deep even to print
-                text = f"<{type(payload).__name__} that cannot be printed>"
-    text = mask(text)
-    return _storable(text[:KEPT_RAW_BYTES]) + _cut_note(len(text))
-
-
-def _storable(text: str) -> str:
-    """Lone surrogates (a JSON `\\ud800` escape) cannot be encoded as UTF-8 and PostgreSQL text
-    cannot hold NUL, so the store would refuse the row and hold back every later write: keep
-    them as visible escapes instead."""
-    if "\x00" in text:
-        text = text.replace("\x00", "\\x00")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
-    return text
-
-
-def _cut_note(size: int) -> str:
-    cut = size - KEPT_RAW_BYTES
-    return f" [... {cut} more characters not kept]" if cut > 0 else ""
 
 
 def describe_record(record: SignalRecord, kernel: TradingKernel) -> dict[str, Any]:
