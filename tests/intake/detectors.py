@@ -201,7 +201,7 @@ class HttpDetector:
                 writer.transport.abort()
                 return
             if fault == "slow":
-                await asyncio.sleep(5)
+                await asyncio.sleep(2.5)  # longer than the timeouts the tests set
             if fault == "500":
                 await _respond(writer, 500, b"oops")
             elif fault == "garbage":
