@@ -64,6 +64,8 @@ async def test_pages_are_taken_at_once_until_caught_up_then_polled_at_the_interv
         f"polling http://127.0.0.1:{detector.port}/signals?… every 30 s (cursor in 'after')"
     )
     assert no_secret_in(log_lines)
+    store = (tmp_path / "store.sqlite").read_bytes()
+    assert not any(secret.encode() in store for secret in SECRETS)
 
 
 async def test_a_restarted_bot_polls_from_the_saved_cursor(tmp_path: Path) -> None:

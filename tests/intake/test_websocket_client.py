@@ -65,6 +65,8 @@ async def test_signals_are_recorded_once_and_acknowledged_only_once_committed(
     assert {a["outcome"] for a in detector.acks} == {"accepted"}
     assert source.describe() == f"WebSocket client of ws://127.0.0.1:{detector.port}/signals?…"
     assert no_secret_in(log_lines)
+    store = (tmp_path / "store.sqlite").read_bytes()
+    assert not any(secret.encode() in store for secret in SECRETS)
 
 
 async def test_a_dropped_connection_is_resumed_without_loss_or_duplicates(tmp_path: Path) -> None:
