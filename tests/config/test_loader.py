@@ -226,3 +226,38 @@ def test_a_key_given_twice_is_an_error_with_its_line(tmp_path: Path) -> None:
     path.write_text("mode: backtest\nexchange: {class: simulated}\nmode: live\n")
     with pytest.raises(ConfigError, match="line 3, column 1: found duplicate key 'mode'"):
         load_config(path, environ={})
+
+
+def test_network_intake_sources_resolve_and_their_header_values_are_secrets() -> None:
+    from trading_bot.intake.rest_poll import RestPollSource
+    from trading_bot.intake.websocket_client import WebSocketClientSource
+
+    sources = [
+        {
+            "class": "websocket",
+            "params": {"url": "wss://det.example/ws", "headers": {"Authorization": "${DET}"}},
+        },
+        {"class": "rest_poll", "params": {"url": "https://det.example/s", "interval_s": 2}},
+    ]
+    environ = {"DET": "Bearer det-s3cr3t-77"}
+    loaded = load_config_data(
+        config_data(intake={"sources": sources}), source="bot.yaml", environ=environ
+    )
+    assert [(s.cls, s.name) for s in loaded.sources] == [
+        (WebSocketClientSource, "websocket"),
+        (RestPollSource, "rest_poll"),
+    ]
+    assert "Bearer det-s3cr3t-77" in loaded.secrets
+    assert "det-s3cr3t-77" not in repr(loaded.sources[0].params)
+
+
+def test_a_bad_header_value_is_reported_without_showing_it() -> None:
+    sources = [
+        {
+            "class": "websocket",
+            "params": {"url": "ws://det", "headers": {"X-Key": "abc-s3cr3t\nInjected: 1"}},
+        }
+    ]
+    found = issues(config_data(intake={"sources": sources}))
+    assert any("X-Key" in p and "line break" in p for p in found), found
+    assert not any("s3cr3t" in p for p in found)

@@ -21,6 +21,9 @@ PositiveAmount = Annotated[Decimal, Field(gt=0, lt=MAX_AMOUNT)]
 EpochMs = Annotated[int, BeforeValidator(parse_epoch_ms)]
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
+# Deeper metadata cannot be serialized (pydantic stops at a few hundred levels) and so could
+# not be stored: a signal the bot accepted would then block every later write.
+MAX_METADATA_DEPTH = 32
 
 
 class Signal(BaseModel):
@@ -68,6 +71,19 @@ class Signal(BaseModel):
         if base == rest.split(":", 1)[0]:
             raise ValueError(f"base and quote are the same asset in {value!r}")
         return symbol
+
+    @field_validator("signal_id", "source", "strategy")
+    @classmethod
+    def _storable_text(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError(_NUL_PROBLEM)
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_storable(value, 1)
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Signal:
@@ -119,3 +135,33 @@ class Signal(BaseModel):
             return expires
         by_ttl = self.created_at + int(self.ttl_s * 1000)
         return by_ttl if expires is None else min(expires, by_ttl)
+
+
+# PostgreSQL text cannot hold NUL: a signal with one would make every later commit fail.
+_NUL_PROBLEM = "contains a NUL character (\\u0000), which the store cannot hold"
+
+
+def _check_storable(value: object, depth: int) -> None:
+    """Metadata is stored (as JSON, and `user` as a column): refuse what cannot be (too deep,
+    text with a NUL, or a lone surrogate from a `\\ud800` escape, which UTF-8 cannot encode)."""
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"nested more than {MAX_METADATA_DEPTH} levels deep")
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(str(key))
+            _check_storable(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_storable(item, depth + 1)
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise ValueError(_NUL_PROBLEM)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = text[error.start : error.end].encode("unicode_escape").decode("ascii")
+        raise ValueError(f"text that is not valid Unicode (a lone surrogate {bad})") from None

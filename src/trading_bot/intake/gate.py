@@ -12,7 +12,6 @@ means a redelivery (a duplicate, ignored), never a lost signal.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,9 +26,8 @@ from trading_bot.engine.kernel import TradingKernel
 from trading_bot.engine.signal_ledger import InvalidSignal, SignalRecord, SignalStatus
 from trading_bot.intake.parsing import MAX_PAYLOAD_BYTES, PayloadError, load_json, validate_signal
 from trading_bot.intake.rate_limit import RateLimit
+from trading_bot.intake.raw_text import raw_text, storable
 from trading_bot.monitoring.logging import SecretMasker
-
-KEPT_RAW_BYTES = 64 * 1024  # a dead letter keeps at most this much of an oversized payload
 
 
 class IntakeOutcome(StrEnum):
@@ -142,23 +140,26 @@ class IntakeChannel:
         self.rate = rate
         self.counts: Counter[str] = Counter()
 
-    def offer(
-        self, payload: bytes | str | Mapping[str, Any] | Signal, location: str
-    ) -> IntakeResult:
-        """Take one payload; never raises. `location` says where it came from (a message id,
-        a line number, a client address) for the dead letter and the log."""
+    def offer(self, payload: object, location: str) -> IntakeResult:
+        """Take one payload; never raises. `payload` is raw bytes or text, an already decoded
+        JSON value (anything but an object is a dead letter) or a `Signal`. `location` says
+        where it came from (a message id, a line number, a client address) for the dead letter
+        and the log."""
         self.counts["received"] += 1
         try:
             result = self._offer(payload, location)
         except Exception as error:  # a bug must not stop the source; the payload is kept
             logger.exception("internal error taking a signal from {}", self.name)
-            result = self._invalid(payload, location, [f"internal error: {type(error).__name__}"])
+            problems = [f"internal error: {type(error).__name__}"]
+            try:
+                result = self._invalid(payload, location, problems)
+            except Exception:  # not even a dead letter could be kept: still answer
+                logger.exception("could not keep a dead letter from {}", self.name)
+                result = IntakeResult(IntakeOutcome.INVALID, problems=tuple(problems))
         self.counts[result.outcome.value] += 1
         return result
 
-    def _offer(
-        self, payload: bytes | str | Mapping[str, Any] | Signal, location: str
-    ) -> IntakeResult:
+    def _offer(self, payload: object, location: str) -> IntakeResult:
         if self.rate is not None and not self.rate.try_take():
             problem = f"rate limit of {self.rate.per_s:g} signals/s for {self.name} exceeded"
             return self._dead(payload, location, [problem], IntakeOutcome.RATE_LIMITED)
@@ -229,46 +230,25 @@ class IntakeChannel:
         self.counts[IntakeOutcome.INVALID.value] += 1
         return self._invalid(raw, location, problems)
 
-    def _invalid(
-        self, payload: bytes | str | Mapping[str, Any] | Signal, location: str, problems: list[str]
-    ) -> IntakeResult:
+    def _invalid(self, payload: object, location: str, problems: list[str]) -> IntakeResult:
         return self._dead(payload, location, problems, IntakeOutcome.INVALID)
 
     def _dead(
         self,
-        payload: bytes | str | Mapping[str, Any] | Signal,
+        payload: object,
         location: str,
         problems: list[str],
         outcome: IntakeOutcome,
     ) -> IntakeResult:
         gate = self.gate
-        problems = [gate.mask(problem) for problem in problems]
-        raw = gate.mask(_raw_text(payload))
-        gate.kernel.reject_invalid(InvalidSignal(f"{self.name}:{location}", tuple(problems), raw))
+        problems = [storable(gate.mask(problem)) for problem in problems]
+        raw = raw_text(payload, gate.mask)
+        where = storable(f"{self.name}:{location}")
+        gate.kernel.reject_invalid(InvalidSignal(where, tuple(problems), raw))
         signal_id = payload.get("signal_id") if isinstance(payload, Mapping) else None
         return IntakeResult(
             outcome, signal_id if isinstance(signal_id, str) else None, problems=tuple(problems)
         )
-
-
-def _raw_text(payload: bytes | str | Mapping[str, Any] | Signal) -> str:
-    if isinstance(payload, Signal):
-        text = payload.model_dump_json()
-    elif isinstance(payload, Mapping):
-        try:
-            text = json.dumps(payload, default=str, ensure_ascii=False)
-        except (TypeError, ValueError, RecursionError):
-            text = repr(payload)
-    elif isinstance(payload, bytes):
-        kept = payload[:KEPT_RAW_BYTES].decode("utf-8", errors="replace")
-        return kept + _cut_note(len(payload))
-    else:
-        text = payload
-    return text[:KEPT_RAW_BYTES] + _cut_note(len(text))
-
-
-def _cut_note(size: int) -> str:
-    return f" [... {size - KEPT_RAW_BYTES} more bytes not kept]" if size > KEPT_RAW_BYTES else ""
 
 
 def describe_record(record: SignalRecord, kernel: TradingKernel) -> dict[str, Any]:

@@ -38,8 +38,9 @@ def parse_json_signal(text: str | bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> 
 def load_json(text: str | bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
     """One JSON document, size-checked first; numbers with a fraction become exact decimals.
     Raises `PayloadError`."""
-    if len(text) > max_bytes:
-        raise PayloadError(f"payload is {len(text)} bytes, larger than the {max_bytes}-byte limit")
+    size = _byte_size(text, max_bytes)
+    if size > max_bytes:
+        raise PayloadError(f"payload is {size} bytes, larger than the {max_bytes}-byte limit")
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -53,6 +54,14 @@ def load_json(text: str | bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
         raise PayloadError(f"key {error} appears twice in one object") from None
     except (ValueError, RecursionError) as error:
         raise PayloadError(f"not valid JSON: {error}") from None
+
+
+def _byte_size(text: str | bytes, max_bytes: int) -> int:
+    """The size in UTF-8 bytes: a text of `max_bytes` characters can be four times larger. The
+    character count is enough when it alone is over the limit (no need to encode it all)."""
+    if isinstance(text, bytes) or len(text) > max_bytes:
+        return len(text)
+    return len(text.encode("utf-8", errors="surrogatepass"))
 
 
 class _DuplicateKey(ValueError):
@@ -71,13 +80,28 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def validate_signal(payload: object) -> Signal | list[str]:
     if not isinstance(payload, Mapping):
-        return [f"expected a JSON object, got {type(payload).__name__}"]
+        return [f"expected a JSON object, got {_json_type(payload)}"]
     try:
         return Signal.model_validate(payload)
     except ValidationError as error:
         return describe_errors(error)
     except Exception as error:  # a validator bug must not escape into a source's loop
         return [f"could not validate the signal: {type(error).__name__}: {error}"]
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a decoded value's type, as the detector's author knows it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float | Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
 
 
 def describe_errors(error: ValidationError) -> list[str]:
