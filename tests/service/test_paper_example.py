@@ -22,6 +22,8 @@ from tests.conftest import EXAMPLES, services_required
 from tests.intake.detectors import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+SEND = ("--secret-env", "WEBHOOK_SECRET", "--signal-id", "w1", "--asset", "BTC/USD")
+SEND += ("--side", "buy", "--size", "0.01")
 
 
 def _redis_or_skip() -> redis.Redis:
@@ -81,9 +83,7 @@ def test_the_paper_example_takes_signals_from_webhook_redis_and_file(tmp_path: P
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # the webhook answers once the bot has started
             sent = subprocess.run(
-                [*command, "send-signal", "--url", f"http://127.0.0.1:{port}"]
-                + ["--secret-env", "WEBHOOK_SECRET", "--signal-id", "w1"]
-                + ["--asset", "BTC/USD", "--side", "buy", "--size", "0.01"],
+                [*command, "send-signal", "--url", f"http://127.0.0.1:{port}", *SEND],
                 env=env,
                 capture_output=True,
                 text=True,
