@@ -59,9 +59,9 @@ async def test_signal_from_stdin_and_its_duplicate(tmp_path: Path) -> None:
 
 async def test_signal_id_is_generated_when_not_given(tmp_path: Path) -> None:
     async with running_webhook(tmp_path) as hook:
-        args = ("--asset", "BTC/USDT", "--side", "sell", "--notional", "5")
-        code, _ = await send(hook, *args, "--secret-env", "WH_SECRET")
-        assert code == 0
+        args = ("--asset", "BTC/USDT", "--side", "sell", "--size", "0.001")
+        code, output = await send(hook, *args, "--secret-env", "WH_SECRET")
+        assert code == 0, output
         ((_, signal_id),) = hook.rig.signals()
         assert len(signal_id) == 36  # a UUID
 

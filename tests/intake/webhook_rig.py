@@ -17,7 +17,7 @@ from trading_bot.intake.webhook import WebhookParams, WebhookSource
 
 SECRET = "test-hmac-secret-0123456789"
 TV_SECRET = "tradingview-secret-abcdef"
-FAST_FILLS = {"replay_speed": 600}  # a 1-minute candle every 100 ms: market orders fill fast
+FAST_FILLS = {"replay_speed": 600, "horizon_hours": 1}  # a candle every 100 ms: fills come fast
 
 
 def signal(signal_id: str = "x1", **fields: Any) -> dict[str, Any]:

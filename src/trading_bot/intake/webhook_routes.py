@@ -89,10 +89,14 @@ class WebhookRoutes:
         return app
 
     def _routes(self) -> FastAPI:
+        """Endpoints are module functions that find this object on `app.state`: FastAPI
+        caches facts about each endpoint in process-wide caches, and a bound method there
+        would keep this webhook, and through it the whole bot, alive after it stopped."""
         app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-        app.add_api_route("/signals", self.post_signal, methods=["POST"])
-        app.add_api_route("/signals/tradingview", self.post_tradingview, methods=["POST"])
-        app.add_api_route("/signals/{signal_id}", self.get_status, methods=["GET"])
+        app.state.webhook_routes = self
+        app.add_api_route("/signals", _post_signal, methods=["POST"])
+        app.add_api_route("/signals/tradingview", _post_tradingview, methods=["POST"])
+        app.add_api_route("/signals/{signal_id}", _get_status, methods=["GET"])
         app.add_exception_handler(Refusal, self._refused)  # type: ignore[arg-type]
         app.add_exception_handler(HTTPException, _no_route)  # type: ignore[arg-type]
         return app
@@ -255,3 +259,20 @@ async def _no_route(request: Request, error: HTTPException) -> Response:
     error_code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "bad_request")
     reason = f"{request.method} {request.url.path}: {error.detail}; routes: {ROUTES}"
     return JSONResponse({"error": error_code, "reason": reason}, error.status_code)
+
+
+def _routes_of(request: Request) -> WebhookRoutes:
+    routes: WebhookRoutes = request.app.state.webhook_routes
+    return routes
+
+
+async def _post_signal(request: Request) -> Response:
+    return await _routes_of(request).post_signal(request)
+
+
+async def _post_tradingview(request: Request) -> Response:
+    return await _routes_of(request).post_tradingview(request)
+
+
+async def _get_status(request: Request) -> Response:
+    return await _routes_of(request).get_status(request)
