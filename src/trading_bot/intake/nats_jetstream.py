@@ -191,7 +191,7 @@ class NatsJetStreamSource(SignalSource):
                 if nc.is_connected:
                     await nc.flush(timeout=1)  # the last acks reach the server
             except (nats.errors.Error, TimeoutError) as error:
-                logger.debug("intake {}: acks not flushed on close: {}", self.name, error)
+                logger.debug("intake {}: acks not flushed on close: {}", self.name, _reason(error))
             await nc.close()
 
     async def _rest_of_batch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
@@ -203,6 +203,13 @@ class NatsJetStreamSource(SignalSource):
         try:
             return await sub.fetch(self.params.batch - 1, timeout=GATHER_S)
         except nats.errors.TimeoutError:
+            return []
+        except (nats.errors.Error, nats.js.errors.Error) as error:  # the first is still taken
+            logger.debug(
+                "intake {}: gathering a batch failed: {}",
+                self.name,
+                self._masker.mask(_reason(error)),
+            )
             return []
 
     async def _unbind(self) -> None:
@@ -317,7 +324,9 @@ class NatsJetStreamSource(SignalSource):
                     await msg.ack()
             except nats.errors.Error as error:  # redelivered later: a duplicate, done once
                 logger.debug(
-                    "intake {}: ack not sent ({}); it will be redelivered", self.name, error
+                    "intake {}: ack not sent ({}); it will be redelivered",
+                    self.name,
+                    _reason(error),
                 )
 
 
