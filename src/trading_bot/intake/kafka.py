@@ -60,7 +60,9 @@ class KafkaParams(SourceParams):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
     sasl_username: SecretStr | None = Field(default=None, description="secret")
     sasl_password: SecretStr | None = Field(default=None, description="secret")
-    connect_timeout_s: float = Field(default=10.0, gt=0, le=15, description="first connection")
+    connect_timeout_s: float = Field(
+        default=10.0, gt=0, le=15, description="connecting (bootstrap)"
+    )
     reconnect_initial_s: float = Field(default=0.5, gt=0, le=60)
     reconnect_max_s: float = Field(default=30.0, gt=0, le=3600)
     required_at_start: bool = Field(
@@ -186,7 +188,6 @@ class KafkaSource(SignalSource):
             sasl_mechanism=params.sasl_mechanism,
             sasl_plain_username=_plain(params.sasl_username),
             sasl_plain_password=_plain(params.sasl_password),
-            request_timeout_ms=int(params.connect_timeout_s * 1000),
             retry_backoff_ms=int(params.reconnect_initial_s * 1000),
         )
         try:
