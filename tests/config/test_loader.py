@@ -261,3 +261,20 @@ def test_a_bad_header_value_is_reported_without_showing_it() -> None:
     found = issues(config_data(intake={"sources": sources}))
     assert any("X-Key" in p and "line break" in p for p in found), found
     assert not any("s3cr3t" in p for p in found)
+
+
+def test_broker_sources_resolve_and_passwords_in_their_urls_are_secrets() -> None:
+    from trading_bot.intake.kafka import KafkaSource
+    from trading_bot.intake.nats_jetstream import NatsJetStreamSource
+    from trading_bot.intake.redis_streams import RedisStreamSource
+
+    sources = [
+        {"class": "redis", "params": {"url": "redis://:${REDIS_PW}@127.0.0.1/0", "stream": "s"}},
+        {"class": "nats", "params": {"stream": "S", "subject": "signals.>", "durable": "bot"}},
+        {"class": "kafka", "params": {"topic": "signals"}},
+    ]
+    loaded = load_config_data(
+        config_data(intake={"sources": sources}), source="bot.yaml", environ={"REDIS_PW": "rpw-41"}
+    )
+    assert [s.cls for s in loaded.sources] == [RedisStreamSource, NatsJetStreamSource, KafkaSource]
+    assert "rpw-41" in loaded.secrets  # masked in every log line, whoever writes it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,4 +284,15 @@ def _secret_values(raw: object, substituted: object, path: str = "") -> set[str]
             found |= _secret_values(a, b, f"{path}[{index}]")
     elif isinstance(substituted, str) and substituted and is_secret_key(path):
         found.add(substituted)
+    elif isinstance(substituted, str):
+        found |= _url_credentials(substituted)
     return found
+
+
+_URL_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^:/@\s]*):([^@/\s]+)@")
+
+
+def _url_credentials(value: str) -> set[str]:
+    """The password of a URL (`redis://:pw@host`, `amqp://user:pw@host`) in any value: a
+    broker library may put the URL in its own log line or exception."""
+    return {match.group(1) for match in _URL_CREDENTIALS.finditer(value)}
