@@ -261,7 +261,12 @@ class RabbitMQSource(SignalSource):
                     batch = []
                 while len(batch) < self.params.batch and not session.inbox.empty():
                     batch.append(session.inbox.get_nowait())
-                if not await self._take(batch) or session.ended.is_set():
+                if not await self._take(batch):
+                    # an ack can fail a moment before the close callbacks tell why
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(session.ended.wait(), 1.0)
+                    return session.why
+                if session.ended.is_set():
                     return session.why
                 if self.stopping.is_set():
                     return "bot stopping"
