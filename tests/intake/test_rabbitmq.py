@@ -358,6 +358,8 @@ def test_a_bad_url_is_refused_without_echoing_its_password() -> None:
         RabbitMQParams.model_validate({"url": f"http://bot:{SECRET}@host/", "queue": "q"})
     issues = [str(issue) for issue in issues_from_validation(caught.value, "params")]
     assert issues == ["params.url: expected an amqp:// or amqps:// URL (got 'http://host/')"]
+    params = RabbitMQParams.model_validate({"url": f"amqp://bot:{SECRET}@host/", "queue": "q"})
+    assert SECRET not in repr(params)
     with pytest.raises(ValidationError, match="must differ from queue"):
         RabbitMQParams.model_validate({"queue": "q", "dead_letter_queue": "q"})
     with pytest.raises(ValidationError, match="reserved by the broker"):

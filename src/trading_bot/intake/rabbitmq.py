@@ -48,6 +48,7 @@ class RabbitMQParams(SourceParams):
     url: str = Field(
         default=DEFAULT_URL,
         description="amqp:// or amqps:// broker URL; its user and password are never logged",
+        repr=False,  # the params' repr (a debugger, an error) must not show the password
     )
     queue: str = Field(min_length=1, max_length=255, description="the queue signals arrive on")
     declare: bool = Field(
