@@ -32,7 +32,7 @@ from typing import Any
 import redis
 
 from trading_bot.config.loader import load_config_data
-from trading_bot.domain.events import OrderAccepted
+from trading_bot.domain.events import OrderAccepted, OrderSubmitted
 from trading_bot.intake.http_auth import signed_headers
 from trading_bot.service.paper_bot import PaperService
 
@@ -149,17 +149,19 @@ async def measure(source: dict[str, Any], expected: int, start_detector: Any) ->
         service = PaperService(loaded)
         await service.start()
         assert service.running is not None
-        latencies: list[float] = []
+        latencies: list[float] = []  # sent -> order accepted by the venue
+        to_venue: list[float] = []  # sent -> order handed to the venue (intent committed)
         kernel = service.running.bot.kernel
         first: list[float] = []
 
-        def accepted(event: OrderAccepted) -> None:
+        def since_sent(event: OrderSubmitted | OrderAccepted, into: list[float]) -> None:
             now = time.time_ns()
             record = kernel.ledger.get((event.order.source, event.order.signal_id))
             if record is not None and record.signal is not None:
-                latencies.append((now - int(record.signal.metadata["sent_ns"])) / 1e6)
+                into.append((now - int(record.signal.metadata["sent_ns"])) / 1e6)
 
-        kernel.bus.subscribe(OrderAccepted, accepted)
+        kernel.bus.subscribe(OrderSubmitted, lambda event: since_sent(event, to_venue))
+        kernel.bus.subscribe(OrderAccepted, lambda event: since_sent(event, latencies))
         detector = start_detector()
         started = time.perf_counter()
         while len(latencies) < expected:
@@ -172,12 +174,15 @@ async def measure(source: dict[str, Any], expected: int, start_detector: Any) ->
         detector.join()
         await service.stop()
     kept = sorted(latencies[len(latencies) // 10 :])
+    sent = sorted(to_venue[len(to_venue) // 10 :])
     return {
         "signals": expected,
         "seconds": elapsed,
         "per_s": expected / elapsed,
         "p50": statistics.median(kept),
         "p99": kept[int(len(kept) * 0.99) - 1],
+        "venue_p50": statistics.median(sent),
+        "venue_p99": sent[int(len(sent) * 0.99) - 1],
     }
 
 
@@ -261,13 +266,16 @@ def main() -> None:
         ),
     ]
     if args.markdown:
-        print("| transport | load | signals | signals/s | p50 ms | p99 ms |")
-        print("|---|---|---:|---:|---:|---:|")
+        print(
+            "| transport | load | signals | signals/s | to venue p50 ms | to venue p99 ms "
+            "| accepted p50 ms | accepted p99 ms |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
     for transport, load, r in rows:
         if args.markdown:
             print(
                 f"| {transport} | {load} | {r['signals']:,.0f} | {r['per_s']:,.0f} | "
-                f"{r['p50']:.1f} | {r['p99']:.1f} |"
+                f"{r['venue_p50']:.1f} | {r['venue_p99']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} |"
             )
         else:
             print(transport, load, {k: round(v, 2) for k, v in r.items()})

@@ -52,10 +52,12 @@ def url_password(url: str) -> str | None:
         return None
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
     """An engine for `url`. SQLite files get WAL journaling with synchronous=NORMAL: a commit
     survives the process being killed (only a power loss can lose the newest commits), and
-    readers such as `trading-bot report` never block the bot."""
+    readers such as `trading-bot report` never block the bot. `background_checkpoints`: its
+    commits never fold the log back into the database themselves; the caller runs a
+    `WalCheckpointer` (store/checkpoint.py) for that."""
     try:
         parsed = make_url(url)
         parsed.port  # noqa: B018  (a bad port only raises when read)
@@ -89,16 +91,21 @@ def open_engine(url: str) -> Engine:
     except (ArgumentError, ImportError, ValueError) as error:
         raise StoreError(f"store.url {safe_url(url)}: {error}") from None
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        pragmas = _SQLITE_PRAGMAS + (
+            ("PRAGMA wal_autocheckpoint=0",) if background_checkpoints else ()
+        )
+
+        def set_pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            for pragma in pragmas:
+                cursor.execute(pragma)
+            cursor.close()
+
+        event.listen(engine, "connect", set_pragmas)
     return engine
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+_SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
 
 
 def alembic_config(engine: Engine) -> Config:
