@@ -91,3 +91,18 @@ def test_outcomes_are_grouped_but_a_waiting_order_is_committed_at_once(tmp_path:
     clock.advance_to(T0 + 50)  # the grouped flush finds nothing left
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM order_events")).scalar() == 1
+
+
+def test_a_change_to_an_order_whose_row_is_missing_writes_the_whole_row(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    running = start(engine, clock)
+    running.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    running.journal.flush()
+    with engine.begin() as c:  # as if the row had been lost (restored by hand, say)
+        c.execute(text("DELETE FROM orders"))
+    clock.advance_to(T0 + MINUTE)
+    running.journal.flush()
+    with engine.connect() as c:
+        order = c.execute(text("SELECT status, filled_amount, symbol, side FROM orders")).one()
+    assert tuple(order) == ("filled", "0.5", "BTC/USDT", "buy")

@@ -32,8 +32,8 @@ from trading_bot.store.models import (
     OrderRow,
     SignalRow,
 )
-from trading_bot.store.rows import ORDER_CHANGES, fill_row, order_row
-from trading_bot.store.upsert import insert_rows, money, upsert
+from trading_bot.store.rows import ORDER_CHANGES, fill_row, order_changes, order_row
+from trading_bot.store.upsert import insert_rows, money, update_rows, upsert
 
 Schedule = Callable[[Callable[[], None]], None]
 RETRY_MS = (100, 500, 2_000, 5_000)
@@ -213,11 +213,15 @@ class StoreJournal:
                     ),
                     updates,
                 )
-            orders = {**self._changed_orders, **self._new_orders}
+            orders = list(self._new_orders.values())
+            changed = [order_changes(o, now) for o in self._changed_orders.values()]
+            table = OrderRow.__table__
+            if not update_rows(connection, table, ORDER_CHANGES, ("client_order_id",), changed):  # type: ignore[arg-type]
+                orders += self._changed_orders.values()  # a row was missing: write whole rows
             upsert(
                 connection,
-                OrderRow.__table__,  # type: ignore[arg-type]
-                [order_row(o, now) for o in orders.values()],
+                table,  # type: ignore[arg-type]
+                [order_row(o, now) for o in orders],
                 ["client_order_id"],
                 update=ORDER_CHANGES,
             )

@@ -59,6 +59,25 @@ def order_row(order: Order, now_ms: int) -> dict[str, Any]:
     }
 
 
+def order_changes(order: Order, now_ms: int) -> tuple[Any, ...]:
+    """The `ORDER_CHANGES` values of an order whose row exists, then its key."""
+    return (
+        money(order.amount),
+        money(order.price),
+        money(order.trigger_price),
+        order.timeout_at_ms,
+        order.status.value,
+        order.venue_order_id,
+        money(order.filled_amount),
+        money(order.filled_notional),
+        money(order.fees),
+        order.reject_reason.value if order.reject_reason else None,
+        order.reject_detail,
+        now_ms,
+        order.client_order_id,
+    )
+
+
 def order_from_row(row: Any) -> Order:
     return Order(
         client_order_id=row.client_order_id,

@@ -38,6 +38,23 @@ def upsert(
     _write(connection, table, rows, tuple(keys), tuple(update) if update is not None else None)
 
 
+def update_rows(
+    connection: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    values: Sequence[tuple[Any, ...]],
+) -> bool:
+    """`UPDATE table SET columns WHERE keys` for rows known to exist, each a tuple of the
+    column values then the key values (cheaper than an upsert: no insert attempt, and only the
+    changing values are built). False if some row was not there, so the caller can fall back
+    to an upsert instead of losing the change."""
+    if not values:
+        return True
+    sql = _update_statement(connection.dialect, table.name, columns, keys)
+    return _execute(connection, sql, values) == len(values)
+
+
 def _write(
     connection: Connection,
     table: Table,
@@ -53,12 +70,18 @@ def _write(
         values = [(row[columns[0]],) for row in rows]
     else:
         values = list(map(itemgetter(*columns), rows))
-    # Straight to the driver's cursor, inside the connection's open transaction: SQLAlchemy's
-    # execution context cost ~30 µs a statement, as much as SQLite's own work for a small
-    # batch. Driver errors are re-raised as SQLAlchemy's, which the journal's retry expects.
+    _execute(connection, sql, values)
+
+
+def _execute(connection: Connection, sql: str, values: Sequence[tuple[Any, ...]]) -> int:
+    """Straight to the driver's cursor, inside the connection's open transaction: SQLAlchemy's
+    execution context cost ~30 µs a statement, as much as SQLite's own work for a small
+    batch. Driver errors are re-raised as SQLAlchemy's, which the journal's retry expects.
+    Returns the rows changed."""
     cursor = connection.connection.cursor()
     try:
         cursor.executemany(sql, values)
+        return int(cursor.rowcount)
     except connection.dialect.loaded_dbapi.Error as error:
         raise DBAPIError.instance(
             sql, None, error, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
@@ -91,3 +114,14 @@ def _statement(
         updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in changing)
         sql += f" ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {updates}"
     return sql
+
+
+@lru_cache(maxsize=64)
+def _update_statement(
+    dialect: Dialect, table: str, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> str:
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    assignments = ", ".join(f"{quote(c)} = {marker}" for c in columns)
+    where = " AND ".join(f"{quote(k)} = {marker}" for k in keys)
+    return f"UPDATE {quote(table)} SET {assignments} WHERE {where}"
