@@ -26,6 +26,7 @@ from tests.conftest import services_required
 from tests.intake.detectors import free_port, signal
 from tests.intake.rig import LiveRig, eventually, live_bot
 from tests.intake.tcp_proxy import TcpProxy
+from trading_bot.intake import nats_jetstream
 from trading_bot.intake.nats_jetstream import NatsJetStreamParams, NatsJetStreamSource
 from trading_bot.service.intake_runner import IntakeStartError
 
@@ -128,6 +129,16 @@ async def test_published_signals_are_executed_once_and_all_acknowledged(
         f"JetStream consumer '{broker.durable}' of stream '{broker.stream}' "
         f"(subject '{broker.subject}') on nats://{NATS}"
     )
+
+
+async def test_a_lone_signal_executes_without_waiting_for_a_batch_to_gather(
+    tmp_path: Path, broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nats_jetstream, "GATHER_S", 10.0)  # gathering the rest takes long
+    async with live_bot(tmp_path) as rig, rig.serving(broker.source(batch=50)):
+        await broker.publish(signal("lone"))
+        await eventually(lambda: len(rig.orders_at_venue()) == 1, timeout_s=1)
+        await all_acked(broker)  # acknowledged once the gathering is over and it is recorded
 
 
 async def test_bad_messages_are_dead_lettered_terminated_and_the_stream_goes_on(

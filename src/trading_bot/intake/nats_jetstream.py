@@ -170,7 +170,9 @@ class NatsJetStreamSource(SignalSource):
                 )
                 if first is None:
                     return  # stopped while waiting: nothing was taken
-                fetched = first + await self._rest_of_batch(sub)
+                # offered at once, so the signal executes while the rest is gathered
+                taken = await self._offer(first)
+                taken += await self._offer(await self._rest_of_batch(sub))
             except nats.errors.TimeoutError:
                 continue  # nothing new, or the line dropped meanwhile: ask again
             except (nats.errors.Error, nats.js.errors.Error, OSError) as error:
@@ -181,7 +183,7 @@ class NatsJetStreamSource(SignalSource):
                 continue
             self._outage.recovered()
             self._backoff.reset()
-            await self._take(fetched)
+            await self._settle(taken)
 
     async def close(self) -> None:
         self._sub = None
@@ -306,17 +308,20 @@ class NatsJetStreamSource(SignalSource):
                 "intake {}: created stream '{}' for '{}'", self.name, params.stream, params.subject
             )
 
-    async def _take(self, messages: list[Msg]) -> None:
-        """Offer the batch (all of it, even when stopping), wait until it is committed, then
-        acknowledge each message: ack what was recorded, term what was dead-lettered."""
+    async def _offer(self, messages: list[Msg]) -> list[tuple[Msg, IntakeResult]]:
         channel = self.channel
-        results: list[IntakeResult] = []
+        taken = []
         for msg in messages:
-            await channel.capacity()
+            await channel.capacity()  # a rate limit slows the reading down, nothing is refused
             meta = msg.metadata
-            results.append(channel.offer(msg.data, f"{meta.stream}:{meta.sequence.stream}"))
-        await channel.recorded()
-        for msg, result in zip(messages, results, strict=True):
+            taken.append((msg, channel.offer(msg.data, f"{meta.stream}:{meta.sequence.stream}")))
+        return taken
+
+    async def _settle(self, taken: list[tuple[Msg, IntakeResult]]) -> None:
+        """Once the batch is committed, acknowledge each message: ack what was recorded, term
+        what was dead-lettered (it would never become valid by being redelivered)."""
+        await self.channel.recorded()
+        for msg, result in taken:
             try:
                 if result.outcome in (IntakeOutcome.INVALID, IntakeOutcome.RATE_LIMITED):
                     await msg.term()
