@@ -13,7 +13,7 @@ from trading_bot.domain.fill import Fill
 from trading_bot.domain.order_status import TERMINAL, OrderStatus
 from trading_bot.store.models import KeyValueRow, PaperBalanceRow, PaperFillRow, PaperOrderRow
 from trading_bot.store.rows import fill_from_row, fill_row
-from trading_bot.store.upsert import money, upsert
+from trading_bot.store.upsert import money, update_rows, upsert
 from trading_bot.venues.paper.books import PaperBooks, PaperOrderRecord
 
 STATE_KEY = "paper_venue"
@@ -61,13 +61,12 @@ class SqlPaperBookStore:
             "trade_sequence": sequences[1],
         }
         with self._engine.begin() as connection:
-            upsert(
-                connection,
-                PaperOrderRow.__table__,  # type: ignore[arg-type]
-                [_row(r) for r in orders],
-                ["client_order_id"],
-                update=_CHANGES,
-            )
+            table = PaperOrderRow.__table__
+            new = [r for r in orders if not r.stored]
+            changed = [_changes(r) for r in orders if r.stored]
+            if not update_rows(connection, table, _CHANGES, ("client_order_id",), changed):  # type: ignore[arg-type]
+                new = orders  # a row was missing: write every one whole
+            upsert(connection, table, [_row(r) for r in new], ["client_order_id"], update=_CHANGES)  # type: ignore[arg-type]
             if fills:
                 rows = [fill_row(fill) for fill in fills]
                 upsert(connection, PaperFillRow.__table__, rows, ["trade_id"])  # type: ignore[arg-type]
@@ -163,6 +162,24 @@ def _row(record: PaperOrderRecord) -> dict[str, Any]:
     }
 
 
+def _changes(record: PaperOrderRecord) -> tuple[Any, ...]:
+    """The `_CHANGES` values of a stored record, then its key."""
+    return (
+        record.venue_order_id,
+        money(record.amount),
+        money(record.price),
+        money(record.trigger_price),
+        money(record.filled),
+        record.accepted,
+        record.triggered,
+        record.status.value,
+        record.reason,
+        record.detail,
+        record.updated_ms,
+        record.client_order_id,
+    )
+
+
 def _record(row: Any) -> PaperOrderRecord:
     return PaperOrderRecord(
         client_order_id=row.client_order_id,
@@ -185,4 +202,5 @@ def _record(row: Any) -> PaperOrderRecord:
         status=OrderStatus(row.status),
         reason=row.reason,
         detail=row.detail or "",
+        stored=True,
     )

@@ -41,6 +41,7 @@ class PaperOrderRecord:
     status: OrderStatus = OrderStatus.SUBMITTED
     reason: str | None = None
     detail: str = ""
+    stored: bool = False  # its row exists in the store: a save writes only what changes
 
     @classmethod
     def of(cls, order: Order, now_ms: int) -> PaperOrderRecord:

@@ -244,6 +244,7 @@ class PaperExchange(Venue):
             )
             self._state_saved = True
             for coid, record in self._dirty.items():
+                record.stored = True
                 if not record.is_open:
                     self._records.pop(coid, None)
             self._dirty = {}
