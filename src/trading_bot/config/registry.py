@@ -41,7 +41,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
     },
     "risk": {
         "position_limits": "trading_bot.risk.position_limits.PositionLimitCheck",
-        "drawdown": Planned("DrawdownProtection"),
+        "drawdown": "trading_bot.risk.drawdown.DrawdownProtection",
         "correlation": Planned("CorrelationLimit"),
         "exposure": Planned("ExposureLimit"),
         "order_rate": Planned("OrderRateLimit"),
