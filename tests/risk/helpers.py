@@ -21,6 +21,7 @@ def bot_with_checks(
     *bars: BarSeries,
     balances: dict[str, str] | None = None,
     currency: str | None = "USDT",
+    markets: dict[str, dict[str, str]] | None = None,
 ) -> Bot:
     """A bot on the simulated venue, without fees, running `checks` in order."""
     loaded = loaded_config(
@@ -29,6 +30,7 @@ def bot_with_checks(
             "params": {
                 "balances": balances or {"USDT": "10000"},
                 "fees": {"maker": "0", "taker": "0"},
+                "markets": markets or {},
             },
         },
         risk={"checks": checks},

@@ -43,7 +43,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
         "position_limits": "trading_bot.risk.position_limits.PositionLimitCheck",
         "drawdown": "trading_bot.risk.drawdown.DrawdownProtection",
         "correlation": Planned("CorrelationLimit"),
-        "exposure": Planned("ExposureLimit"),
+        "exposure": "trading_bot.risk.exposure.ExposureLimit",
         "order_rate": Planned("OrderRateLimit"),
         "price_band": Planned("PriceBandCheck"),
         "loss_cooldown": Planned("LossCooldown"),
