@@ -45,7 +45,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
         "correlation": Planned("CorrelationLimit"),
         "exposure": "trading_bot.risk.exposure.ExposureLimit",
         "order_rate": Planned("OrderRateLimit"),
-        "price_band": Planned("PriceBandCheck"),
+        "price_band": "trading_bot.risk.price_band.PriceBandCheck",
         "loss_cooldown": Planned("LossCooldown"),
     },
     "intake": {
