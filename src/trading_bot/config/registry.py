@@ -44,7 +44,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
         "drawdown": "trading_bot.risk.drawdown.DrawdownProtection",
         "correlation": Planned("CorrelationLimit"),
         "exposure": "trading_bot.risk.exposure.ExposureLimit",
-        "order_rate": Planned("OrderRateLimit"),
+        "order_rate": "trading_bot.risk.order_rate.OrderRateLimit",
         "price_band": "trading_bot.risk.price_band.PriceBandCheck",
         "loss_cooldown": Planned("LossCooldown"),
     },
