@@ -46,7 +46,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
         "exposure": "trading_bot.risk.exposure.ExposureLimit",
         "order_rate": "trading_bot.risk.order_rate.OrderRateLimit",
         "price_band": "trading_bot.risk.price_band.PriceBandCheck",
-        "loss_cooldown": Planned("LossCooldown"),
+        "loss_cooldown": "trading_bot.risk.loss_cooldown.LossCooldown",
     },
     "intake": {
         "file": "trading_bot.intake.file_source.SignalFileSource",
