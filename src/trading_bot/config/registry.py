@@ -42,7 +42,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
     "risk": {
         "position_limits": "trading_bot.risk.position_limits.PositionLimitCheck",
         "drawdown": "trading_bot.risk.drawdown.DrawdownProtection",
-        "correlation": Planned("CorrelationLimit"),
+        "correlation": "trading_bot.risk.correlation.CorrelationLimit",
         "exposure": "trading_bot.risk.exposure.ExposureLimit",
         "order_rate": "trading_bot.risk.order_rate.OrderRateLimit",
         "price_band": "trading_bot.risk.price_band.PriceBandCheck",
