@@ -83,7 +83,9 @@ class RollingPeak:
 class DrawdownProtection(RiskCheck):
     """drawdown = (peak - equity) / peak, peak being the highest equity sampled in the last
     `window_hours` (default 24). Equity is sampled each time the check judges an intent,
-    rejected ones included.
+    rejected ones included, so a peak reached and lost between two intents is not seen: the
+    check measures the fall since it last looked, not along every mark. Assets with no
+    `ASSET/<currency>` price are left out of equity (as in the backtest summary).
 
     - below `reduce_from` x `max_drawdown_pct` (defaults 0.5 x 0.15): approved as is;
     - from there to the limit: the new exposure is scaled down linearly, from all of it to

@@ -43,7 +43,8 @@ class ExposureParams(BaseModel):
 
 class ExposureLimit(RiskCheck):
     """Values are in the valuation currency: a symbol's price times the price of its quote
-    in that currency (`QUOTE/currency`); the order is valued at its reference price.
+    in that currency (`QUOTE/currency`). The order, and the position in its own symbol, are
+    valued at the order's reference price; other symbols at their last price.
 
     - `max_order_notional`: a bigger order is cut to that value (rejected with
       `max_order_notional` if the market's amount step leaves nothing).
