@@ -57,13 +57,24 @@ def build_bot(
     initial_balances: dict[str, Decimal] | None = None,
     market: Callable[[str], Market | None] | None = None,
     journal: Journal | None = None,
+    valuation_currency: str | None = None,
 ) -> Bot:
-    """Wire one bot around an already constructed venue, clock and price source."""
+    """Wire one bot around an already constructed venue, clock and price source.
+
+    `valuation_currency` (default `backtest.valuation_currency`) is what risk checks measure
+    equity and exposure in."""
     ensure_money_precision()
     bus = EventBus()
     portfolio = Portfolio(initial_balances if initial_balances is not None else venue.balances())
     orders = OrderManager(bus, clock, venue, journal)
-    context = TradingContext(clock, portfolio, orders, prices, market or venue.market)
+    context = TradingContext(
+        clock,
+        portfolio,
+        orders,
+        prices,
+        market or venue.market,
+        valuation_currency or loaded.config.backtest.valuation_currency,
+    )
     kernel = TradingKernel(
         context=context,
         bus=bus,

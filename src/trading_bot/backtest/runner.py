@@ -107,7 +107,7 @@ def run_backtest(
 
     clock = SimulatedClock(min(start, valid[0].signal.created_at or start) if valid else start)
     prices = HistoricalPrices({symbol: venue.marks(symbol) for symbol in symbols}, clock)
-    bot = build_bot(loaded, venue=venue, clock=clock, prices=prices)
+    bot = build_bot(loaded, venue=venue, clock=clock, prices=prices, valuation_currency=currency)
     kernel = bot.kernel
 
     for dead in invalid:

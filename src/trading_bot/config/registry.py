@@ -41,12 +41,12 @@ BUILTINS: dict[str, dict[str, Target]] = {
     },
     "risk": {
         "position_limits": "trading_bot.risk.position_limits.PositionLimitCheck",
-        "drawdown": Planned("DrawdownProtection"),
-        "correlation": Planned("CorrelationLimit"),
-        "exposure": Planned("ExposureLimit"),
-        "order_rate": Planned("OrderRateLimit"),
-        "price_band": Planned("PriceBandCheck"),
-        "loss_cooldown": Planned("LossCooldown"),
+        "drawdown": "trading_bot.risk.drawdown.DrawdownProtection",
+        "correlation": "trading_bot.risk.correlation.CorrelationLimit",
+        "exposure": "trading_bot.risk.exposure.ExposureLimit",
+        "order_rate": "trading_bot.risk.order_rate.OrderRateLimit",
+        "price_band": "trading_bot.risk.price_band.PriceBandCheck",
+        "loss_cooldown": "trading_bot.risk.loss_cooldown.LossCooldown",
     },
     "intake": {
         "file": "trading_bot.intake.file_source.SignalFileSource",

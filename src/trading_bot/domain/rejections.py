@@ -20,6 +20,13 @@ class RejectionReason(StrEnum):
     NOTHING_TO_DO = "nothing_to_do"
     POSITION_LIMIT = "position_limit"
     MAX_POSITIONS = "max_positions"
+    DRAWDOWN_LIMIT = "drawdown_limit"
+    MAX_ORDER_NOTIONAL = "max_order_notional"
+    MAX_EXPOSURE = "max_exposure"
+    PRICE_BAND = "price_band"
+    ORDER_RATE_LIMIT = "order_rate_limit"
+    LOSS_COOLDOWN = "loss_cooldown"
+    CORRELATION_LIMIT = "correlation_limit"
     INSUFFICIENT_BALANCE = "insufficient_balance"
     BELOW_MIN_AMOUNT = "below_min_amount"
     BELOW_MIN_NOTIONAL = "below_min_notional"
@@ -47,6 +54,13 @@ REASON_TEXT: dict[RejectionReason, str] = {
     RejectionReason.NOTHING_TO_DO: "the target position is already held",
     RejectionReason.POSITION_LIMIT: "the order would push the position past max_position_size",
     RejectionReason.MAX_POSITIONS: "opening it would exceed max_positions open positions",
+    RejectionReason.DRAWDOWN_LIMIT: "equity is max_drawdown_pct or more below its recent peak",
+    RejectionReason.MAX_ORDER_NOTIONAL: "the order's value is above max_order_notional",
+    RejectionReason.MAX_EXPOSURE: "the order would take exposure past max_total_exposure",
+    RejectionReason.PRICE_BAND: "the limit price is too far from the last price",
+    RejectionReason.ORDER_RATE_LIMIT: "max_orders_per_minute were sent in the last minute",
+    RejectionReason.LOSS_COOLDOWN: "new exposure paused after consecutive losing round trips",
+    RejectionReason.CORRELATION_LIMIT: "a correlated position in the same direction is held",
     RejectionReason.INSUFFICIENT_BALANCE: "the account cannot pay for the order and its fee",
     RejectionReason.BELOW_MIN_AMOUNT: "the amount is below the market's minimum order amount",
     RejectionReason.BELOW_MIN_NOTIONAL: "the order value is below the market's minimum notional",

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from trading_bot.domain.market import Market
 from trading_bot.engine.clock import Clock
 
@@ -20,6 +23,13 @@ class PriceView(Protocol):
 
     def last_price(self, symbol: str) -> Decimal | None: ...
 
+    def prices_at(
+        self, symbol: str, times_ms: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64] | None:
+        """The price known at each of `times_ms` (NaN before the first), as floats for
+        statistics; None for an unknown symbol. Times after the clock's now are refused."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class TradingContext:
@@ -28,3 +38,6 @@ class TradingContext:
     orders: OrderManager
     prices: PriceView
     market: Callable[[str], Market | None]
+    # the currency equity and exposure are measured in (`backtest.valuation_currency`, or the
+    # quote of the first market); None when the caller did not say
+    valuation_currency: str | None = None

@@ -34,6 +34,14 @@ class MarkSeries:
             return None
         return self._unit * self.price.item(index)
 
+    def at_many(self, times_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """The last price known at each of `times_ms`, as floats (NaN before the first)."""
+        index = np.searchsorted(self.known_ms, times_ms, side="right") - 1
+        out = np.full(len(times_ms), np.nan)
+        known = index >= 0
+        out[known] = self.price[index[known]] / (10.0**self.scale)
+        return out
+
     def last(self) -> Decimal:
         return Decimal(int(self.price[-1])).scaleb(-self.scale)
 

@@ -196,6 +196,17 @@ class OrderManager:
         exposure = self._exposure.get(symbol)
         return (exposure[0], exposure[1]) if exposure is not None else (ZERO, ZERO)
 
+    def count_created_since(self, since_ms: int, stop_at: int) -> int:
+        """How many orders were created at or after `since_ms`, counting no further than
+        `stop_at`. Orders are kept in submission order, so this walks back from the newest
+        and costs O(stop_at), not O(all orders)."""
+        count = 0
+        for order in reversed(self._orders.values()):
+            if order.created_ms < since_ms or count >= stop_at:
+                break
+            count += 1
+        return count
+
     def symbols_with_open_orders(self) -> set[str]:
         return {symbol for symbol, (buys, sells) in self._exposure.items() if buys or sells}
 

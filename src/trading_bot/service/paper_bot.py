@@ -293,6 +293,7 @@ def assemble_paper_bot(
             "with ({}); the venue keeps its own books: start a new store to use the new ones",
             ", ".join(f"{asset} {amount}" for asset, amount in sorted(initial.items())),
         )
+    currency = config.backtest.valuation_currency or split_symbol(symbols[0])[1]
     try:
         for series in data.values():
             venue.add_market_data(series, speed=config.paper.replay_speed, until_ms=until)
@@ -307,11 +308,11 @@ def assemble_paper_bot(
             prices=prices,
             initial_balances=initial,
             journal=journal,
+            valuation_currency=currency,
         )
     except PaperSetupError as error:
         raise ServiceSetupError(str(error)) from None
     _restore(bot, state)
-    currency = config.backtest.valuation_currency or split_symbol(symbols[0])[1]
     return RunningBot(bot, venue, journal, engine, prices, currency, state.cursors)
 
 
