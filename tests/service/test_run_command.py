@@ -152,3 +152,39 @@ def test_sigterm_during_start_up_stops_cleanly(tmp_path: Path) -> None:
     _, stderr = process.communicate(timeout=30)
     assert process.returncode in (0, 130), (seen + stderr).decode()
     assert b"Traceback" not in seen + stderr
+
+
+def test_a_second_bot_on_the_same_store_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "trading_bot", "run", "-c", str(config)], stderr=subprocess.PIPE
+    )
+    try:
+        assert first.stderr is not None
+        started = b""
+        deadline = time.monotonic() + 30
+        while b"paper bot running" not in started and time.monotonic() < deadline:
+            line = first.stderr.readline()
+            if not line:
+                break
+            started += line
+        assert b"paper bot running" in started, started.decode()
+        second = subprocess.run(  # a bot that wrongly starts is killed at the timeout
+            [sys.executable, "-m", "trading_bot", "run", "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert second.returncode == 2
+        assert "another trading-bot is already running on the store" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+    again = subprocess.Popen(  # the first one's lock went with it
+        [sys.executable, "-m", "trading_bot", "run", "-c", str(config)], stderr=subprocess.PIPE
+    )
+    time.sleep(0.5)
+    again.send_signal(signal.SIGTERM)
+    _, stderr = again.communicate(timeout=30)
+    assert b"already running" not in stderr

@@ -37,7 +37,7 @@ from trading_bot.store.bot_state import BotState, load_bot_state, save_initial_b
 from trading_bot.store.checkpoint import WalCheckpointer
 from trading_bot.store.database import open_engine, upgrade_to_head
 from trading_bot.store.journal import StoreJournal
-from trading_bot.store.lock import lock_store
+from trading_bot.store.lock import StoreLock, lock_store
 from trading_bot.store.models import RecoveryRunRow
 from trading_bot.store.paper_books import SqlPaperBookStore
 from trading_bot.venues.base import VenueQueryError
@@ -66,6 +66,7 @@ class RunningBot:
     currency: str
     cursors: dict[str, str]
     checkpointer: WalCheckpointer | None = None  # SQLite stores: folds the log back in a thread
+    lock: StoreLock | None = None  # one bot per store: held as long as this object lives
 
 
 async def run_paper_bot(
@@ -202,6 +203,9 @@ class PaperService:
         _snapshot(running)
         if running.checkpointer is not None:
             running.checkpointer.stop()
+        if running.lock is not None:
+            running.lock.release()
+            running.lock = None
         if not saved:
             logger.error(
                 "stopped with changes not saved (the store refused them): the next start "
@@ -230,11 +234,12 @@ async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot
         data[symbol.upper()] = item
     engine = open_engine(config.store.url, background_checkpoints=True)
     upgrade_to_head(engine)
-    lock_store(engine)  # held until the process exits
+    lock = lock_store(engine)
     loop = asyncio.get_running_loop()
     running = assemble_paper_bot(
         loaded, engine, LiveClock(loop), data, schedule=loop.call_soon, faults=faults
     )
+    running.lock = lock  # released with the process, or by `stop`
     if engine.url.get_backend_name() == "sqlite":
         running.checkpointer = WalCheckpointer(engine)
         running.checkpointer.start()
