@@ -95,6 +95,8 @@ class CombinedStrategy(Strategy):
         return analyze_market(context.prices, symbol, context.clock.now_ms(), self.params)
 
     def process_signal(self, signal: Signal) -> Decision | Deferred:
+        if self.context.market(signal.asset) is None:
+            return [signal]  # sizing rejects it as unknown_asset, the reason that applies
         direction = self._direction(signal)
         if direction == 0:
             return [signal]  # a target already held: sizing says nothing_to_do
