@@ -288,3 +288,19 @@ def test_analysis_never_reads_a_close_from_after_now() -> None:
     assert combined(bot).analyze_market("BTC/USDT").direction == 0
     bot.clock.advance_to(T0 + 4 * MINUTE)
     assert combined(bot).analyze_market("BTC/USDT").direction == UP
+
+
+def test_a_signal_confirmed_after_its_ttl_from_receipt_ran_out_is_rejected_expired() -> None:
+    turns_up_at = T0 + 3 * MINUTE
+    bot = combined_bot(
+        lambda now: MarketView(UP, D("1")) if now >= turns_up_at else MarketView(DOWN, D("1")),
+        buffer_ttl_s=600,
+    )
+    bot.clock.advance_to(T0 + 30_000)
+    # no created_at: the ttl runs from receipt (00:00:30), which only the kernel knows
+    bot.kernel.submit_signal(make_signal(created_at=None, ttl_s="90"))
+    bot.clock.advance_to(T0 + 5 * MINUTE)
+    record = bot.kernel.ledger.get(("", "s1"))
+    assert record is not None and record.reason is RejectionReason.EXPIRED
+    assert record.detail == f"expired at {T0 + 120_000}, now {turns_up_at}"
+    assert bot.orders.all_orders == []
