@@ -170,9 +170,14 @@ def test_the_guides_complete_config_example_validates(monkeypatch: pytest.Monkey
         monkeypatch.setenv(name, f"test-{name.lower()}")
     code, output = invoke("validate-config", str(TEST_DATA / "guide_complete_config.yaml"))
     assert code == 0, output
-    for planned in ("CombinedStrategy", "IcebergExecution", "CCXTVenue"):
+    for planned in ("IcebergExecution", "CCXTVenue"):
         assert planned in output
-    for shipped in ("PositionLimitCheck", "DrawdownProtection", "CorrelationLimit"):
+    for shipped in (
+        "CombinedStrategy",
+        "PositionLimitCheck",
+        "DrawdownProtection",
+        "CorrelationLimit",
+    ):
         assert shipped not in output
     assert "test-binance_api_key" not in output
 

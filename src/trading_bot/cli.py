@@ -109,7 +109,7 @@ def validate_config(
     """Check a config file: prints OK, or every error found with its key path.
 
     A config whose only problem is naming modules this version does not ship yet (the guide's
-    `combined`, `iceberg`, `ccxt`...) is valid: OK, with a warning that it cannot run yet.
+    `iceberg`, `bracket`, `ccxt`...) is valid: OK, with a warning that it cannot run yet.
     """
     try:
         loaded = load_config(config, env_file=env_file)

@@ -125,6 +125,9 @@ def run_backtest(
             if progress is not None and done % step == 0:
                 progress(done, total)
         clock.advance_to(end, inclusive=True)
+        # signals a strategy still holds (waiting for confirmation) end with a reason now,
+        # before open orders are canceled, so nothing is placed after the data ends
+        kernel.strategy.stop()
         for order in bot.orders.open_orders():
             bot.orders.cancel(order)
         clock.run_pending()  # cancels in flight (latency) land; nothing else is left to fire

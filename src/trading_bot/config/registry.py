@@ -30,7 +30,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
     },
     "strategy": {
         "detector_driven": "trading_bot.strategy.detector_driven.DetectorDrivenStrategy",
-        "combined": Planned("CombinedStrategy"),
+        "combined": "trading_bot.strategy.combined.CombinedStrategy",
     },
     "execution": {
         "market": "trading_bot.execution.market.MarketOrderExecution",

@@ -41,6 +41,10 @@ class RejectionReason(StrEnum):
     INVALID_ORDER = "invalid_order"
     UNFILLED = "unfilled"
     INTERNAL_ERROR = "internal_error"
+    SHORT_NOT_POSSIBLE = "short_not_possible"
+    NOT_CONFIRMED = "not_confirmed"
+    INSUFFICIENT_DATA = "insufficient_data"
+    BUFFER_FULL = "buffer_full"
 
 
 REASON_TEXT: dict[RejectionReason, str] = {
@@ -75,6 +79,10 @@ REASON_TEXT: dict[RejectionReason, str] = {
     RejectionReason.INVALID_ORDER: "the order's fields do not make a valid order",
     RejectionReason.UNFILLED: "the order was still open when the run ended",
     RejectionReason.INTERNAL_ERROR: "the bot failed while handling the signal (see the log)",
+    RejectionReason.SHORT_NOT_POSSIBLE: "a short needs base the spot account does not hold",
+    RejectionReason.NOT_CONFIRMED: "the strategy's own analysis did not confirm the signal in time",
+    RejectionReason.INSUFFICIENT_DATA: "too little market data for the strategy's own analysis",
+    RejectionReason.BUFFER_FULL: "pushed out of the full confirmation buffer by a newer signal",
 }
 
 

@@ -1,9 +1,13 @@
-"""Turning a signal into a trade intent: which side, how much base amount, at what reference."""
+"""Turning a signal into trade intents: which side, how much base amount, at what reference."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from trading_bot.domain.enums import OrderType, Side
 from trading_bot.domain.intent import TradeIntent
+from trading_bot.domain.market import split_symbol
+from trading_bot.domain.money import ZERO
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.context import TradingContext
@@ -13,46 +17,87 @@ _ORDER_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}
 _LIMIT = OrderType.LIMIT
 
 
-def build_intent(signal: Signal, context: TradingContext) -> TradeIntent | Rejection:
+def expected_position(context: TradingContext, symbol: str) -> Decimal:
+    """The position the bot will hold once its open orders fill: what a target is measured
+    against, so a target sent twice while the first order is in flight trades once."""
+    buys, sells = context.orders.open_exposure(symbol)
+    return context.portfolio.position_quantity(symbol) + buys - sells
+
+
+def build_intents(
+    signal: Signal, context: TradingContext
+) -> tuple[list[TradeIntent], Rejection | None]:
     """Size `signal` against the current market and holdings.
+
+    Returns the intents to run, in order, and why (part of) the signal cannot be traded.
 
     - `size` is used as is.
     - `notional` is converted at the reference price: the signal's `price` if it has one, else
       the last known market price (never a future one).
-    - `target_position` trades the difference between the target and the position the bot will
-      hold once its open orders fill; a target already held is `nothing_to_do`.
+    - `target_position` trades the difference between the target and the expected position
+      (see `expected_position`); a target already held is `nothing_to_do`. A target on the
+      other side of zero is a reversal and becomes two intents, the close (back to flat) and
+      then the open: each is judged by the risk checks for what it is, so the close passes
+      checks that let reducing orders through even when new exposure is blocked. On a spot
+      account a short sells base the account must hold: a sell below zero for more than the
+      base balance left after open sells is refused (`short_not_possible`) before any order,
+      while the close part of a reversal still goes out.
     """
     symbol = signal.asset
     if context.market(symbol) is None:
-        return Rejection(RejectionReason.UNKNOWN_ASSET, f"the venue lists no market {symbol}")
+        return [], Rejection(RejectionReason.UNKNOWN_ASSET, f"the venue lists no market {symbol}")
     price = signal.price
     reference = price if price is not None else context.prices.last_price(symbol)
     order_type = _ORDER_TYPES.get(signal.order_type) or OrderType(signal.order_type)
     limit_price = price if order_type is _LIMIT else None
 
-    if signal.target_position is not None:
-        buys, sells = context.orders.open_exposure(symbol)
-        expected = context.portfolio.position_quantity(symbol) + buys - sells
-        delta = signal.target_position - expected
-        if delta == 0:
-            return Rejection(
-                RejectionReason.NOTHING_TO_DO,
-                f"{symbol} position is already {signal.target_position}",
+    target = signal.target_position
+    if target is not None:
+        expected = expected_position(context, symbol)
+        if target == expected:
+            return [], Rejection(
+                RejectionReason.NOTHING_TO_DO, f"{symbol} position is already {target}"
             )
-        side = Side.BUY if delta > 0 else Side.SELL
-        return TradeIntent(signal, symbol, side, abs(delta), order_type, reference, limit_price)
+        side = Side.BUY if target > expected else Side.SELL
+        crosses_zero = expected * target < 0  # a reversal: close, then open
+        legs = [abs(expected), abs(target)] if crosses_zero else [abs(target - expected)]
+        intents = [
+            TradeIntent(signal, symbol, side, amount, order_type, reference, limit_price)
+            for amount in legs
+        ]
+        if side is Side.SELL and target < 0:
+            refusal = _short_refusal(context, symbol, sum(legs, ZERO), legs[-1])
+            if refusal is not None:
+                return intents[:-1] if len(legs) == 2 else [], refusal
+        return intents, None
 
     side = signal.side
     assert side is not None  # the signal contract guarantees it without a target
     size = signal.size
     if size is not None:
-        return TradeIntent(signal, symbol, side, size, order_type, reference, limit_price)
+        return [TradeIntent(signal, symbol, side, size, order_type, reference, limit_price)], None
     if reference is None:
-        return Rejection(
+        return [], Rejection(
             RejectionReason.NO_MARKET_DATA,
             f"no price for {symbol} yet to convert notional {signal.notional} into an amount",
         )
     assert signal.notional is not None
-    return TradeIntent(
-        signal, symbol, side, signal.notional / reference, order_type, reference, limit_price
+    amount = signal.notional / reference
+    return [TradeIntent(signal, symbol, side, amount, order_type, reference, limit_price)], None
+
+
+def _short_refusal(
+    context: TradingContext, symbol: str, selling: Decimal, short_part: Decimal
+) -> Rejection | None:
+    """Why a sell of `selling` base, whose last `short_part` goes below a flat position,
+    cannot be delivered from the spot balance (None: it can). The bot's positions count its
+    own trades, so base the account started with may be sold short; borrowing is not."""
+    base = split_symbol(symbol)[0]
+    available = context.portfolio.balance(base) - context.orders.open_exposure(symbol)[1]
+    if selling <= available:
+        return None
+    return Rejection(
+        RejectionReason.SHORT_NOT_POSSIBLE,
+        f"going {short_part} {base} short on {symbol} needs {selling} {base} to sell, the spot "
+        f"account has {max(available, ZERO)} {base} free",
     )

@@ -3,6 +3,10 @@
 signal -> dedup -> expiry -> strategy -> sizing -> risk -> execution -> order manager -> venue,
 and venue reports -> order manager -> events -> portfolio and signal ledger. The kernel is
 synchronous and does no I/O; time comes from the clock it is given.
+
+A strategy may defer a signal (answer `DEFERRED`, e.g. to wait for confirmation) and decide
+later, from a timer it scheduled on the clock: the kernel then picks the signal up where it
+left off (`_decided_later`), checking its expiry again at that moment.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.context import TradingContext
-from trading_bot.engine.intents import build_intent
+from trading_bot.engine.intents import build_intents
 from trading_bot.engine.journal import Journal
 from trading_bot.engine.signal_ledger import (
     InvalidSignal,
@@ -39,7 +43,7 @@ from trading_bot.execution.base import ExecutionAlgorithm
 from trading_bot.orders.manager import OrderManager
 from trading_bot.portfolio.portfolio import Portfolio
 from trading_bot.risk.base import RiskChain
-from trading_bot.strategy.base import Strategy
+from trading_bot.strategy.base import Decision, Deferred, Strategy
 
 _FILLED = OrderStatus.FILLED  # `OrderStatus.FILLED` is a slow class attribute lookup on 3.11
 
@@ -129,6 +133,7 @@ class TradingKernel:
         self.ledger = SignalLedger(journal)
         self.unprotected_signals = 0  # executed without the stop_loss/take_profit they carried
         strategy.bind(context)
+        strategy.set_decision_sink(self._decided_later)
         risk.bind(context)
         execution.bind(context)
         bus.subscribe(OrderFilled, self.portfolio.on_order_filled)
@@ -162,12 +167,15 @@ class TradingKernel:
             rejection = Rejection(
                 RejectionReason.INTERNAL_ERROR, f"{type(error).__name__}: {error}"
             )
+        self._settle(record, rejection, now)
+
+    def _settle(self, record: SignalRecord, rejection: Rejection | None, now: int) -> None:
         if rejection is None:
             return
         if record.client_order_ids:
             # Orders are already out: their own outcomes decide the signal's status.
             logger.error(
-                "signal {} stopped after placing orders: {}", signal.signal_id, rejection.detail
+                "signal {} stopped after placing orders: {}", record.signal_id, rejection.detail
             )
         else:
             self._reject(record, rejection, now)
@@ -210,6 +218,16 @@ class TradingKernel:
     # -- pipeline -------------------------------------------------------------------------------
 
     def _process(self, signal: Signal, record: SignalRecord, now: int) -> Rejection | None:
+        expired = self._expired(signal, record, now)
+        if expired is not None:
+            return expired
+        decided = self.strategy.process_signal(signal)
+        if isinstance(decided, Deferred):
+            return None  # pending until the strategy calls back
+        return self._act(decided, record)
+
+    @staticmethod
+    def _expired(signal: Signal, record: SignalRecord, now: int) -> Rejection | None:
         expiry = signal.expiry_ms
         if signal.ttl_s is not None and signal.created_at is None:
             # no creation time from the detector: the ttl runs from when the bot received it
@@ -217,7 +235,9 @@ class TradingKernel:
             expiry = received_limit if expiry is None else min(expiry, received_limit)
         if expiry is not None and now >= expiry:
             return Rejection(RejectionReason.EXPIRED, f"expired at {expiry}, now {now}")
-        decided = self.strategy.process_signal(signal)
+        return None
+
+    def _act(self, decided: Decision, record: SignalRecord) -> Rejection | None:
         if isinstance(decided, Rejection):
             return decided
         if not decided:
@@ -229,19 +249,39 @@ class TradingKernel:
                 first_rejection = outcome
         return first_rejection
 
+    def _decided_later(self, signal: Signal, decided: Decision) -> None:
+        """The strategy's decision on a signal it deferred: act on it as `_process` would
+        have, unless the signal has meanwhile expired or been settled."""
+        record = self.ledger.get(signal.dedup_key)
+        if record is None or record.status is not SignalStatus.PENDING or record.client_order_ids:
+            logger.warning("decision on signal {} ignored: not pending", signal.signal_id)
+            return
+        now = self.context.clock.now_ms()
+        try:
+            rejection = self._expired(signal, record, now) or self._act(decided, record)
+        except Exception as error:  # a bug must not stop the bot; the signal says what happened
+            logger.exception("internal error while acting on deferred signal {}", signal.signal_id)
+            rejection = Rejection(
+                RejectionReason.INTERNAL_ERROR, f"{type(error).__name__}: {error}"
+            )
+        self._settle(record, rejection, now)
+
     def _execute(self, signal: Signal, record: SignalRecord) -> Rejection | None:
-        intent = build_intent(signal, self.context)
-        if isinstance(intent, Rejection):
-            return intent
-        approved = self.risk.evaluate(intent)
-        if isinstance(approved, Rejection):
-            logger.info("risk check blocked signal {}: {}", signal.signal_id, approved.detail)
-            return approved
-        outcome = self.execution.execute(approved, SignalOrders(self, signal, record))
-        if (
-            outcome is None
-            and not self.execution.places_protection
-            and (signal.stop_loss is not None or signal.take_profit is not None)
+        """Size, check and execute one signal. A reversal is two intents, close then open:
+        if the close is refused the open is not tried (it would not open the wanted side)."""
+        intents, refusal = build_intents(signal, self.context)
+        for intent in intents:
+            approved = self.risk.evaluate(intent)
+            if isinstance(approved, Rejection):
+                logger.info("risk check blocked signal {}: {}", signal.signal_id, approved.detail)
+                return approved
+            outcome = self.execution.execute(approved, SignalOrders(self, signal, record))
+            if outcome is not None:
+                return outcome
+        if refusal is not None:
+            return refusal
+        if not self.execution.places_protection and (
+            signal.stop_loss is not None or signal.take_profit is not None
         ):
             if not self.unprotected_signals:
                 logger.warning(
@@ -251,7 +291,7 @@ class TradingKernel:
                     type(self.execution).__name__,
                 )
             self.unprotected_signals += 1
-        return outcome
+        return None
 
     def _reject(self, record: SignalRecord, rejection: Rejection, now: int) -> None:
         self.ledger.reject(record, rejection.reason, rejection.detail)

@@ -1,0 +1,130 @@
+"""Target-position signals: the bot trades from the position it will hold to the target,
+and a target on the other side of zero is a close followed by an open.
+
+Bars: opens 100..105 one minute apart (close = next open), taker fee 0.1% in USDT. A
+signal at mm:30 fills at the open of the next bar; its reference price is the last close.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars, make_signal
+from trading_bot.app import Bot
+from trading_bot.domain.enums import Side
+from trading_bot.domain.rejections import RejectionReason
+from trading_bot.domain.signal import Signal
+from trading_bot.engine.intents import build_intents
+from trading_bot.engine.signal_ledger import SignalStatus
+
+D = Decimal
+
+
+def target(signal_id: str, position: str, minute: int) -> Signal:
+    return make_signal(
+        signal_id=signal_id,
+        side=None,
+        size=None,
+        target_position=position,
+        created_at=T0 + minute * MINUTE + 30_000,
+    )
+
+
+def run(signals: list[Signal], balances: dict[str, str], **config: Any) -> Bot:
+    exchange = {
+        "class": "simulated",
+        "params": {"balances": balances, "fees": {"maker": "0.001", "taker": "0.001"}},
+    }
+    bars = make_bars("BTC/USDT", ["100", "101", "102", "103", "104", "105"])
+    bot = build_test_bot(loaded_config(exchange=exchange, **config), bars)
+    for signal in signals:
+        bot.clock.advance_to(signal.created_at or 0, inclusive=False)
+        bot.kernel.submit_signal(signal)
+    bot.clock.advance_to(T0 + 10 * MINUTE)
+    return bot
+
+
+def legs(bot: Bot, signal_id: str) -> list[tuple[Side, Decimal]]:
+    return [(o.side, o.amount) for o in bot.orders.all_orders if o.signal_id == signal_id]
+
+
+def test_a_reversal_closes_the_long_then_opens_the_short() -> None:
+    bot = run([target("t1", "1", 0), target("t2", "-1", 2)], {"USDT": "10000", "BTC": "1"})
+    assert legs(bot, "t2") == [(Side.SELL, D(1)), (Side.SELL, D(1))]
+    assert [o.leg for o in bot.orders.all_orders if o.signal_id == "t2"] == [0, 1]
+    assert bot.portfolio.position_quantity("BTC/USDT") == D(-1)
+    # buy 1 @ 101 (fee 0.101), then sell 1 + 1 @ 103 (fee 0.206)
+    assert bot.portfolio.balance("USDT") == D("10000") - D("101.101") + D("205.794")
+    assert bot.portfolio.balance("BTC") == D(0)
+    assert bot.portfolio.realized_pnl("BTC/USDT") == D(2)  # the long closed at 103 - 101
+    record = bot.kernel.ledger.get(("", "t2"))
+    assert record is not None and record.status is SignalStatus.EXECUTED
+
+
+def test_a_reversal_from_short_to_long_buys_back_then_buys_the_long() -> None:
+    bot = run([target("t1", "-1", 0), target("t2", "0.5", 2)], {"USDT": "10000", "BTC": "1"})
+    assert legs(bot, "t2") == [(Side.BUY, D(1)), (Side.BUY, D("0.5"))]
+    assert bot.portfolio.position_quantity("BTC/USDT") == D("0.5")
+
+
+def test_the_close_of_a_reversal_is_not_capped_as_new_exposure() -> None:
+    # One sell of 2 @ reference 102 (204) would be cut to 150 of value by max_order_notional;
+    # split, the close passes as reducing and the open (102) is under the cap.
+    risk = {
+        "enabled": True,
+        "checks": [{"class": "exposure", "params": {"max_order_notional": "150"}}],
+    }
+    first = make_signal(signal_id="t1", side=None, size=None, target_position="1",
+                        created_at=T0 + MINUTE + 30_000)  # fmt: skip
+    bot = run([first, target("t2", "-1", 2)], {"USDT": "10000", "BTC": "1"}, risk=risk)
+    assert legs(bot, "t2") == [(Side.SELL, D(1)), (Side.SELL, D(1))]
+    assert bot.portfolio.position_quantity("BTC/USDT") == D(-1)
+
+
+def test_risk_cuts_only_the_open_part_of_a_reversal() -> None:
+    risk = {
+        "enabled": True,
+        "checks": [{"class": "exposure", "params": {"max_order_notional": "51"}}],
+    }
+    first = make_signal(signal_id="t1", side=None, size=None, target_position="0.5",
+                        created_at=T0 + MINUTE + 30_000)  # fmt: skip
+    bot = run([first, target("t2", "-1", 2)], {"USDT": "10000", "BTC": "1"}, risk=risk)
+    # buy 0.5 @ 102 (ref 101: 50.5 <= 51); close 0.5 passes; open 1 @ ref 102 cut to 51 / 102
+    assert legs(bot, "t2") == [(Side.SELL, D("0.5")), (Side.SELL, D("0.5"))]
+    assert bot.portfolio.position_quantity("BTC/USDT") == D("-0.5")
+    # buy 0.5 @ 102 (fee 0.051), sell 1 @ 103 (fee 0.103)
+    assert bot.portfolio.balance("USDT") == D("10000") - D("51.051") + D("102.897")
+
+
+def test_on_spot_a_short_beyond_the_base_held_is_refused_but_the_close_still_goes() -> None:
+    bot = run(
+        [target("t1", "1", 0), target("t2", "-1", 2), target("t3", "-1", 4)], {"USDT": "10000"}
+    )
+    assert legs(bot, "t2") == [(Side.SELL, D(1))]  # the close; the open needs 1 more BTC
+    assert bot.portfolio.position_quantity("BTC/USDT") == D(0)
+    assert bot.portfolio.balance("BTC") == D(0)
+    assert legs(bot, "t3") == []
+    record = bot.kernel.ledger.get(("", "t3"))
+    assert record is not None and record.reason is RejectionReason.SHORT_NOT_POSSIBLE
+    assert record.detail == (
+        "going 1 BTC short on BTC/USDT needs 1 BTC to sell, the spot account has 0 BTC free"
+    )
+
+
+def test_base_the_account_started_with_can_be_sold_short() -> None:
+    bot = run([target("t1", "-0.4", 0)], {"USDT": "10000", "BTC": "0.5"})
+    assert bot.portfolio.position_quantity("BTC/USDT") == D("-0.4")
+    assert bot.portfolio.balance("BTC") == D("0.1")
+
+
+def test_a_reversal_counts_orders_still_open_as_filled() -> None:
+    bars = make_bars("BTC/USDT", ["100", "101", "102", "103", "104", "105"])
+    bot = build_test_bot(loaded_config(), bars)
+    bot.kernel.submit_signal(make_signal(signal_id="b", size="1"))  # open until 00:01
+    # expected position 1: a target of -2 closes 1, then opens 2 (3 BTC to sell, none held)
+    intents, refusal = build_intents(
+        make_signal(signal_id="t", side=None, size=None, target_position="-2"), bot.kernel.context
+    )
+    assert refusal is not None and refusal.reason is RejectionReason.SHORT_NOT_POSSIBLE
+    assert [(i.side, i.amount) for i in intents] == [(Side.SELL, D(1))]  # the close only
