@@ -279,3 +279,20 @@ def test_broker_sources_resolve_and_passwords_in_their_urls_are_secrets() -> Non
     )
     assert [s.cls for s in loaded.sources] == [RedisStreamSource, NatsJetStreamSource, KafkaSource]
     assert "rpw-41" in loaded.secrets  # masked in every log line, whoever writes it
+
+
+def test_a_bad_port_in_a_source_url_is_a_config_error_that_hides_its_secrets() -> None:
+    sources = [
+        {"class": "redis", "params": {"url": "redis://:rpw-7781@127.0.0.1:notaport/0", "stream": "s"}},
+        {"class": "rabbitmq", "params": {"url": "amqp://u:apw-7781@127.0.0.1:99999/", "queue": "q"}},
+        {"class": "rest_poll", "params": {"url": "http://h:bad/s?token=tk-7781"}},
+        {"class": "nats", "params": {"servers": "nats://u:npw-7781@h:x", "stream": "S",
+                                     "subject": "a.b", "durable": "d"}},
+    ]  # fmt: skip
+    with pytest.raises(ConfigError) as refused:
+        load_config_data(config_data(intake={"sources": sources}), source="bot.yaml", environ={})
+    text = str(refused.value)
+    for index in range(4):
+        assert f"intake.sources[{index}].params" in text
+    assert text.count("port is not a number") == 4
+    assert "7781" not in text

@@ -86,4 +86,27 @@ def _is_internal(part: str | int) -> bool:
 
 
 def _shown(path: str, value: object) -> str:
-    return "'***'" if is_secret_key(path) else repr(value)
+    if is_secret_key(path):
+        return "'***'"
+    if isinstance(value, str):
+        return repr(_masked_url(value))
+    return repr(value)
+
+
+def _masked_url(value: str) -> str:
+    """A URL's password and query values (either may be a token) as ***; other text as is."""
+    value = URL_PASSWORD.sub(r"\1***@", value)
+    if "://" not in value or "?" not in value:
+        return value
+    head, _, rest = value.partition("?")
+    query, hash_mark, fragment = rest.partition("#")
+    masked = "&".join(
+        f"{name}=***" if has_value else name
+        for name, has_value, _ in (pair.partition("=") for pair in query.split("&"))
+    )
+    return f"{head}?{masked}{hash_mark}{fragment}"
+
+
+# the password of a URL (`redis://:pw@host`, `amqp://user:pw@host`): group 1 is everything
+# before it, group 2 the password
+URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)([^@/\s]+)@")

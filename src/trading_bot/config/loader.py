@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from trading_bot.config.env import EnvFileError, load_env_files, process_environ, substitute
 from trading_bot.config.errors import (
+    URL_PASSWORD,
     ConfigError,
     ConfigIssue,
     is_secret_key,
@@ -289,10 +289,7 @@ def _secret_values(raw: object, substituted: object, path: str = "") -> set[str]
     return found
 
 
-_URL_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^:/@\s]*):([^@/\s]+)@")
-
-
 def _url_credentials(value: str) -> set[str]:
     """The password of a URL (`redis://:pw@host`, `amqp://user:pw@host`) in any value: a
     broker library may put the URL in its own log line or exception."""
-    return {match.group(1) for match in _URL_CREDENTIALS.finditer(value)}
+    return {match.group(2) for match in URL_PASSWORD.finditer(value)}

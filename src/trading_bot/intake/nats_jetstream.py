@@ -29,7 +29,7 @@ from nats.js.client import JetStreamContext
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from trading_bot.intake.gate import IntakeOutcome, IntakeResult
-from trading_bot.intake.remote import OutageLog, safe_url, unless_stopping
+from trading_bot.intake.remote import OutageLog, check_url, safe_url, unless_stopping
 from trading_bot.intake.source import Backoff, SignalSource, SourceParams, SourceStartError
 from trading_bot.monitoring.logging import SecretMasker
 
@@ -38,7 +38,7 @@ from trading_bot.monitoring.logging import SecretMasker
 CLIENT_RETRIES = 2
 # How long the rest of a batch is gathered after its first message (already there, mostly).
 GATHER_S = 0.05
-_SCHEMES = ("nats://", "tls://", "ws://", "wss://")
+_SCHEMES = ("nats", "tls", "ws", "wss")
 _NAME = r"^[A-Za-z0-9_-]{1,64}$"  # stream and consumer names: no dots, wildcards or spaces
 
 
@@ -102,10 +102,10 @@ class NatsJetStreamParams(SourceParams):
     def _urls_and_auth(self) -> NatsJetStreamParams:
         # checked here, not on the field: a field's error would quote the URL and its password
         for url in self.servers:
-            if not url.startswith(_SCHEMES) or not urlsplit(url).hostname:
-                raise ValueError(
-                    "servers: expected nats://, tls://, ws:// or wss:// URLs with a host"
-                )
+            try:
+                check_url(url, _SCHEMES)
+            except ValueError as error:
+                raise ValueError(f"servers: {error}") from None
         if (self.user is None) != (self.password is None):
             raise ValueError("user and password go together")
         if self.token is not None and self.user is not None:

@@ -36,7 +36,7 @@ from loguru import logger
 from pydantic import Field, field_validator, model_validator
 
 from trading_bot.intake.gate import IntakeOutcome
-from trading_bot.intake.remote import OutageLog, safe_url, unless_stopping
+from trading_bot.intake.remote import OutageLog, check_url, safe_url, unless_stopping
 from trading_bot.intake.source import Backoff, SignalSource, SourceParams, SourceStartError
 from trading_bot.monitoring.logging import SecretMasker
 
@@ -77,11 +77,7 @@ class RabbitMQParams(SourceParams):
     @field_validator("url")
     @classmethod
     def _amqp_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
-            # "got" in the message: the config error does not echo the URL (and its password)
-            raise ValueError(f"expected an amqp:// or amqps:// URL (got {safe_url(value)!r})")
-        return value
+        return check_url(value, ("amqp", "amqps"))
 
     @field_validator("queue", "dead_letter_queue")
     @classmethod

@@ -33,7 +33,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from trading_bot.intake.gate import IntakeOutcome
-from trading_bot.intake.remote import OutageLog, safe_url, source_masker
+from trading_bot.intake.remote import OutageLog, check_url, safe_url, source_masker
 from trading_bot.intake.source import Backoff, SignalSource, SourceParams, SourceStartError
 
 Entry = tuple[bytes, dict[bytes, bytes] | None]  # (entry id, fields; None: deleted meanwhile)
@@ -89,9 +89,7 @@ class RedisStreamParams(SourceParams):
     @field_validator("url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("expected a redis://, rediss:// or unix:// URL")
-        return value
+        return check_url(value, ("redis", "rediss", "unix"))
 
 
 class RedisStreamSource(SignalSource):

@@ -40,6 +40,23 @@ def check_headers(headers: dict[str, SecretStr]) -> dict[str, SecretStr]:
 SecretHeaders = Annotated[dict[str, SecretStr], AfterValidator(check_headers)]
 
 
+def check_url(value: str, schemes: tuple[str, ...]) -> str:
+    """`value` if it is a URL with one of `schemes`, a host and a valid port (or none). The
+    error says what is wrong without quoting the URL, which may hold a password: a bad port
+    found only when the library connects was a traceback at start instead of a config error."""
+    parts = urlsplit(value)
+    expected = " or ".join(f"{scheme}://" for scheme in schemes)
+    if parts.scheme not in schemes:
+        raise ValueError(f"expected a {expected} URL")
+    if not parts.hostname and parts.scheme != "unix":
+        raise ValueError(f"expected a {expected} URL with a host")
+    try:
+        parts.port  # noqa: B018  (a bad port only raises when read)
+    except ValueError:
+        raise ValueError("the URL's port is not a number from 0 to 65535") from None
+    return value
+
+
 def plain_headers(headers: Mapping[str, SecretStr]) -> dict[str, str]:
     return {name: value.get_secret_value() for name, value in headers.items()}
 

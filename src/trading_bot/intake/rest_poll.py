@@ -24,6 +24,7 @@ from trading_bot.intake.pages import Page, PageError, item_id, item_text, read_p
 from trading_bot.intake.remote import (
     OutageLog,
     SecretHeaders,
+    check_url,
     plain_headers,
     safe_url,
     source_masker,
@@ -54,9 +55,7 @@ class RestPollParams(SourceParams):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")) or len(value) <= len("https://"):
-            raise ValueError("expected an http:// or https:// URL")
-        return value
+        return check_url(value, ("http", "https"))
 
 
 class RestPollSource(SignalSource):

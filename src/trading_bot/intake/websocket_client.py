@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from trading_bot.intake.remote import (
     OutageLog,
     SecretHeaders,
+    check_url,
     plain_headers,
     safe_url,
     source_masker,
@@ -68,9 +69,7 @@ class WebSocketClientParams(SourceParams):
     @field_validator("url")
     @classmethod
     def _websocket_url(cls, value: str) -> str:
-        if not value.startswith(("ws://", "wss://")) or len(value) <= len("wss://"):
-            raise ValueError("expected a ws:// or wss:// URL")
-        return value
+        return check_url(value, ("ws", "wss"))
 
     @property
     def read_limit(self) -> int:
