@@ -18,6 +18,7 @@ from tests.intake.webhook_rig import SECRET, running_webhook, signal
 from trading_bot.config.errors import ConfigError
 from trading_bot.config.loader import LoadedConfig, load_config_data
 from trading_bot.config.registry import resolve
+from trading_bot.intake.http_auth import signed_headers
 from trading_bot.intake.webhook import WebhookParams, WebhookSource
 from trading_bot.service.intake_runner import IntakeStartError
 
@@ -181,3 +182,16 @@ async def test_http_server_that_dies_is_reported_and_relaunched_by_run(tmp_path:
         source.stopping.set()
         await running
         await source.close()
+
+
+async def test_a_signal_id_with_slashes_has_a_working_status_url(tmp_path: Path) -> None:
+    async with running_webhook(tmp_path, source="det") as hook:
+        answer = await hook.post(signal("ema/2026-12-06/1"))
+        assert answer.status_code == 202
+        url = answer.json()["status_url"]
+        assert url == "/signals/ema%2F2026-12-06%2F1?source=det"
+        headers = signed_headers(SECRET, b"")
+        for _ in range(2):  # polled twice in the same second: a read is not a replay
+            status = await hook.http.get(url, headers=headers)
+            assert status.status_code == 200
+            assert status.json()["signal_id"] == "ema/2026-12-06/1"

@@ -106,12 +106,16 @@ class HmacVerifier:
             )
         return timestamp, digest.lower()
 
-    def verify(self, timestamp: str, digest: str, body: bytes) -> None:
-        """After reading the body: the signature matches and was not used before. Raises
-        `Refusal`; on success the signature is remembered."""
+    def verify(self, timestamp: str, digest: str, body: bytes, *, once: bool = True) -> None:
+        """After reading the body: the signature matches and (`once`) was not used before.
+        Raises `Refusal`; on success a `once` signature is remembered. Reads that change
+        nothing pass `once=False`: two status polls signed in the same second carry the same
+        signature, and refusing the second as a replay protected nothing."""
         expected = hmac.new(self._key, timestamp.encode() + b"." + body, hashlib.sha256)
         if not hmac.compare_digest(expected.hexdigest(), digest):
             raise Refusal(401, "bad_signature", "X-Signature does not match; " + _HINT)
+        if not once:
+            return
         key = bytes.fromhex(digest)[:16]
         now = self._clock()
         self._forget_before(now)

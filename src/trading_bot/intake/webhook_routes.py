@@ -96,7 +96,7 @@ class WebhookRoutes:
         app.state.webhook_routes = self
         app.add_api_route("/signals", _post_signal, methods=["POST"])
         app.add_api_route("/signals/tradingview", _post_tradingview, methods=["POST"])
-        app.add_api_route("/signals/{signal_id}", _get_status, methods=["GET"])
+        app.add_api_route("/signals/{signal_id:path}", _get_status, methods=["GET"])
         app.add_exception_handler(Refusal, self._refused)  # type: ignore[arg-type]
         app.add_exception_handler(HTTPException, _no_route)  # type: ignore[arg-type]
         return app
@@ -158,7 +158,7 @@ class WebhookRoutes:
         self._screen(request)
         signed = self._signature_headers(request)
         if signed is not None and self.hmac is not None:
-            self.hmac.verify(*signed, b"")
+            self.hmac.verify(*signed, b"", once=False)
         signal_id = request.path_params["signal_id"]
         source = request.query_params.get("source", self.default_source)
         status = self.channel.gate.signal_status(source, signal_id)
