@@ -53,6 +53,22 @@ def test_expired_signal_is_rejected_not_executed_late(btc_bars: BarSeries) -> No
     assert bot.kernel.ledger.rejection_counts() == {"expired": 1}
 
 
+def test_signal_created_in_the_future_is_rejected_not_left_without_expiry(
+    btc_bars: BarSeries,
+) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+    bot.clock.advance_to(T0 + 1_000)
+    # a detector clock two minutes fast: its ttl would only start running in two minutes
+    bot.kernel.submit_signal(make_signal(signal_id="fast", created_at=T0 + 121_000, ttl_s="5"))
+    assert bot.orders.all_orders == []
+    assert bot.kernel.ledger.rejection_counts() == {"created_in_future": 1}
+    (record,) = bot.kernel.ledger.records()
+    assert "120 s ahead of the bot's clock" in record.detail
+    # a few seconds of skew is normal and taken
+    bot.kernel.submit_signal(make_signal(signal_id="ok", created_at=T0 + 31_000, ttl_s="60"))
+    assert len(bot.orders.all_orders) == 1
+
+
 def test_order_whose_fill_bar_is_after_expiry_expires(btc_bars: BarSeries) -> None:
     bot = build_test_bot(loaded_config(), btc_bars)
     deliver(bot, make_signal(created_at=T0 + 1_000, ttl_s="10"))

@@ -13,6 +13,7 @@ class RejectionReason(StrEnum):
     INVALID_SIGNAL = "invalid_signal"
     DUPLICATE = "duplicate"
     EXPIRED = "expired"
+    CREATED_IN_FUTURE = "created_in_future"
     LOW_CONFIDENCE = "low_confidence"
     UNKNOWN_ASSET = "unknown_asset"
     NO_MARKET_DATA = "no_market_data"
@@ -51,6 +52,7 @@ REASON_TEXT: dict[RejectionReason, str] = {
     RejectionReason.INVALID_SIGNAL: "the signal does not match the signal contract",
     RejectionReason.DUPLICATE: "a signal with this source and signal_id was already received",
     RejectionReason.EXPIRED: "the signal expired before it could be executed",
+    RejectionReason.CREATED_IN_FUTURE: "created_at is ahead of the bot's clock by more than a minute",
     RejectionReason.LOW_CONFIDENCE: "confidence is below the strategy's min_confidence",
     RejectionReason.UNKNOWN_ASSET: "the venue has no market for this asset",
     RejectionReason.NO_MARKET_DATA: "no price is available to size or fill the order",

@@ -45,6 +45,8 @@ from trading_bot.portfolio.portfolio import Portfolio
 from trading_bot.risk.base import RiskChain
 from trading_bot.strategy.base import Decision, Deferred, Strategy
 
+# how far a detector's clock may run ahead of the bot's (created_at after the signal arrived)
+MAX_CLOCK_AHEAD_MS = 60_000
 _FILLED = OrderStatus.FILLED  # `OrderStatus.FILLED` is a slow class attribute lookup on 3.11
 
 
@@ -228,6 +230,15 @@ class TradingKernel:
 
     @staticmethod
     def _expired(signal: Signal, record: SignalRecord, now: int) -> Rejection | None:
+        created = signal.created_at
+        if created is not None and created - record.received_ms > MAX_CLOCK_AHEAD_MS:
+            # its ttl would run from a time still to come: staleness could not be judged
+            ahead_s = (created - record.received_ms) / 1000
+            return Rejection(
+                RejectionReason.CREATED_IN_FUTURE,
+                f"created_at {created} is {ahead_s:g} s ahead of the bot's clock (at most "
+                f"{MAX_CLOCK_AHEAD_MS // 1000} s is taken); check the detector's clock",
+            )
         expiry = signal.expiry_ms
         if signal.ttl_s is not None and signal.created_at is None:
             # no creation time from the detector: the ttl runs from when the bot received it
