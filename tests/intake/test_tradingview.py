@@ -54,6 +54,15 @@ def test_ticker_matching_no_market_or_several_is_refused_by_name() -> None:
     ]
 
 
+def test_perpetual_ticker_never_resolves_to_the_spot_market() -> None:
+    def spot_only(symbol: str) -> object | None:
+        return symbol if symbol == "BTC/USDT" else None
+
+    assert resolve_ticker("BINANCE:BTCUSDT.P", spot_only) == []
+    assert resolve_ticker("BTCUSDTPERP", spot_only) == []
+    assert resolve_ticker("BTCUSDT", spot_only) == "BTC/USDT"
+
+
 def _both(symbol: str) -> object | None:
     return symbol if symbol in {"A/BC", "AB/C"} else None
 
@@ -160,6 +169,17 @@ async def test_alert_with_body_secret_sent_as_text_plain_is_executed_without_its
         assert status["orders"][0]["symbol"] == "BTC/USDT"
         stored = _stored_text(hook.rig.engine)
         assert "entry" in stored
+        assert TV_SECRET not in stored
+
+
+async def test_the_secret_repeated_in_another_field_is_not_stored(tmp_path: Path) -> None:
+    async with running_webhook(tmp_path, tradingview_secret=TV_SECRET, source="tv") as hook:
+        alert = {**ALERT, "id": "tv2", "comment": f"auth {TV_SECRET}", "tags": [TV_SECRET]}
+        response = await hook.post(alert, secret=None, path="/signals/tradingview")
+        assert response.status_code == 202, response.text
+        hook.rig.running.journal.flush()
+        stored = _stored_text(hook.rig.engine)
+        assert "auth ***" in stored
         assert TV_SECRET not in stored
 
 

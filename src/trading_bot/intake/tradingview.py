@@ -151,8 +151,8 @@ def _map_asset(
 
 def resolve_ticker(ticker: str, market: MarketLookup) -> str | list[str]:
     """The venue's unified symbol for a TradingView ticker, or the candidates when none or
-    several match. "BINANCE:BTCUSDT" -> "BTC/USDT"; a perpetual ("BTCUSDT.P") prefers
-    "BTC/USDT:USDT". Tickers carry no separator, so every split is tried against the
+    several match. "BINANCE:BTCUSDT" -> "BTC/USDT"; a perpetual ("BTCUSDT.P") only
+    ever resolves to the swap, "BTC/USDT:USDT". Tickers carry no separator, so every split is tried against the
     venue's markets."""
     text = ticker.strip().upper()
     if ":" in text and "/" not in text:
@@ -170,7 +170,9 @@ def resolve_ticker(ticker: str, market: MarketLookup) -> str | list[str]:
         quote, _, settle = quote.partition(":")
         spot = f"{base}/{quote}"
         swap = f"{base}/{quote}:{settle or quote}"
-        order = (swap, spot) if perpetual or settle else (spot, swap)
+        # a perpetual is never traded as spot: buying spot BTC on a BTCUSDT.P alert would
+        # put the money in a different instrument than the alert's strategy trades
+        order = (swap,) if perpetual or settle else (spot, swap)
         match = next((s for s in order if market(s) is not None), None)
         if match is not None:
             found.append(match)

@@ -136,6 +136,8 @@ class WebhookRoutes:
                 400, "malformed_json", f"expected a JSON object, got {type(alert).__name__}"
             )
         secret = alert.pop("secret", None)  # before anything is stored or logged
+        if self.tradingview_secret:  # nor may it ride along in another field (a comment)
+            alert = _masked(alert, self.tradingview_secret)
         if signed is None and self.tradingview_secret is not None:
             if secret is None:
                 raise Refusal(401, "missing_secret", "secret: missing from the alert body")
@@ -235,6 +237,17 @@ class WebhookRoutes:
 
 
 _QUIET = {"not_found", "malformed_json"}  # ordinary answers, or already a logged dead letter
+
+
+def _masked(value: Any, secret: str) -> Any:
+    """`value` with every occurrence of `secret` in its strings (keys included) as ***."""
+    if isinstance(value, str):
+        return value.replace(secret, "***")
+    if isinstance(value, dict):
+        return {_masked(k, secret): _masked(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, secret) for item in value]
+    return value
 
 
 def status_url(signal_id: str, source: str) -> str:
