@@ -1,5 +1,6 @@
 import io
 import json
+import logging
 
 from loguru import logger
 
@@ -39,3 +40,20 @@ def test_file_log_is_masked_too(tmp_path) -> None:  # type: ignore[no-untyped-de
     logger.warning("token=hunter2-secret")
     logger.remove()
     assert path.read_text().strip().endswith("token=***")
+
+
+def test_library_logs_are_one_masked_line_in_the_bots_log() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingConfig(), secrets=["lib-s3cret-9"], console=out)
+    try:
+        raise ConnectionError("closed by lib-s3cret-9")
+    except ConnectionError:
+        logging.getLogger("aiormq.connection").error("Unexpected connection close", exc_info=True)
+    logging.getLogger("chatty").info("not shown")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1
+    assert (
+        "aiormq.connection: Unexpected connection close (ConnectionError: closed by ***)"
+        in lines[0]
+    )
+    assert "Traceback" not in out.getvalue()

@@ -92,4 +92,33 @@ def configure_logging(
             backtrace=False,
             diagnose=False,
         )
+    _take_library_logs()
     return masker
+
+
+class _LibraryLogs(logging.Handler):
+    """Hands what libraries log through the standard `logging` module (aiormq, aiokafka,
+    uvicorn...) to loguru, so it reaches the same sinks, formatted, masked and as JSON when
+    asked. One line per record: a library's traceback for a condition the bot already handles
+    (a broker dropping the connection) is cut to its exception's type and message."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's bad format string must not break logging
+            message = str(record.msg)
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            message = f"{message} ({type(error).__name__}: {error})"
+        level = record.levelname if record.levelname in _LEVELS else record.levelno
+        logger.opt(depth=0).log(level, "{}: {}", record.name, message)
+
+
+_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+def _take_library_logs() -> None:
+    root = logging.getLogger()
+    kept = [handler for handler in root.handlers if not isinstance(handler, _LibraryLogs)]
+    root.handlers = [*kept, _LibraryLogs()]
+    root.setLevel(logging.WARNING)  # libraries' own info and debug chatter stays out
