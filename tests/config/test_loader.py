@@ -296,3 +296,16 @@ def test_a_bad_port_in_a_source_url_is_a_config_error_that_hides_its_secrets() -
         assert f"intake.sources[{index}].params" in text
     assert text.count("port is not a number") == 4
     assert "7781" not in text
+
+
+def test_two_sources_sharing_the_unnamed_namespace_are_warned_about() -> None:
+    sources = [
+        {"class": "redis", "params": {"stream": "s"}},
+        {"class": "file", "params": {"path": "x.jsonl"}},
+        {"class": "webhook", "params": {"port": 0, "source": "hook"}},
+    ]
+    loaded = load_config_data(
+        config_data(intake={"sources": sources}), source="bot.yaml", environ={}
+    )
+    (warning,) = [w for w in loaded.warnings if "namespace" in w]
+    assert warning.startswith("intake sources redis, file set no params.source")

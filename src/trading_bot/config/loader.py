@@ -135,6 +135,7 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
         raise ConfigError(source, substitution_issues + extra)
     warnings: list[str] = []
     _warn_unshipped(config, warnings)
+    _warn_shared_namespace(sources, warnings)
     return LoadedConfig(
         config, exchange, strategy, execution, checks, source, sources, secrets, warnings
     )
@@ -160,6 +161,20 @@ def _resolve_sources(config: BotConfig, issues: list[ConfigIssue]) -> list[Resol
         if resolved is not None:
             sources.append(ResolvedSource(resolved.cls, resolved.params, name))
     return sources
+
+
+def _warn_shared_namespace(sources: list[ResolvedSource], warnings: list[str]) -> None:
+    """Signals are deduplicated on (source, signal_id), and a payload that names no `source`
+    gets its intake source's `params.source`, else "". Two intake sources without one share
+    that namespace: a signal_id one detector reuses from another's would be dropped as a
+    duplicate."""
+    unnamed = [s.name for s in sources if getattr(s.params, "source", None) is None]
+    if len(unnamed) > 1:
+        warnings.append(
+            f"intake sources {', '.join(unnamed)} set no params.source: signals that name no "
+            "source share one namespace, so a signal_id sent on one of them is a duplicate if "
+            "it was already seen on another; give each its own params.source"
+        )
 
 
 def _spec(config: BotConfig | None, sections: dict[str, Any], name: str) -> ModuleSpec | None:
