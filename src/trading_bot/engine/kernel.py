@@ -155,7 +155,9 @@ class TradingKernel:
             self.bus.publish(
                 SignalRejected(signal.signal_id, signal.source, RejectionReason.DUPLICATE, "", now)
             )
-            logger.info(
+            # debug: a broker redelivering a batch after a reconnect makes hundreds of these;
+            # each is kept in the store (duplicate_signals) and counted per intake source
+            logger.debug(
                 "signal {} from '{}' is a duplicate: ignored", signal.signal_id, signal.source
             )
             return
