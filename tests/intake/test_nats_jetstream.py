@@ -327,7 +327,7 @@ def test_params_take_one_url_or_many_and_never_quote_a_url_in_an_error() -> None
     assert NatsJetStreamParams.model_validate(one).servers == ["tls://h:4222"]
     bad_url = {"stream": "S", "subject": "a", "servers": f"http://{SECRETS[1]}:{SECRETS[2]}@h"}
     cases: list[tuple[dict[str, Any], str]] = [
-        (bad_url, "servers: expected nats://, tls://, ws:// or wss:// URLs"),
+        (bad_url, "servers: expected a URL starting with nats://, tls://, ws:// or wss://"),
         ({"stream": "S", "subject": "a..b"}, "dot-separated tokens"),
         ({"stream": "S", "subject": "a.>.b"}, "'>' is only allowed as the whole last token"),
         ({"stream": "a.b", "subject": "a"}, "String should match pattern"),

@@ -357,7 +357,9 @@ def test_a_bad_url_is_refused_without_echoing_its_password() -> None:
     with pytest.raises(ValidationError) as caught:
         RabbitMQParams.model_validate({"url": f"http://bot:{SECRET}@host/", "queue": "q"})
     issues = [str(issue) for issue in issues_from_validation(caught.value, "params")]
-    assert issues == ["params.url: expected an amqp:// or amqps:// URL (got 'http://host/')"]
+    assert issues == [
+        "params.url: expected a URL starting with amqp:// or amqps:// (got 'http://bot:***@host/')"
+    ]
     params = RabbitMQParams.model_validate({"url": f"amqp://bot:{SECRET}@host/", "queue": "q"})
     assert SECRET not in repr(params)
     with pytest.raises(ValidationError, match="must differ from queue"):

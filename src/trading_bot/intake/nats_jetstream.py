@@ -267,7 +267,9 @@ class NatsJetStreamSource(SignalSource):
                 self._outage.failed(failures[-1])
 
         async def on_disconnect() -> None:
-            if reporting():
+            # the callbacks run as tasks: one for a drop the client already recovered from
+            # (connected again) would report a second outage that is not there
+            if reporting() and self._nc is not None and not self._nc.is_connected:
                 self._outage.failed("connection lost")
 
         async def on_reconnect() -> None:

@@ -45,11 +45,12 @@ def check_url(value: str, schemes: tuple[str, ...]) -> str:
     error says what is wrong without quoting the URL, which may hold a password: a bad port
     found only when the library connects was a traceback at start instead of a config error."""
     parts = urlsplit(value)
-    expected = " or ".join(f"{scheme}://" for scheme in schemes)
+    names = [f"{scheme}://" for scheme in schemes]
+    expected = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
     if parts.scheme not in schemes:
-        raise ValueError(f"expected a {expected} URL")
+        raise ValueError(f"expected a URL starting with {expected}")
     if not parts.hostname and parts.scheme != "unix":
-        raise ValueError(f"expected a {expected} URL with a host")
+        raise ValueError(f"expected a URL starting with {expected} and naming a host")
     try:
         parts.port  # noqa: B018  (a bad port only raises when read)
     except ValueError:
