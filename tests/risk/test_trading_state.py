@@ -251,3 +251,21 @@ def test_the_paper_bot_keeps_its_trading_state_across_a_restart(tmp_path: Path) 
     assert (state.state, state.reason) == (TradingState.HALTED, "operator: investigating")
     restarted.bot.kernel.submit_signal(make_signal(signal_id="after-restart"))
     assert outcome(restarted.bot, "after-restart") == (SignalStatus.REJECTED, "trading_halted")
+
+
+def test_a_timed_out_order_is_not_placed_again_while_halted() -> None:
+    loaded = loaded_config(
+        exchange={
+            "class": "simulated",
+            "params": {"balances": {"USDT": "10000"}, "fees": {"maker": "0", "taker": "0"}},
+        },
+        execution={"class": "limit", "params": {"timeout_s": 60, "on_timeout": "reprice"}},
+    )
+    bot = build_test_bot(loaded, make_bars("BTC/USDT", FLAT))
+    bot.clock.advance_to(T0 + MINUTE)
+    bot.kernel.submit_signal(make_signal(order_type="limit", price="50", created_at=T0 + MINUTE))
+    bot.halt("test")
+    bot.clock.advance_to(T0 + 5 * MINUTE)
+    (order,) = bot.orders.all_orders
+    assert order.status is OrderStatus.CANCELED and order.timed_out
+    assert outcome(bot, "s1") == (SignalStatus.REJECTED, "timed_out")
