@@ -17,6 +17,7 @@ from trading_bot.engine.kernel import TradingKernel
 from trading_bot.orders.manager import OrderManager
 from trading_bot.portfolio.portfolio import Portfolio
 from trading_bot.risk.base import RiskChain
+from trading_bot.risk.trading_state import StateChange, TradingSwitch
 from trading_bot.venues.base import Venue
 
 
@@ -33,6 +34,23 @@ class Bot:
     @property
     def orders(self) -> OrderManager:
         return self.kernel.orders
+
+    @property
+    def trading_state(self) -> StateChange:
+        """The current trading state with its reason, trigger and time."""
+        return self.kernel.trading.current
+
+    def halt(self, reason: str, *, flatten: bool | None = None) -> StateChange:
+        """Kill switch: nothing new passes (cancels do); optionally close everything."""
+        return self.kernel.halt_trading(reason, flatten=flatten)
+
+    def reduce(self, reason: str) -> StateChange:
+        """Only orders that shrink a position pass."""
+        return self.kernel.reduce_trading(reason)
+
+    def resume(self, reason: str = "resumed by command") -> StateChange:
+        """Back to ACTIVE; the only way out of REDUCING or HALTED (never automatic)."""
+        return self.kernel.resume_trading(reason)
 
 
 MONEY_PRECISION = 60
@@ -75,6 +93,13 @@ def build_bot(
         market or venue.market,
         valuation_currency or loaded.config.backtest.valuation_currency,
     )
+    risk = loaded.config.risk
+    trading = TradingSwitch(
+        clock,
+        halt_on=risk.halt_on,
+        reduce_on=risk.reduce_on,
+        flatten_on_halt=risk.flatten_on_halt,
+    )
     kernel = TradingKernel(
         context=context,
         bus=bus,
@@ -82,5 +107,6 @@ def build_bot(
         risk=RiskChain([check.build() for check in loaded.risk_checks]),
         execution=loaded.execution.build(),
         journal=journal,
+        trading=trading,
     )
     return Bot(kernel, venue, clock)

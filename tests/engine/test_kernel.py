@@ -2,9 +2,13 @@ from decimal import Decimal
 
 from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_signal
 from trading_bot.app import Bot
+from trading_bot.domain.enums import OrderType
+from trading_bot.domain.intent import TradeIntent
+from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.signal_ledger import InvalidSignal, SignalStatus
+from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.strategy.base import Strategy
 
@@ -163,3 +167,42 @@ def test_ttl_without_created_at_runs_from_when_the_signal_was_received() -> None
     assert bot.kernel.resume(record)
     assert record.status is SignalStatus.REJECTED
     assert record.reason is not None and record.reason.value == "expired"
+
+
+class HalfThenFail(ExecutionAlgorithm):
+    """Places half the amount at market, then fails before the second half."""
+
+    def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
+        placer.place(side=intent.side, order_type=OrderType.MARKET, amount=intent.amount / 2)
+        raise ConnectionError("lost the venue mid-execution")
+
+
+def test_an_error_mid_execution_keeps_the_orders_already_placed_and_their_outcome(
+    btc_bars: BarSeries,
+) -> None:
+    loaded = loaded_config(execution={"class": "tests.engine.test_kernel.HalfThenFail"})
+    bot = build_test_bot(loaded, btc_bars)
+    bot.kernel.submit_signal(make_signal(size="0.2"))
+    bot.clock.advance_to(T0 + 10 * MINUTE)
+    record = bot.kernel.ledger.get(("", "s1"))
+    # the placed half decides the signal: it filled, so the signal executed (not internal_error)
+    assert record is not None and record.status is SignalStatus.EXECUTED
+    assert len(record.client_order_ids) == 1
+    assert bot.portfolio.balance("BTC") == D("0.1")
+
+
+def test_a_placement_failure_rejects_the_signal_and_leaves_it_with_no_order(
+    btc_bars: BarSeries,
+) -> None:
+    bot = build_test_bot(loaded_config(), btc_bars)
+
+    def refuse(order: Order) -> None:
+        raise ConnectionError("venue unreachable")
+
+    bot.venue.submit_order = refuse  # type: ignore[method-assign]
+    bot.kernel.submit_signal(make_signal())
+    record = bot.kernel.ledger.get(("", "s1"))
+    assert record is not None and record.status is SignalStatus.REJECTED
+    assert record.reason is RejectionReason.INTERNAL_ERROR
+    assert "venue unreachable" in record.detail
+    assert record.client_order_ids == []

@@ -107,3 +107,22 @@ def test_signals_rejected_by_a_check_place_no_order_and_do_not_use_up_the_rate(
         submit(make_signal(signal_id=f"m{index}", size="0.1", created_at=now))
     assert bot.kernel.ledger.rejection_counts() == {"price_band": 1, "order_rate_limit": 1}
     assert len(bot.orders.all_orders) == 3
+
+
+def test_the_trading_state_judges_first_and_the_chain_sees_what_it_let_through(
+    tmp_path: Path,
+) -> None:
+    bot = chained_bot(tmp_path)
+    bot.clock.advance_to(T0 + MINUTE)
+    bot.kernel.submit_signal(make_signal(signal_id="entry", size="50", created_at=T0 + MINUTE))
+    bot.clock.advance_to(T0 + 2 * MINUTE)
+    bot.reduce("winding down")
+    # a sell of 70 would flip to 20 short: REDUCING cuts it to the 50 that close, which the
+    # exposure cap (5000 USDT / 100 = 50) and the position limit then leave whole
+    bot.kernel.submit_signal(
+        make_signal(signal_id="flip", side="sell", size="70", created_at=T0 + 2 * MINUTE)
+    )
+    bot.kernel.submit_signal(make_signal(signal_id="buy", size="1", created_at=T0 + 2 * MINUTE))
+    bot.clock.advance_to(T0 + 4 * MINUTE)
+    assert bot.portfolio.position_quantity("BTC/USDT") == 0
+    assert bot.kernel.ledger.rejection_counts() == {"trading_reducing": 1}

@@ -168,3 +168,13 @@ def test_backtest_on_real_eth_and_ltc_rejects_a_correlated_entry() -> None:
     record = result.bot.kernel.ledger.get(("", "eth-correlated"))
     assert record is not None
     assert "correlate 0.661" in record.detail
+
+
+def test_seed_bug_absent_positions_are_those_fills_made_so_a_closed_one_blocks_nothing() -> None:
+    # the seed checked correlation against a position list nothing ever updated: here the
+    # AAA long blocks BBB while held, and once sold (fills) no longer does
+    bot, check = correlation_bot()
+    assert check.check(intent(Side.BUY, "1", "BBB/USDT")).rejection is not None
+    trade(bot, "close", asset="AAA/USDT", side="sell", size="1")
+    assert bot.portfolio.position_quantity("AAA/USDT") == 0
+    assert check.check(intent(Side.BUY, "1", "BBB/USDT")).rejection is None

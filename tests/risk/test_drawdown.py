@@ -198,3 +198,12 @@ def test_backtest_halts_entries_past_the_limit_with_drawdown_limit() -> None:
     assert summary["signals"] == {"total": 5, "executed": 3, "rejected": 2}
     assert summary["final_balances"] == {"BTC": "42", "USDT": "5540"}
     assert summary["max_drawdown"] == pytest.approx(0.152)
+
+
+def test_seed_bug_absent_drawdown_is_a_fraction_of_peak_equity_not_pnl() -> None:
+    # the seed took the P&L (here -1500 USDT) as if it were a return; the drawdown is
+    # (peak - equity) / peak = 1500 / 10000, so a 0.2 limit is not reached
+    bot, check = long_50_btc(CRASH, max_drawdown_pct="0.2", reduce_from="1")
+    at(bot, 5)
+    assert check.drawdown("USDT") == (D("0.15"), D(8500), D(10000))
+    assert check.check(intent(Side.BUY, "1")).amount is None

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trading_bot.domain.enums import TradingMode
+from trading_bot.domain.rejections import RejectionReason
 
 UNIFIED_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 
@@ -56,6 +57,26 @@ class RiskCheckSpec(ModuleSpec):
 class RiskConfig(Section):
     enabled: bool = True
     checks: list[RiskCheckSpec] = Field(default_factory=list)
+    halt_on: list[RejectionReason] = Field(
+        default_factory=list,
+        description="risk check rejection codes that switch trading to HALTED",
+    )
+    reduce_on: list[RejectionReason] = Field(
+        default_factory=list,
+        description="risk check rejection codes that switch trading to REDUCING",
+    )
+    flatten_on_halt: bool = Field(
+        default=False,
+        description="on a halt by a breach, cancel open orders and close the bot's positions",
+    )
+
+    @field_validator("halt_on", "reduce_on")
+    @classmethod
+    def _not_a_state_code(cls, value: list[RejectionReason]) -> list[RejectionReason]:
+        for reason in value:
+            if reason in (RejectionReason.TRADING_HALTED, RejectionReason.TRADING_REDUCING):
+                raise ValueError(f"{reason.value!r} is the trading state's own code, not a breach")
+        return value
 
 
 class AlertsConfig(Section):

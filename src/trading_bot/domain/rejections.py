@@ -46,6 +46,8 @@ class RejectionReason(StrEnum):
     NOT_CONFIRMED = "not_confirmed"
     INSUFFICIENT_DATA = "insufficient_data"
     BUFFER_FULL = "buffer_full"
+    TRADING_REDUCING = "trading_reducing"
+    TRADING_HALTED = "trading_halted"
 
 
 REASON_TEXT: dict[RejectionReason, str] = {
@@ -85,6 +87,8 @@ REASON_TEXT: dict[RejectionReason, str] = {
     RejectionReason.NOT_CONFIRMED: "the strategy's own analysis did not confirm the signal in time",
     RejectionReason.INSUFFICIENT_DATA: "too little market data for the strategy's own analysis",
     RejectionReason.BUFFER_FULL: "pushed out of the full confirmation buffer by a newer signal",
+    RejectionReason.TRADING_REDUCING: "trading is REDUCING: only the part that shrinks a position passes",
+    RejectionReason.TRADING_HALTED: "trading is HALTED by the kill switch: nothing new is placed",
 }
 
 

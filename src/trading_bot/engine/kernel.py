@@ -1,7 +1,7 @@
 """The kernel: the one pipeline every mode runs.
 
-signal -> dedup -> expiry -> strategy -> sizing -> risk -> execution -> order manager -> venue,
-and venue reports -> order manager -> events -> portfolio and signal ledger. The kernel is
+signal -> dedup -> expiry -> strategy -> sizing -> trading state -> risk -> execution -> order
+manager -> venue, and venue reports -> order manager -> events -> portfolio and signal ledger. The kernel is
 synchronous and does no I/O; time comes from the clock it is given.
 
 A strategy may defer a signal (answer `DEFERRED`, e.g. to wait for confirmation) and decide
@@ -25,12 +25,14 @@ from trading_bot.domain.events import (
     SignalRejected,
 )
 from trading_bot.domain.ids import client_order_id
+from trading_bot.domain.intent import TradeIntent
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.context import TradingContext
+from trading_bot.engine.flatten import flatten as flatten_positions
 from trading_bot.engine.intents import build_intents
 from trading_bot.engine.journal import Journal
 from trading_bot.engine.signal_ledger import (
@@ -43,6 +45,7 @@ from trading_bot.execution.base import ExecutionAlgorithm
 from trading_bot.orders.manager import OrderManager
 from trading_bot.portfolio.portfolio import Portfolio
 from trading_bot.risk.base import RiskChain
+from trading_bot.risk.trading_state import StateChange, TradingState, TradingSwitch
 from trading_bot.strategy.base import Decision, Deferred, Strategy
 
 # how far a detector's clock may run ahead of the bot's (created_at after the signal arrived)
@@ -124,6 +127,7 @@ class TradingKernel:
         risk: RiskChain,
         execution: ExecutionAlgorithm,
         journal: Journal | None = None,
+        trading: TradingSwitch | None = None,
     ) -> None:
         self.context = context
         self.bus = bus
@@ -133,6 +137,8 @@ class TradingKernel:
         self.orders: OrderManager = context.orders
         self.portfolio: Portfolio = context.portfolio
         self.ledger = SignalLedger(journal)
+        self.trading = trading or TradingSwitch(context.clock)
+        self._flattens = 0
         self.unprotected_signals = 0  # executed without the stop_loss/take_profit they carried
         strategy.bind(context)
         strategy.set_decision_sink(self._decided_later)
@@ -284,9 +290,11 @@ class TradingKernel:
         if the close is refused the open is not tried (it would not open the wanted side)."""
         intents, refusal = build_intents(signal, self.context)
         for intent in intents:
-            approved = self.risk.evaluate(intent)
+            admitted = self.trading.admit(self.context, intent)
+            approved = admitted if isinstance(admitted, Rejection) else self.risk.evaluate(admitted)
             if isinstance(approved, Rejection):
                 logger.info("risk check blocked signal {}: {}", signal.signal_id, approved.detail)
+                self._breached(approved)
                 return approved
             outcome = self.execution.execute(approved, SignalOrders(self, signal, record))
             if outcome is not None:
@@ -315,6 +323,45 @@ class TradingKernel:
             "signal {} rejected: {} ({})", record.signal_id, rejection.reason, rejection.detail
         )
 
+    # -- kill switch ----------------------------------------------------------------------------
+
+    def halt_trading(self, reason: str, *, flatten: bool | None = None) -> StateChange:
+        """HALTED: no new order passes, cancels still do. `flatten` (default: the config's
+        `risk.flatten_on_halt`) also cancels open orders and closes the bot's positions."""
+        change = self.trading.set(TradingState.HALTED, reason)
+        if self.trading.flatten_on_halt if flatten is None else flatten:
+            self.flatten()
+        return change
+
+    def reduce_trading(self, reason: str) -> StateChange:
+        """REDUCING: only the part of an order that shrinks a position passes."""
+        return self.trading.set(TradingState.REDUCING, reason)
+
+    def resume_trading(self, reason: str = "resumed by command") -> StateChange:
+        """Back to ACTIVE: the only way out of REDUCING or HALTED."""
+        return self.trading.set(TradingState.ACTIVE, reason)
+
+    def flatten(self) -> list[Order]:
+        """Cancel every open order and close the bot's positions at market."""
+        self._flattens += 1
+        return flatten_positions(self.context, self.orders, self._flattens)
+
+    def _breached(self, rejection: Rejection) -> None:
+        change = self.trading.breached(rejection)
+        halted = change is not None and change.state is TradingState.HALTED
+        if halted and self.trading.flatten_on_halt:
+            self.flatten()
+
+    def _may_replace(self, order: Order, signal: Signal) -> bool:
+        """Whether the trading state lets a timed-out order's remainder be placed again: in
+        REDUCING only when all of it shrinks a position."""
+        if self.trading.state is TradingState.ACTIVE:
+            return True
+        intent = TradeIntent(
+            signal, order.symbol, order.side, order.remaining, order.order_type, order.price
+        )
+        return self.trading.admit(self.context, intent) == intent
+
     # -- order outcomes -------------------------------------------------------------------------
 
     def _on_filled(self, event: OrderFilled) -> None:
@@ -338,6 +385,13 @@ class TradingKernel:
         the old order, so the signal stays pending if a new leg goes out)."""
         record = self.ledger.get((order.source, order.signal_id))
         if record is None or record.signal is None:
+            return
+        if not self._may_replace(order, record.signal):
+            logger.info(
+                "timed-out order {} not placed again: trading is {}",
+                order.client_order_id,
+                self.trading.state.value,
+            )
             return
         try:
             self.execution.on_timeout(order, SignalOrders(self, record.signal, record))

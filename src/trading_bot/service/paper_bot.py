@@ -30,10 +30,16 @@ from trading_bot.market_data.errors import DataFileError
 from trading_bot.market_data.history import HistoricalPrices
 from trading_bot.market_data.loader import load_market_data
 from trading_bot.orders.reconciliation import Reconciler, ReconciliationReport
+from trading_bot.risk.trading_state import StateChange
 from trading_bot.service.faults import FaultPlan
 from trading_bot.service.intake_runner import IntakeRunner, IntakeStartError
 from trading_bot.service.snapshots import write_snapshot
-from trading_bot.store.bot_state import BotState, load_bot_state, save_initial_balances
+from trading_bot.store.bot_state import (
+    BotState,
+    load_bot_state,
+    save_initial_balances,
+    save_trading_state,
+)
 from trading_bot.store.checkpoint import WalCheckpointer
 from trading_bot.store.database import open_engine, upgrade_to_head
 from trading_bot.store.journal import StoreJournal
@@ -175,6 +181,28 @@ class PaperService:
         result = self._direct.offer(payload, "send_signal")
         await self._direct.recorded()
         return result
+
+    def halt(self, reason: str, *, flatten: bool | None = None) -> StateChange:
+        """Kill switch: no new order passes (cancels do) until `resume`; `flatten` (default
+        `risk.flatten_on_halt`) also cancels open orders and closes the bot's positions."""
+        return self._bot().halt(reason, flatten=flatten)
+
+    def reduce(self, reason: str) -> StateChange:
+        """Only orders, or parts of them, that shrink a position pass until `resume`."""
+        return self._bot().reduce(reason)
+
+    def resume(self, reason: str = "resumed by command") -> StateChange:
+        """Back to ACTIVE: the only way out of REDUCING or HALTED."""
+        return self._bot().resume(reason)
+
+    def trading_state(self) -> StateChange:
+        """The current state, its reason, what set it and when."""
+        return self._bot().trading_state
+
+    def _bot(self) -> Bot:
+        if self.running is None:
+            raise RuntimeError("the bot is not started")
+        return self.running.bot
 
     def signal_status(self, source: str, signal_id: str) -> dict[str, Any] | None:
         if self.intake is None:
@@ -318,7 +346,22 @@ def assemble_paper_bot(
     except PaperSetupError as error:
         raise ServiceSetupError(str(error)) from None
     _restore(bot, state)
+    if state.trading_state is not None:
+        bot.kernel.trading.restore(state.trading_state)
+        logger.warning(
+            "trading state restored from the store: {} ({})",
+            state.trading_state.state.value,
+            state.trading_state.reason,
+        )
+    bot.kernel.trading.listeners.append(lambda change: _save_trading_state(engine, change))
     return RunningBot(bot, venue, journal, engine, prices, currency, state.cursors)
+
+
+def _save_trading_state(engine: Engine, change: StateChange) -> None:
+    try:
+        save_trading_state(engine, change)
+    except Exception:  # the switch still acts; only the record of it is missing
+        logger.exception("could not save the trading state {}", change.state.value)
 
 
 def _nonzero(balances: dict[str, Decimal]) -> dict[str, Decimal]:

@@ -15,12 +15,14 @@ from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.signal_ledger import SignalRecord, SignalStatus
+from trading_bot.risk.trading_state import StateChange, TradingState
 from trading_bot.store.database import StoreError
 from trading_bot.store.models import FillRow, IntakeCursorRow, KeyValueRow, OrderRow, SignalRow
 from trading_bot.store.rows import fill_from_row, order_from_row
 from trading_bot.store.upsert import upsert
 
 INITIAL_BALANCES_KEY = "bot_initial_balances"
+TRADING_STATE_KEY = "trading_state"
 
 
 @dataclass(slots=True)
@@ -30,6 +32,7 @@ class BotState:
     orders: list[Order] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
     cursors: dict[str, str] = field(default_factory=dict)
+    trading_state: StateChange | None = None
 
     def fills_by_order(self) -> dict[str, list[Fill]]:
         found: dict[str, list[Fill]] = {}
@@ -43,6 +46,9 @@ def load_bot_state(engine: Engine) -> BotState:
         with engine.connect() as connection:
             initial = connection.execute(
                 select(KeyValueRow.value).where(KeyValueRow.key == INITIAL_BALANCES_KEY)
+            ).scalar()
+            trading = connection.execute(
+                select(KeyValueRow.value).where(KeyValueRow.key == TRADING_STATE_KEY)
             ).scalar()
             orders = [order_from_row(row) for row in connection.execute(select(OrderRow))]
             fills = [
@@ -71,6 +77,25 @@ def load_bot_state(engine: Engine) -> BotState:
         orders,
         fills,
         cursors,
+        _state_change(trading) if trading is not None else None,
+    )
+
+
+def save_trading_state(engine: Engine, change: StateChange) -> None:
+    """Keep the current trading state, so a bot halted before a restart starts halted."""
+    with engine.begin() as connection:
+        upsert(
+            connection,
+            KeyValueRow.__table__,  # type: ignore[arg-type]
+            [{"key": TRADING_STATE_KEY, "value": json.dumps(change.to_dict())}],
+            ["key"],
+        )
+
+
+def _state_change(text: str) -> StateChange:
+    data = json.loads(text)
+    return StateChange(
+        TradingState(data["state"]), data["reason"], data["trigger"], int(data["at_ms"])
     )
 
 
