@@ -35,7 +35,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
     "execution": {
         "market": "trading_bot.execution.market.MarketOrderExecution",
         "limit": "trading_bot.execution.limit.LimitOrderExecution",
-        "iceberg": Planned("IcebergExecution"),
+        "iceberg": "trading_bot.execution.iceberg.IcebergExecution",
         "bracket": Planned("BracketOrderExecution"),
         "twap": Planned("TWAPExecution"),
     },

@@ -113,6 +113,12 @@ class SignalOrders:
             raise
         return order
 
+    def cancel(self, order: Order) -> None:
+        self._kernel.orders.cancel(order)
+
+    def stopped(self, rejection: Rejection) -> None:
+        self._kernel.ledger.stopped(self._record, rejection.reason, rejection.detail)
+
 
 class TradingKernel:
     def __init__(
@@ -143,6 +149,10 @@ class TradingKernel:
         bus.subscribe(OrderRejected, self._on_rejected)
         bus.subscribe(OrderCanceled, self._on_canceled)
         bus.subscribe(OrderExpired, self._on_expired)
+        if execution.follows_orders:
+            # after the portfolio and the ledger: the algorithm sees the position the fill made
+            for event_type in (OrderFilled, OrderRejected, OrderCanceled, OrderExpired):
+                bus.subscribe(event_type, self._to_execution)
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -343,6 +353,16 @@ class TradingKernel:
             self.execution.on_timeout(order, SignalOrders(self, record.signal, record))
         except Exception:  # a bug must not stop the bot; the old order is closed anyway
             logger.exception("internal error re-placing timed-out order {}", order.client_order_id)
+
+    def _to_execution(
+        self, event: OrderFilled | OrderRejected | OrderCanceled | OrderExpired
+    ) -> None:
+        try:
+            self.execution.on_order_event(event.order)
+        except Exception:  # a bug must not stop the bot; the order's own outcome stands
+            logger.exception(
+                "internal error in the execution following order {}", event.order.client_order_id
+            )
 
     def _on_expired(self, event: OrderExpired) -> None:
         self.ledger.order_closed(event.order.client_order_id, event.reason, event.detail)
