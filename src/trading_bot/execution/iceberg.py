@@ -219,8 +219,6 @@ class IcebergExecution(ExecutionAlgorithm):
             plan.timer = None
         self.active.discard(plan)
         left = sum(plan.chunks, ZERO)
-        detail = (
-            f"iceberg stopped with {plan.filled} of {plan.total} filled and {left} not sent: {why}"
-        )
+        detail = f"iceberg stopped with {plan.filled} of {plan.total} filled, {left} left unexecuted: {why}"
         logger.warning("signal {}: {}", plan.placer.signal.signal_id, detail)
         plan.placer.stopped(Rejection(reason, detail))
