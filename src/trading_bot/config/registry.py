@@ -36,7 +36,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
         "market": "trading_bot.execution.market.MarketOrderExecution",
         "limit": "trading_bot.execution.limit.LimitOrderExecution",
         "iceberg": "trading_bot.execution.iceberg.IcebergExecution",
-        "bracket": Planned("BracketOrderExecution"),
+        "bracket": "trading_bot.execution.bracket.BracketOrderExecution",
         "twap": Planned("TWAPExecution"),
     },
     "risk": {

@@ -46,6 +46,7 @@ class RejectionReason(StrEnum):
     NOT_CONFIRMED = "not_confirmed"
     INSUFFICIENT_DATA = "insufficient_data"
     BUFFER_FULL = "buffer_full"
+    INVALID_PROTECTION = "invalid_protection"
 
 
 REASON_TEXT: dict[RejectionReason, str] = {
@@ -85,6 +86,8 @@ REASON_TEXT: dict[RejectionReason, str] = {
     RejectionReason.NOT_CONFIRMED: "the strategy's own analysis did not confirm the signal in time",
     RejectionReason.INSUFFICIENT_DATA: "too little market data for the strategy's own analysis",
     RejectionReason.BUFFER_FULL: "pushed out of the full confirmation buffer by a newer signal",
+    RejectionReason.INVALID_PROTECTION: "the bracket's stop-loss or take-profit is missing or "
+    "on the wrong side of the entry price",
 }
 
 

@@ -78,6 +78,7 @@ class SignalOrders:
         post_only: bool = False,
         oco_group: str | None = None,
         timeout_ms: int | None = None,
+        outlives_signal: bool = False,
     ) -> Order:
         signal = self._signal
         now = self._kernel.context.clock.now_ms()
@@ -97,7 +98,7 @@ class SignalOrders:
             signal_id=signal.signal_id,
             source=signal.source,
             strategy=signal.strategy,
-            expires_at_ms=signal.expiry_ms,
+            expires_at_ms=None if outlives_signal else signal.expiry_ms,
             leg=self._next_leg,
             user=str(user) if user is not None else None,
             timeout_at_ms=now + timeout_ms if timeout_ms is not None else None,

@@ -35,7 +35,11 @@ class OrderPlacer(Protocol):
         post_only: bool = False,
         oco_group: str | None = None,
         timeout_ms: int | None = None,
-    ) -> Order: ...
+        outlives_signal: bool = False,
+    ) -> Order:
+        """`outlives_signal`: the order is not bound to the signal's expiry (a stop-loss
+        protecting a filled position must not expire with the signal that opened it)."""
+        ...
 
     def cancel(self, order: Order) -> None:
         """Ask the venue to cancel one of this signal's open orders."""
