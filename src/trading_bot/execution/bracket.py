@@ -59,7 +59,7 @@ class _Bracket:
     groups: list[tuple[Order, ...]] = field(default_factory=list)
     closes: list[Order] = field(default_factory=list)
     check: Timer | None = None
-    alerted: bool = False  # with `on_unprotected: alert`, one alert per bracket
+    alerted: bool = False  # one alert (and close) per bracket
 
     @property
     def position(self) -> Decimal:
@@ -93,7 +93,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
 
     Any filled amount not covered by an open leg for `protection_timeout_s` (a leg rejected,
     levels the fill price made invalid, a rest below the market minimum) is logged at ERROR as
-    an unprotected position and, with `on_unprotected: close`, closed at market.
+    an unprotected position and, with `on_unprotected: close`, closed at market (once per
+    bracket: a close the venue refuses is not retried in a loop).
 
     Protection legs outlive the signal's expiry. Restarts: which legs belong to which entry is
     kept in memory only; after a restart the legs already placed stay at the venue (and stay
@@ -271,7 +272,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
         placer, market = bracket.placer, bracket.market
         amount = market.round_amount(uncovered)
         closing = self.params.on_unprotected == "close" and amount > 0
-        bracket.alerted = not closing
+        bracket.alerted = True  # once: a close the venue refuses must not loop
         logger.error(
             "UNPROTECTED POSITION: signal {}: {} {} of {} bought/sold by order {} has had no "
             "stop-loss/take-profit for {} s; {}",
