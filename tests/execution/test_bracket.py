@@ -134,7 +134,7 @@ def test_an_unprotected_position_raises_an_alert_and_is_closed(errors: list[str]
     b = bot(["102"] * 6, {"protection_timeout_s": 30})
     b.kernel.submit_signal(make_signal(size="1", price="100", stop_loss="99", take_profit="101"))
     b.clock.advance_to(T0 + 10 * MINUTE)
-    entry, close = b.orders.all_orders
+    _, close = b.orders.all_orders
     assert (close.order_type, close.side, close.amount, close.status) == (
         OrderType.MARKET,
         "sell",
