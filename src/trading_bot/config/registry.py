@@ -37,7 +37,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
         "limit": "trading_bot.execution.limit.LimitOrderExecution",
         "iceberg": "trading_bot.execution.iceberg.IcebergExecution",
         "bracket": "trading_bot.execution.bracket.BracketOrderExecution",
-        "twap": Planned("TWAPExecution"),
+        "twap": "trading_bot.execution.twap.TWAPExecution",
     },
     "risk": {
         "position_limits": "trading_bot.risk.position_limits.PositionLimitCheck",
