@@ -82,6 +82,10 @@ class SignalOrders:
     ) -> Order:
         signal = self._signal
         now = self._kernel.context.clock.now_ms()
+        # another placer of the same signal (a reversal's second intent, a re-price) may have
+        # placed legs since this one was made: an algorithm that keeps its placer for later
+        # legs must not reuse their numbers
+        self._next_leg = max(self._next_leg, len(self._record.client_order_ids))
         user = signal.metadata.get("user")
         order = Order(
             client_order_id=client_order_id(signal.source, signal.signal_id, self._next_leg),
