@@ -172,3 +172,17 @@ def test_a_lost_leg_leaves_the_position_unprotected_and_it_is_closed(errors: lis
         T0 + 60_000,
     )
     assert any("UNPROTECTED POSITION" in line for line in errors)
+
+
+def test_a_rejected_entry_places_no_protection() -> None:
+    loaded = loaded_config(
+        execution={"class": "bracket"},
+        exchange={"class": "simulated", "params": {"balances": {"USDT": "50"}}},
+    )
+    b = build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 5))
+    b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
+    b.clock.advance_to(T0 + 4 * MINUTE)
+    (entry,) = b.orders.all_orders
+    assert entry.status is S.REJECTED
+    assert b.kernel.ledger.rejection_counts() == {"insufficient_balance": 1}
+    assert b.kernel.execution.active == set()  # type: ignore[attr-defined]

@@ -198,3 +198,26 @@ def test_a_signal_that_expires_between_chunks_stops_the_iceberg() -> None:
 def test_bad_params_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         IcebergExecution(bad)
+
+
+def test_a_chunk_whose_placement_fails_stops_the_iceberg(monkeypatch: pytest.MonkeyPatch) -> None:
+    b = bot({"chunk_size": "0.3", "interval_seconds": 60})
+    submit = b.orders.submit
+    submitted: list[object] = []
+
+    def down_after_the_first(order: Any) -> None:
+        submitted.append(order)
+        if len(submitted) > 1:
+            raise RuntimeError("store unavailable")
+        submit(order)
+
+    monkeypatch.setattr(b.orders, "submit", down_after_the_first)
+    b.kernel.submit_signal(make_signal(size="1.0"))
+    b.clock.advance_to(T0 + 20 * MINUTE)  # the failure happens in a timer: it must not escape
+    assert orders(b) == [(0, D("0.3"), S.FILLED, 0)]
+    assert len(submitted) == 2  # tried once, not retried in a loop
+    record = b.kernel.ledger.get(("", "s1"))
+    assert record is not None and record.reason is not None
+    assert record.reason.value == "internal_error"
+    assert "0.3 of 1.0 filled, 0.7 left unexecuted: placing a chunk failed" in record.detail
+    assert record.client_order_ids == [b.orders.all_orders[0].client_order_id]
