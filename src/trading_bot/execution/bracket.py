@@ -99,8 +99,9 @@ class BracketOrderExecution(ExecutionAlgorithm):
     Protection legs outlive the signal's expiry. Restarts: which legs belong to which entry is
     kept in memory only; after a restart the legs already placed stay at the venue (and stay
     linked there), but an entry that fills after the restart gets no protection and no
-    timeout check. A known limitation. With a `target_position` reversal, each of its two
-    orders (the close and the open) is bracketed.
+    timeout check. A known limitation. A sell entry is bracketed as a short (its legs buy
+    back), also when it sells a long it reduces; with a `target_position` reversal each of its
+    two orders (the close and the open) is bracketed.
     """
 
     Params = BracketParams
