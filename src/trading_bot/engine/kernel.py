@@ -118,9 +118,6 @@ class SignalOrders:
             raise
         return order
 
-    def cancel(self, order: Order) -> None:
-        self._kernel.orders.cancel(order)
-
     def stopped(self, rejection: Rejection) -> None:
         self._kernel.ledger.stopped(self._record, rejection.reason, rejection.detail)
 

@@ -41,10 +41,6 @@ class OrderPlacer(Protocol):
         protecting a filled position must not expire with the signal that opened it)."""
         ...
 
-    def cancel(self, order: Order) -> None:
-        """Ask the venue to cancel one of this signal's open orders."""
-        ...
-
     def stopped(self, rejection: Rejection) -> None:
         """The algorithm gave up on the rest of the signal: the signal's outcome keeps why
         (even if part of it already filled)."""
