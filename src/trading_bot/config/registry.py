@@ -35,9 +35,9 @@ BUILTINS: dict[str, dict[str, Target]] = {
     "execution": {
         "market": "trading_bot.execution.market.MarketOrderExecution",
         "limit": "trading_bot.execution.limit.LimitOrderExecution",
-        "iceberg": Planned("IcebergExecution"),
-        "bracket": Planned("BracketOrderExecution"),
-        "twap": Planned("TWAPExecution"),
+        "iceberg": "trading_bot.execution.iceberg.IcebergExecution",
+        "bracket": "trading_bot.execution.bracket.BracketOrderExecution",
+        "twap": "trading_bot.execution.twap.TWAPExecution",
     },
     "risk": {
         "position_limits": "trading_bot.risk.position_limits.PositionLimitCheck",

@@ -48,6 +48,7 @@ class RejectionReason(StrEnum):
     BUFFER_FULL = "buffer_full"
     TRADING_REDUCING = "trading_reducing"
     TRADING_HALTED = "trading_halted"
+    INVALID_PROTECTION = "invalid_protection"
 
 
 REASON_TEXT: dict[RejectionReason, str] = {
@@ -89,6 +90,8 @@ REASON_TEXT: dict[RejectionReason, str] = {
     RejectionReason.BUFFER_FULL: "pushed out of the full confirmation buffer by a newer signal",
     RejectionReason.TRADING_REDUCING: "trading is REDUCING: only the part that shrinks a position passes",
     RejectionReason.TRADING_HALTED: "trading is HALTED by the kill switch: nothing new is placed",
+    RejectionReason.INVALID_PROTECTION: "the bracket's stop-loss or take-profit is missing or "
+    "on the wrong side of the entry price",
 }
 
 

@@ -81,9 +81,14 @@ class SignalOrders:
         post_only: bool = False,
         oco_group: str | None = None,
         timeout_ms: int | None = None,
+        outlives_signal: bool = False,
     ) -> Order:
         signal = self._signal
         now = self._kernel.context.clock.now_ms()
+        # another placer of the same signal (a reversal's second intent, a re-price) may have
+        # placed legs since this one was made: an algorithm that keeps its placer for later
+        # legs must not reuse their numbers
+        self._next_leg = max(self._next_leg, len(self._record.client_order_ids))
         user = signal.metadata.get("user")
         order = Order(
             client_order_id=client_order_id(signal.source, signal.signal_id, self._next_leg),
@@ -100,7 +105,7 @@ class SignalOrders:
             signal_id=signal.signal_id,
             source=signal.source,
             strategy=signal.strategy,
-            expires_at_ms=signal.expiry_ms,
+            expires_at_ms=None if outlives_signal else signal.expiry_ms,
             leg=self._next_leg,
             user=str(user) if user is not None else None,
             timeout_at_ms=now + timeout_ms if timeout_ms is not None else None,
@@ -115,6 +120,9 @@ class SignalOrders:
             ledger.order_unplaced(self._record, order.client_order_id)
             raise
         return order
+
+    def stopped(self, rejection: Rejection) -> None:
+        self._kernel.ledger.stopped(self._record, rejection.reason, rejection.detail)
 
 
 class TradingKernel:
@@ -149,6 +157,10 @@ class TradingKernel:
         bus.subscribe(OrderRejected, self._on_rejected)
         bus.subscribe(OrderCanceled, self._on_canceled)
         bus.subscribe(OrderExpired, self._on_expired)
+        if execution.follows_orders:
+            # after the portfolio and the ledger: the algorithm sees the position the fill made
+            for event_type in (OrderFilled, OrderRejected, OrderCanceled, OrderExpired):
+                bus.subscribe(event_type, self._to_execution)
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -397,6 +409,16 @@ class TradingKernel:
             self.execution.on_timeout(order, SignalOrders(self, record.signal, record))
         except Exception:  # a bug must not stop the bot; the old order is closed anyway
             logger.exception("internal error re-placing timed-out order {}", order.client_order_id)
+
+    def _to_execution(
+        self, event: OrderFilled | OrderRejected | OrderCanceled | OrderExpired
+    ) -> None:
+        try:
+            self.execution.on_order_event(event.order)
+        except Exception:  # a bug must not stop the bot; the order's own outcome stands
+            logger.exception(
+                "internal error in the execution following order {}", event.order.client_order_id
+            )
 
     def _on_expired(self, event: OrderExpired) -> None:
         self.ledger.order_closed(event.order.client_order_id, event.reason, event.detail)

@@ -94,6 +94,16 @@ class SignalLedger:
         record.detail = detail
         self._changed(record)
 
+    def stopped(self, record: SignalRecord, reason: RejectionReason, detail: str) -> None:
+        """The execution gave up on the rest of the signal (an iceberg chunk that failed):
+        the reason is kept even when part of it filled; rejected if nothing did and nothing
+        is open."""
+        record.reason = reason
+        record.detail = detail
+        if record.open_orders <= 0 and not record.filled:
+            record.status = SignalStatus.REJECTED
+        self._changed(record)
+
     # -- order outcomes -------------------------------------------------------------------------
 
     def order_placed(self, record: SignalRecord, client_order_id: str) -> None:

@@ -35,13 +35,25 @@ class OrderPlacer(Protocol):
         post_only: bool = False,
         oco_group: str | None = None,
         timeout_ms: int | None = None,
-    ) -> Order: ...
+        outlives_signal: bool = False,
+    ) -> Order:
+        """`outlives_signal`: the order is not bound to the signal's expiry (a stop-loss
+        protecting a filled position must not expire with the signal that opened it)."""
+        ...
+
+    def stopped(self, rejection: Rejection) -> None:
+        """The algorithm gave up on the rest of the signal: the signal's outcome keeps why
+        (even if part of it already filled)."""
+        ...
 
 
 class ExecutionAlgorithm(Component):
     # Whether it places the signal's stop_loss / take_profit; the kernel reports signals whose
     # protection an algorithm without it leaves unplaced.
     places_protection: ClassVar[bool] = False
+    # Whether the kernel calls `on_order_event` for every order fill, cancel, reject and
+    # expiry: off for the one-shot algorithms, so their order path pays nothing for it.
+    follows_orders: ClassVar[bool] = False
 
     @abstractmethod
     def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
@@ -50,3 +62,8 @@ class ExecutionAlgorithm(Component):
     def on_timeout(self, order: Order, placer: OrderPlacer) -> None:
         """`order`, placed with a timeout, was canceled unfilled (or partly filled) when it
         ran out. The default gives up on the rest; an algorithm may place a new leg."""
+
+    def on_order_event(self, order: Order) -> None:
+        """`order` filled (partly or fully), or was canceled, rejected or expired (with
+        `follows_orders`). Called for every order, after the portfolio and the signal ledger
+        saw the event: an algorithm ignores orders it did not place."""

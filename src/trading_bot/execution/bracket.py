@@ -1,0 +1,310 @@
+"""BracketOrderExecution: an entry, then a take-profit and a stop-loss linked as one OCO."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, Field
+
+from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.intent import TradeIntent
+from trading_bot.domain.market import Market
+from trading_bot.domain.money import ZERO, ceil_to_step, floor_to_step
+from trading_bot.domain.order import Order
+from trading_bot.domain.rejections import Rejection, RejectionReason
+from trading_bot.engine.clock import Timer
+from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
+from trading_bot.execution.slicing import check_total, child_price, unknown_market
+
+
+class BracketParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profit_target: Decimal | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="without a signal take_profit: this share beyond the entry's fill price",
+    )
+    stop_loss: Decimal | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="without a signal stop_loss: this share against the entry's fill price",
+    )
+    protection_timeout_s: Decimal = Field(
+        default=Decimal(10), gt=0, description="longest a filled amount may stay unprotected"
+    )
+    on_unprotected: Literal["close", "alert"] = Field(
+        default="close", description="past the timeout: close the unprotected amount at market"
+    )
+
+
+@dataclass(slots=True, eq=False)
+class _Bracket:
+    """One signal's entry and the protection placed for it; dropped once nothing of it is
+    open or pending."""
+
+    placer: OrderPlacer
+    market: Market
+    entry: Order
+    exit_side: Side
+    take_profit: Decimal | None  # absolute prices from the signal, else from the fill price
+    stop_loss: Decimal | None
+    protected_for: Decimal = ZERO  # entry amount protection was placed for
+    groups: list[tuple[Order, ...]] = field(default_factory=list)
+    closes: list[Order] = field(default_factory=list)
+    check: Timer | None = None
+    alerted: bool = False  # one alert (and close) per bracket
+
+    @property
+    def position(self) -> Decimal:
+        """What the entry filled, less what the legs and closes sold back."""
+        exits = sum((o.filled_amount for g in self.groups for o in g), ZERO)
+        return self.entry.filled_amount - exits - sum((o.filled_amount for o in self.closes), ZERO)
+
+    @property
+    def protected(self) -> Decimal:
+        """Amount still covered by a live leg (both legs of a group cover the same amount)."""
+        return sum(
+            (max((o.remaining for o in g if o.is_open), default=ZERO) for g in self.groups), ZERO
+        )
+
+    @property
+    def done(self) -> bool:
+        orders = (self.entry, *(o for g in self.groups for o in g), *self.closes)
+        return self.check is None and not any(o.is_open for o in orders)
+
+
+class BracketOrderExecution(ExecutionAlgorithm):
+    """The entry is a market order (a limit order at the signal's price for a limit signal).
+    Protection goes out only once the entry fills, sized to what filled: each fill (a partial
+    one too) gets a take-profit limit and a stop-market sharing one OCO group, so the venue
+    cancels one leg when the other fills or triggers. The levels are the signal's
+    `take_profit` / `stop_loss`, else `profit_target` / `stop_loss` (shares) from the entry's
+    average fill price; either leg may be left out, not both. Levels are rounded on the price
+    grid toward the entry. A buy's stop must be below the entry and its take-profit above it
+    (the reverse for a sell), checked against the expected entry price before anything is sent
+    and again against the fill price before the legs are placed.
+
+    Any filled amount not covered by an open leg for `protection_timeout_s` (a leg rejected,
+    levels the fill price made invalid, a rest below the market minimum) is logged at ERROR as
+    an unprotected position and, with `on_unprotected: close`, closed at market (once per
+    bracket: a close the venue refuses is not retried in a loop).
+
+    Protection legs outlive the signal's expiry. Restarts: which legs belong to which entry is
+    kept in memory only; after a restart the legs already placed stay at the venue (and stay
+    linked there), but an entry that fills after the restart gets no protection and no
+    timeout check. A known limitation. A sell entry is bracketed as a short (its legs buy
+    back), also when it sells a long it reduces; with a `target_position` reversal each of its
+    two orders (the close and the open) is bracketed.
+    """
+
+    Params = BracketParams
+    params: BracketParams
+    places_protection: ClassVar[bool] = True
+    follows_orders: ClassVar[bool] = True
+
+    def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
+        super().__init__(params)
+        self._by_order: dict[str, _Bracket] = {}
+        self.active: set[_Bracket] = set()
+
+    def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
+        market = self.context.market(intent.symbol)
+        if market is None:
+            return unknown_market(intent.symbol)
+        price = child_price(intent, market)
+        expected = price if price is not None else intent.reference_price
+        amount = market.round_amount(intent.amount)
+        problem = check_total(intent, market, amount, expected)
+        if problem is not None:
+            return problem
+        signal = placer.signal
+        take_profit, stop_loss = signal.take_profit, signal.stop_loss
+        if (take_profit is None and self.params.profit_target is None) and (
+            stop_loss is None and self.params.stop_loss is None
+        ):
+            return Rejection(
+                RejectionReason.INVALID_PROTECTION,
+                "a bracket needs a take_profit or stop_loss (signal) or profit_target or "
+                "stop_loss (params)",
+            )
+        if expected is not None:
+            levels = self._levels(intent.side, expected, take_profit, stop_loss)
+            if isinstance(levels, Rejection):
+                return levels
+        entry = placer.place(
+            side=intent.side, order_type=intent.order_type, amount=amount, price=price
+        )
+        bracket = _Bracket(
+            placer=placer,
+            market=market,
+            entry=entry,
+            exit_side=Side.SELL if intent.side is Side.BUY else Side.BUY,
+            take_profit=take_profit,
+            stop_loss=stop_loss,
+        )
+        self.active.add(bracket)
+        self._by_order[entry.client_order_id] = bracket
+        self.on_order_event(entry)  # the venue may have answered inside `place`
+        return None
+
+    def _levels(
+        self,
+        side: Side,
+        entry_price: Decimal,
+        take_profit: Decimal | None,
+        stop_loss: Decimal | None,
+    ) -> tuple[Decimal | None, Decimal | None] | Rejection:
+        """(take-profit, stop-loss) for an entry at `entry_price`, or why they are wrong."""
+        sign = 1 if side is Side.BUY else -1
+        if take_profit is None and self.params.profit_target is not None:
+            take_profit = entry_price * (1 + sign * self.params.profit_target)
+        if stop_loss is None and self.params.stop_loss is not None:
+            stop_loss = entry_price * (1 - sign * self.params.stop_loss)
+        wrong = []
+        if take_profit is not None and (take_profit - entry_price) * sign <= 0:
+            wrong.append(f"take_profit {take_profit}")
+        if stop_loss is not None and (entry_price - stop_loss) * sign <= 0:
+            wrong.append(f"stop_loss {stop_loss}")
+        if wrong:
+            where = "below" if side is Side.BUY else "above"
+            return Rejection(
+                RejectionReason.INVALID_PROTECTION,
+                f"for a {side} at {entry_price}: {' and '.join(wrong)} on the wrong side (the stop "
+                f"must be {where} the entry, the take-profit on the other side)",
+            )
+        return take_profit, stop_loss
+
+    # -- following the orders -----------------------------------------------------------------
+
+    def on_order_event(self, order: Order) -> None:
+        bracket = self._by_order.get(order.client_order_id)
+        if bracket is None:
+            return
+        if order is bracket.entry and order.filled_amount > bracket.protected_for:
+            self._protect(bracket)
+        self._review(bracket)
+
+    def _protect(self, bracket: _Bracket) -> None:
+        """Place a linked take-profit and stop-loss for what filled since the last ones."""
+        entry, market = bracket.entry, bracket.market
+        amount = market.round_amount(entry.filled_amount - bracket.protected_for)
+        fill_price = entry.average_fill_price
+        if amount <= 0 or fill_price is None:
+            return
+        levels = self._levels(entry.side, fill_price, bracket.take_profit, bracket.stop_loss)
+        if isinstance(levels, Rejection):
+            logger.error("bracket of signal {}: {}", bracket.placer.signal.signal_id, levels.detail)
+            return  # unprotected: the timeout check alerts and closes
+        take_profit, stop_loss = self._on_grid(entry.side, market, *levels)
+        for level in (take_profit, stop_loss):
+            if level is not None and market.check_order(amount, level) is not None:
+                return  # too small to protect alone: later fills may add to it
+        group = f"{entry.client_order_id}-p{len(bracket.groups)}"
+        legs: list[Order] = []
+        placer = bracket.placer
+        try:
+            if take_profit is not None:
+                legs.append(
+                    placer.place(
+                        side=bracket.exit_side,
+                        order_type=OrderType.LIMIT,
+                        amount=amount,
+                        price=take_profit,
+                        oco_group=group if stop_loss is not None else None,
+                        outlives_signal=True,
+                    )
+                )
+            if stop_loss is not None:
+                legs.append(
+                    placer.place(
+                        side=bracket.exit_side,
+                        order_type=OrderType.STOP_MARKET,
+                        amount=amount,
+                        trigger_price=stop_loss,
+                        oco_group=group if take_profit is not None else None,
+                        outlives_signal=True,
+                    )
+                )
+        except Exception:  # the timeout check deals with what stays unprotected
+            logger.exception("protection of signal {} not placed", placer.signal.signal_id)
+        bracket.protected_for += amount
+        bracket.groups.append(tuple(legs))
+        for leg in legs:
+            self._by_order[leg.client_order_id] = bracket
+
+    @staticmethod
+    def _on_grid(
+        side: Side, market: Market, take_profit: Decimal | None, stop_loss: Decimal | None
+    ) -> tuple[Decimal | None, Decimal | None]:
+        """Round the levels toward the entry: a long's take-profit down, its stop up."""
+        step = market.price_step
+        toward_entry_from_above, toward_entry_from_below = floor_to_step, ceil_to_step
+        if side is Side.SELL:
+            toward_entry_from_above, toward_entry_from_below = ceil_to_step, floor_to_step
+        return (
+            toward_entry_from_above(take_profit, step) if take_profit is not None else None,
+            toward_entry_from_below(stop_loss, step) if stop_loss is not None else None,
+        )
+
+    def _review(self, bracket: _Bracket) -> None:
+        """Start the protection clock when some of the position is uncovered; forget the
+        bracket when nothing of it is open any more."""
+        if bracket.check is None and not bracket.alerted and bracket.position > bracket.protected:
+            delay = int(self.params.protection_timeout_s * 1000)
+            bracket.check = self.context.clock.schedule_after(
+                delay, lambda: self._check_protection(bracket)
+            )
+        if bracket.done:
+            self._drop(bracket)
+
+    def _check_protection(self, bracket: _Bracket) -> None:
+        bracket.check = None
+        uncovered = bracket.position - bracket.protected
+        if uncovered <= 0:
+            self._review(bracket)
+            return
+        placer, market = bracket.placer, bracket.market
+        amount = market.round_amount(uncovered)
+        closing = self.params.on_unprotected == "close" and amount > 0
+        bracket.alerted = True  # once: a close the venue refuses must not loop
+        logger.error(
+            "UNPROTECTED POSITION: signal {}: {} {} of {} bought/sold by order {} has had no "
+            "stop-loss/take-profit for {} s; {}",
+            placer.signal.signal_id,
+            uncovered,
+            market.base,
+            market.symbol,
+            bracket.entry.client_order_id,
+            self.params.protection_timeout_s,
+            f"closing {amount} at market" if closing else "left open (on_unprotected: alert)",
+        )
+        if closing:
+            try:
+                close = placer.place(
+                    side=bracket.exit_side,
+                    order_type=OrderType.MARKET,
+                    amount=amount,
+                    outlives_signal=True,
+                )
+            except Exception:
+                logger.exception(
+                    "closing the unprotected position of {} failed", placer.signal.signal_id
+                )
+            else:
+                bracket.closes.append(close)
+                self._by_order[close.client_order_id] = bracket
+        if bracket.done:
+            self._drop(bracket)
+
+    def _drop(self, bracket: _Bracket) -> None:
+        self.active.discard(bracket)
+        orders = (bracket.entry, *(o for g in bracket.groups for o in g), *bracket.closes)
+        for order in orders:
+            self._by_order.pop(order.client_order_id, None)

@@ -1,0 +1,179 @@
+"""TWAPExecution: the intent spread evenly over a time window, in equal slices."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, Field
+
+from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.intent import TradeIntent
+from trading_bot.domain.market import Market
+from trading_bot.domain.money import ZERO
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import Rejection, RejectionReason
+from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
+from trading_bot.execution.slicing import check_total, child_price, merge_small, unknown_market
+
+
+class TWAPParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    duration_seconds: Decimal = Field(gt=0, description="the window the slices are spread over")
+    slices: int = Field(default=10, ge=1, le=1000, description="how many child orders")
+
+
+@dataclass(slots=True, eq=False)
+class _Schedule:
+    """One signal's TWAP in progress; dropped when every slice was sent and none is open."""
+
+    placer: OrderPlacer
+    side: Side
+    order_type: OrderType
+    price: Decimal | None
+    total: Decimal
+    slices: deque[Decimal]  # not sent yet
+    times: deque[int]  # when each of them is due (epoch ms)
+    open: set[str] = field(default_factory=set)
+    filled: Decimal = ZERO
+
+
+class TWAPExecution(ExecutionAlgorithm):
+    """Sends `slices` orders of equal size, the first at once and slice i at
+    `i x duration_seconds / slices` (on the clock), whether or not the earlier ones filled.
+    Slice amounts are rounded down to the amount step and the last one carries the
+    remainder; slices the market would refuse (below its minimum amount or notional) are
+    merged, so there may be fewer slices than asked, each sent at its own slot.
+
+    Slices are market orders, or limit orders at the signal's price for a limit signal (a
+    limit slice rests until it fills or the signal expires). The unfilled rest of a slice
+    that is rejected, expires or is canceled is added to the next slice not yet sent; for the
+    last slice it is given up and the signal's outcome says so. A signal that expires before
+    a slice is due ends the TWAP the same way.
+
+    Restarts: the schedule lives in memory only; after a restart the slices already sent are
+    recovered with their fills, the rest are not sent (a known limitation).
+    """
+
+    Params = TWAPParams
+    params: TWAPParams
+    follows_orders: ClassVar[bool] = True
+
+    def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
+        super().__init__(params)
+        self._by_order: dict[str, _Schedule] = {}
+        self.active: set[_Schedule] = set()
+
+    def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
+        market = self.context.market(intent.symbol)
+        if market is None:
+            return unknown_market(intent.symbol)
+        price = child_price(intent, market)
+        valued_at = price if price is not None else intent.reference_price
+        total = market.round_amount(intent.amount)
+        problem = check_total(intent, market, total, valued_at)
+        if problem is not None:
+            return problem
+        slices = merge_small(self.slice_amounts(total, market), market, valued_at)
+        start = self.context.clock.now_ms()
+        slot_ms = self.params.duration_seconds * 1000 / self.params.slices
+        schedule = _Schedule(
+            placer=placer,
+            side=intent.side,
+            order_type=intent.order_type,
+            price=price,
+            total=total,
+            slices=deque(slices),
+            times=deque(start + int(i * slot_ms) for i in range(len(slices))),
+        )
+        self.active.add(schedule)
+        self._send(schedule)
+        return None
+
+    def slice_amounts(self, total: Decimal, market: Market) -> list[Decimal]:
+        """`slices` equal amounts on the amount step, the remainder in the last one."""
+        count = self.params.slices
+        share = market.round_amount(total / count)
+        return [share] * (count - 1) + [total - share * (count - 1)]
+
+    def _send(self, schedule: _Schedule) -> None:
+        placer = schedule.placer
+        schedule.times.popleft()
+        amount = schedule.slices.popleft()
+        expiry = placer.signal.expiry_ms
+        if expiry is not None and self.context.clock.now_ms() >= expiry:
+            schedule.slices.appendleft(amount)
+            self._give_up(schedule, RejectionReason.EXPIRED, f"the signal expired at {expiry}")
+            return
+        if schedule.times:
+            self.context.clock.schedule_at(schedule.times[0], lambda: self._send(schedule))
+        try:
+            order = placer.place(
+                side=schedule.side,
+                order_type=schedule.order_type,
+                amount=amount,
+                price=schedule.price,
+            )
+        except Exception as error:  # a failed placement is a failed slice, not a crash
+            logger.exception("TWAP slice for signal {} not placed", placer.signal.signal_id)
+            self._slice_failed(
+                schedule, amount, RejectionReason.INTERNAL_ERROR, f"placing failed: {error!r}"
+            )
+            return
+        schedule.open.add(order.client_order_id)
+        self._by_order[order.client_order_id] = schedule
+        if not order.is_open:  # the venue answered inside `place`, before the id was known
+            self.on_order_event(order)
+
+    def on_order_event(self, order: Order) -> None:
+        if order.is_open:
+            return
+        schedule = self._by_order.pop(order.client_order_id, None)
+        if schedule is None:
+            return
+        schedule.open.discard(order.client_order_id)
+        schedule.filled += order.filled_amount
+        if order.status is not OrderStatus.FILLED:
+            detail = f"slice {order.client_order_id} was {order.status}"
+            if order.reject_detail:
+                detail += f": {order.reject_detail}"
+            reason = order.reject_reason or RejectionReason.UNFILLED
+            self._slice_failed(schedule, order.remaining, reason, detail)
+        elif not schedule.slices and not schedule.open:
+            self.active.discard(schedule)
+
+    def _slice_failed(
+        self, schedule: _Schedule, rest: Decimal, reason: RejectionReason, detail: str
+    ) -> None:
+        if schedule.slices:
+            schedule.slices[0] += rest
+            logger.warning("{}; its rest {} joins the next slice", detail, rest)
+            return
+        self._give_up(schedule, reason, detail)
+
+    def _give_up(self, schedule: _Schedule, reason: RejectionReason, why: str) -> None:
+        """End the TWAP with what is left unsent or unfilled; the signal keeps why."""
+        left = (
+            schedule.total
+            - schedule.filled
+            - sum((self._open_remaining(cid) for cid in schedule.open), ZERO)
+        )
+        schedule.slices.clear()
+        schedule.times.clear()
+        if not schedule.open:
+            self.active.discard(schedule)
+        detail = (
+            f"TWAP ended with {schedule.filled} of {schedule.total} filled, {left} given up: {why}"
+        )
+        logger.warning("signal {}: {}", schedule.placer.signal.signal_id, detail)
+        schedule.placer.stopped(Rejection(reason, detail))
+
+    def _open_remaining(self, client_order_id: str) -> Decimal:
+        order = self.context.orders.get(client_order_id)
+        return order.remaining if order is not None else ZERO

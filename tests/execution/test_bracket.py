@@ -1,0 +1,188 @@
+"""BracketOrderExecution through the real kernel and the simulated venue (1-minute bars)."""
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from loguru import logger
+
+from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars, make_signal
+from trading_bot.app import Bot
+from trading_bot.config.registry import resolve
+from trading_bot.domain.enums import OrderType
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.execution.bracket import BracketOrderExecution
+
+D = Decimal
+S = OrderStatus
+
+
+def bot(opens: list[str], params: dict[str, Any] | None = None, **fills: str) -> Bot:
+    loaded = loaded_config(
+        execution={"class": "bracket", "params": params or {}},
+        exchange={
+            "class": "simulated",
+            "params": {
+                "balances": {"USDT": "100000"},
+                "markets": {"BTC/USDT": {"amount_step": "0.01", "price_step": "0.5"}},
+                "fills": fills,
+            },
+        },
+    )
+    return build_test_bot(loaded, make_bars("BTC/USDT", opens))
+
+
+def orders(b: Bot) -> list[tuple[OrderType, Decimal, Decimal | None, OrderStatus]]:
+    """(type, amount, limit or trigger price, status) per order."""
+    return [
+        (o.order_type, o.amount, o.price or o.trigger_price, o.status) for o in b.orders.all_orders
+    ]
+
+
+@pytest.fixture
+def errors() -> Iterator[list[str]]:
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="ERROR", format="{message}")
+    yield lines
+    logger.remove(sink)
+
+
+def test_the_bracket_names_resolve() -> None:
+    assert resolve("execution", "modules.execution.bracket.BracketOrderExecution") is (
+        BracketOrderExecution
+    )
+
+
+def test_protection_goes_out_only_after_the_entry_fills_as_one_oco_group() -> None:
+    b = bot(["100", "100", "105", "112", "112", "112"])
+    b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
+    assert orders(b) == [(OrderType.MARKET, D("1"), None, S.SUBMITTED)]  # the entry alone
+    b.clock.advance_to(T0)  # the entry fills at the first bar's open, 100
+    entry, take_profit, stop_loss = b.orders.all_orders
+    assert entry.status is S.FILLED
+    assert (take_profit.order_type, take_profit.amount, take_profit.price) == (
+        OrderType.LIMIT,
+        D("1"),
+        D("110"),
+    )
+    assert (stop_loss.order_type, stop_loss.amount, stop_loss.trigger_price) == (
+        OrderType.STOP_MARKET,
+        D("1"),
+        D("95"),
+    )
+    assert take_profit.oco_group == stop_loss.oco_group is not None
+    assert take_profit.expires_at_ms is None  # protection outlives the signal
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    # bar 2 (105 -> 112) trades through 110: the take-profit fills, the venue cancels the stop
+    assert (take_profit.status, stop_loss.status) == (S.FILLED, S.CANCELED)
+    assert b.portfolio.balance("BTC") == 0
+    assert b.kernel.execution.active == set()  # type: ignore[attr-defined]
+    assert b.kernel.unprotected_signals == 0
+
+
+def test_the_stop_triggering_cancels_the_take_profit() -> None:
+    b = bot(["100", "100", "97", "90", "90", "90"])
+    b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    _, take_profit, stop_loss = b.orders.all_orders
+    assert (take_profit.status, stop_loss.status) == (S.CANCELED, S.FILLED)
+    assert b.portfolio.fills[-1].price == D("95")  # the stop-market fills at its trigger
+
+
+def test_a_partial_entry_fill_is_protected_for_what_filled() -> None:
+    # bars have a volume of 100: at most 1 BTC per bar fills, so 2.5 takes three bars
+    b = bot(["100"] * 6, {"stop_loss": "0.05", "profit_target": "0.1"}, max_volume_share="0.01")
+    b.kernel.submit_signal(make_signal(size="2.5"))
+    b.clock.advance_to(T0)
+    entry, take_profit, stop_loss = b.orders.all_orders
+    assert (entry.status, entry.filled_amount) == (S.PARTIALLY_FILLED, D("1"))
+    # levels from the 100 fill price and the params: 110 and 95, for the 1 that filled
+    assert [take_profit.amount, take_profit.price, stop_loss.amount, stop_loss.trigger_price] == [
+        D("1"),
+        D("110.0"),
+        D("1"),
+        D("95.0"),
+    ]
+    b.clock.advance_to(T0 + 5 * MINUTE)
+    legs = [(o.amount, o.oco_group is not None) for o in b.orders.all_orders[1:]]
+    assert legs == [(D("1"), True)] * 4 + [(D("0.5"), True)] * 2  # 1 + 1 + 0.5 = 2.5 protected
+    assert len({o.oco_group for o in b.orders.all_orders[1:]}) == 3
+
+
+def test_levels_on_the_wrong_side_of_the_entry_are_refused_before_sending() -> None:
+    b = bot(["100"] * 3)
+    b.kernel.submit_signal(make_signal(signal_id="b", size="1", price="100", stop_loss="105"))
+    b.kernel.submit_signal(
+        make_signal(signal_id="s", side="sell", size="1", price="100", take_profit="104")
+    )
+    assert b.orders.all_orders == []
+    assert b.kernel.ledger.rejection_counts() == {"invalid_protection": 2}
+    record = b.kernel.ledger.get(("", "b"))
+    assert record is not None and "stop_loss 105 on the wrong side" in record.detail
+
+
+def test_without_any_level_the_bracket_refuses() -> None:
+    b = bot(["100"] * 3)
+    b.kernel.submit_signal(make_signal(size="1"))
+    assert b.kernel.ledger.rejection_counts() == {"invalid_protection": 1}
+
+
+def test_an_unprotected_position_raises_an_alert_and_is_closed(errors: list[str]) -> None:
+    # sane against the signal's 100, but the entry fills at 102, above the 101 take-profit:
+    # no protection can be placed, so after the timeout the position is closed at market
+    b = bot(["102"] * 6, {"protection_timeout_s": 30})
+    b.kernel.submit_signal(make_signal(size="1", price="100", stop_loss="99", take_profit="101"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    _, close = b.orders.all_orders
+    assert (close.order_type, close.side, close.amount, close.status) == (
+        OrderType.MARKET,
+        "sell",
+        D("1"),
+        S.FILLED,
+    )
+    assert close.created_ms == T0 + 30_000
+    assert b.portfolio.balance("BTC") == 0
+    assert any("UNPROTECTED POSITION: signal s1" in line for line in errors)
+    assert b.kernel.execution.active == set()  # type: ignore[attr-defined]
+
+
+def test_alert_only_leaves_the_position_open(errors: list[str]) -> None:
+    b = bot(["102"] * 6, {"protection_timeout_s": 30, "on_unprotected": "alert"})
+    b.kernel.submit_signal(make_signal(size="1", price="100", stop_loss="99", take_profit="101"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    assert len(b.orders.all_orders) == 1
+    assert b.portfolio.balance("BTC") == D("1")
+    assert sum("UNPROTECTED POSITION" in line for line in errors) == 1
+
+
+def test_a_lost_leg_leaves_the_position_unprotected_and_it_is_closed(errors: list[str]) -> None:
+    b = bot(["100"] * 6, {"protection_timeout_s": 60})
+    b.kernel.submit_signal(make_signal(size="1", take_profit="110"))  # one leg, no OCO
+    b.clock.advance_to(T0)
+    _, take_profit = b.orders.all_orders
+    assert take_profit.oco_group is None
+    b.orders.cancel(take_profit)  # the protection disappears (e.g. canceled by hand)
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    close = b.orders.all_orders[-1]
+    assert (close.order_type, close.amount, close.status, close.created_ms) == (
+        OrderType.MARKET,
+        D("1"),
+        S.FILLED,
+        T0 + 60_000,
+    )
+    assert any("UNPROTECTED POSITION" in line for line in errors)
+
+
+def test_a_rejected_entry_places_no_protection() -> None:
+    loaded = loaded_config(
+        execution={"class": "bracket"},
+        exchange={"class": "simulated", "params": {"balances": {"USDT": "50"}}},
+    )
+    b = build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 5))
+    b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
+    b.clock.advance_to(T0 + 4 * MINUTE)
+    (entry,) = b.orders.all_orders
+    assert entry.status is S.REJECTED
+    assert b.kernel.ledger.rejection_counts() == {"insufficient_balance": 1}
+    assert b.kernel.execution.active == set()  # type: ignore[attr-defined]

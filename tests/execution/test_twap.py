@@ -1,0 +1,116 @@
+"""TWAPExecution through the real kernel and the simulated venue (1-minute bars at 100)."""
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars, make_signal
+from trading_bot.app import Bot
+from trading_bot.config.registry import resolve
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.execution.twap import TWAPExecution
+
+D = Decimal
+S = OrderStatus
+
+
+def bot(params: dict[str, Any], *, btc: str = "10", **rules: str) -> Bot:
+    loaded = loaded_config(
+        execution={"class": "modules.execution.twap.TWAPExecution", "params": params},
+        exchange={
+            "class": "simulated",
+            "params": {
+                "balances": {"USDT": "100000", "BTC": btc},
+                "markets": {"BTC/USDT": {"amount_step": "0.01", **rules}},
+            },
+        },
+    )
+    return build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 30))
+
+
+def sent(b: Bot) -> list[tuple[Decimal, int, OrderStatus]]:
+    """(amount, seconds after T0 it was sent, status) per order."""
+    return [(o.amount, (o.created_ms - T0) // 1000, o.status) for o in b.orders.all_orders]
+
+
+def test_the_twap_names_resolve() -> None:
+    assert resolve("execution", "twap") is TWAPExecution
+
+
+def test_slices_are_evenly_spaced_and_the_last_carries_the_remainder() -> None:
+    b = bot({"duration_seconds": 300, "slices": 3})
+    b.kernel.submit_signal(make_signal(size="1.0"))
+    assert sent(b) == [(D("0.33"), 0, S.SUBMITTED)]
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    # slots of 100 s; each market slice fills at the next bar's open
+    assert sent(b) == [
+        (D("0.33"), 0, S.FILLED),
+        (D("0.33"), 100, S.FILLED),
+        (D("0.34"), 200, S.FILLED),
+    ]
+    assert [f.ts_ms - T0 for f in b.portfolio.fills] == [0, 120_000, 240_000]
+    assert b.portfolio.balance("BTC") == D("11.0")
+    assert b.kernel.execution.active == set()  # type: ignore[attr-defined]
+
+
+def test_slices_do_not_wait_for_earlier_ones_to_fill() -> None:
+    b = bot({"duration_seconds": 120, "slices": 4})  # slots of 30 s, bars of 60 s
+    b.kernel.submit_signal(make_signal(size="1"))
+    b.clock.advance_to(T0 + 60_000, inclusive=False)
+    # the slice of 30 s is out, still waiting for the bar at 60 s
+    assert sent(b) == [(D("0.25"), 0, S.FILLED), (D("0.25"), 30, S.SUBMITTED)]
+
+
+def test_slices_below_the_minimum_are_merged() -> None:
+    b = bot({"duration_seconds": 400, "slices": 4}, min_amount="0.3")
+    b.kernel.submit_signal(make_signal(size="1.0"))
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    # 0.25 x 4: pairs reach 0.3 only together; two slices in the first two slots
+    assert sent(b) == [(D("0.50"), 0, S.FILLED), (D("0.50"), 100, S.FILLED)]
+
+
+def test_limit_slices_use_the_signal_price() -> None:
+    b = bot({"duration_seconds": 60, "slices": 2})
+    b.kernel.submit_signal(make_signal(size="1", order_type="limit", price="101"))
+    b.clock.advance_to(T0 + 5 * MINUTE)
+    assert [(o.order_type.value, o.price, o.status) for o in b.orders.all_orders] == [
+        ("limit", D("101"), S.FILLED),
+        ("limit", D("101"), S.FILLED),
+    ]
+
+
+def test_a_failed_slice_rolls_into_the_next_and_the_last_one_ends_it() -> None:
+    b = bot({"duration_seconds": 240, "slices": 4}, btc="0.5")
+    b.kernel.submit_signal(make_signal(side="sell", size="1.0"))
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    # 0.5 BTC: two slices fill; the third is rejected and its 0.25 joins the fourth
+    assert sent(b) == [
+        (D("0.25"), 0, S.FILLED),
+        (D("0.25"), 60, S.FILLED),
+        (D("0.25"), 120, S.REJECTED),
+        (D("0.50"), 180, S.REJECTED),
+    ]
+    record = b.kernel.ledger.get(("", "s1"))
+    assert record is not None and record.reason is not None
+    assert record.reason.value == "insufficient_balance"
+    assert "TWAP ended with 0.50 of 1.0 filled, 0.50 given up" in record.detail
+    assert b.kernel.execution.active == set()  # type: ignore[attr-defined]
+
+
+def test_a_signal_expiring_mid_twap_sends_no_more_slices() -> None:
+    b = bot({"duration_seconds": 240, "slices": 4})
+    b.kernel.submit_signal(make_signal(size="1.0", ttl_s="100"))
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    assert [a for a, _, _ in sent(b)] == [D("0.25"), D("0.25")]
+    record = b.kernel.ledger.get(("", "s1"))
+    assert record is not None and record.reason is not None
+    assert record.reason.value == "expired"
+    assert "0.50 of 1.0 filled, 0.50 given up" in record.detail
+
+
+@pytest.mark.parametrize("bad", [{"duration_seconds": 0}, {"duration_seconds": 10, "slices": 0}])
+def test_bad_params_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        TWAPExecution(bad)
