@@ -221,3 +221,16 @@ def test_a_chunk_whose_placement_fails_stops_the_iceberg(monkeypatch: pytest.Mon
     assert record.reason.value == "internal_error"
     assert "0.3 of 1.0 filled, 0.7 left unexecuted: placing a chunk failed" in record.detail
     assert record.client_order_ids == [b.orders.all_orders[0].client_order_id]
+
+
+def test_a_halt_stops_the_chunks_still_to_come_and_the_signal_says_why() -> None:
+    b = bot({"chunk_size": "0.3", "interval_seconds": 60})
+    b.kernel.submit_signal(make_signal(size="1.0"))
+    b.clock.advance_to(T0 + 30_000)  # the first chunk has filled; the next is due at 60 s
+    b.kernel.halt_trading("operator")
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    assert orders(b) == [(0, D("0.3"), S.FILLED, 0)]  # nothing more went out
+    (record,) = b.kernel.ledger.records()
+    assert record.status is SignalStatus.EXECUTED  # a part filled
+    assert record.reason is not None and record.reason.value == "trading_halted"
+    assert "0.3 of 1.0 filled, 0.7 left unexecuted" in record.detail

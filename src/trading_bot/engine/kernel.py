@@ -124,6 +124,20 @@ class SignalOrders:
     def stopped(self, rejection: Rejection) -> None:
         self._kernel.ledger.stopped(self._record, rejection.reason, rejection.detail)
 
+    def refusal(self, side: Side, amount: Decimal) -> Rejection | None:
+        kernel = self._kernel
+        signal = self._signal
+        intent = TradeIntent(signal, signal.asset, side, amount, OrderType.MARKET, None)
+        admitted = kernel.trading.admit(kernel.context, intent)
+        if isinstance(admitted, Rejection):
+            return admitted
+        if admitted.amount != amount:  # REDUCING: only part of it closes a position
+            return Rejection(
+                RejectionReason.TRADING_REDUCING,
+                f"trading is reducing: only {admitted.amount} of {amount} would close a position",
+            )
+        return None
+
 
 class TradingKernel:
     def __init__(

@@ -46,6 +46,13 @@ class OrderPlacer(Protocol):
         (even if part of it already filled)."""
         ...
 
+    def refusal(self, side: Side, amount: Decimal) -> Rejection | None:
+        """Why the bot's trading state refuses a follow-up order now (an iceberg chunk, a
+        TWAP slice placed later on the clock), None if it may go. The signal's first order
+        already passed the state with its intent; protection legs, which only close, need not
+        ask."""
+        ...
+
 
 class ExecutionAlgorithm(Component):
     # Whether it places the signal's stop_loss / take_profit; the kernel reports signals whose

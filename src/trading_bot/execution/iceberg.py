@@ -160,6 +160,10 @@ class IcebergExecution(ExecutionAlgorithm):
         if expiry is not None and self.context.clock.now_ms() >= expiry:
             self._stop(plan, RejectionReason.EXPIRED, f"the signal expired at {expiry}")
             return
+        refused = placer.refusal(plan.side, plan.chunks[0])
+        if refused is not None:  # halted or reducing since the iceberg started
+            self._stop(plan, refused.reason, refused.detail)
+            return
         try:
             order = placer.place(
                 side=plan.side, order_type=plan.order_type, amount=plan.chunks[0], price=plan.price

@@ -111,6 +111,11 @@ class TWAPExecution(ExecutionAlgorithm):
             schedule.slices.appendleft(amount)
             self._give_up(schedule, RejectionReason.EXPIRED, f"the signal expired at {expiry}")
             return
+        refused = placer.refusal(schedule.side, amount)
+        if refused is not None:  # halted or reducing since the TWAP started
+            schedule.slices.appendleft(amount)
+            self._give_up(schedule, refused.reason, refused.detail)
+            return
         if schedule.times:
             self.context.clock.schedule_at(schedule.times[0], lambda: self._send(schedule))
         try:
