@@ -10,12 +10,14 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from trading_bot import __version__
@@ -41,6 +43,7 @@ from trading_bot.store.database import (
     sqlite_file,
     url_password,
 )
+from trading_bot.store.trading_commands import Command, issue_command, read_command
 from trading_bot.webhook_client import (
     FINAL,
     DeliveryError,
@@ -346,6 +349,20 @@ def report(
     """Attribution report from the store: signals, orders, fills, P&L per strategy and source,
     slippage against the signal's price, fill ratio; and the bot's books against the paper
     venue's. Safe to run while the bot runs."""
+    engine, url = _open_store(config, store, env_file)
+    try:
+        result = build_report(engine)
+    except SQLAlchemyError as error:
+        raise _fail(f"cannot read the store at {safe_url(url)}: {type(error).__name__}") from None
+    if json_out:
+        out.print_json(json.dumps(result))
+    else:
+        print_report(out, result)
+
+
+def _open_store(config: Path, store: str | None, env_file: Path | None) -> tuple[Engine, str]:
+    """The bot's store, which must exist already (a report or a command for a bot that never
+    ran is a mistake worth saying)."""
     loaded = _load(config, env_file)
     url = store or loaded.config.store.url
     database = sqlite_file(url)
@@ -355,15 +372,102 @@ def report(
         engine = open_engine(url)
         if not schema_is_current(engine):
             raise _fail(f"the store at {safe_url(url)} has no bot data (or an older schema)")
-        result = build_report(engine)
     except StoreError as error:
         raise _fail(str(error)) from None
     except SQLAlchemyError as error:
         raise _fail(f"cannot read the store at {safe_url(url)}: {type(error).__name__}") from None
-    if json_out:
-        out.print_json(json.dumps(result))
-    else:
-        print_report(out, result)
+    return engine, url
+
+
+_ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The bot's YAML config file.")]
+_StoreOption = Annotated[str | None, typer.Option(help="Store URL; overrides store.url.")]
+_EnvOption = Annotated[Path | None, typer.Option(help="A .env file to read variables from.")]
+_WaitOption = Annotated[
+    float, typer.Option(min=0, help="Seconds to wait for the running bot to confirm.")
+]
+
+
+@app.command()
+def halt(
+    config: _ConfigOption,
+    reason: Annotated[str, typer.Option(help="Why; kept with the state.")] = "halted by command",
+    flatten: Annotated[
+        bool | None,
+        typer.Option(
+            "--flatten/--no-flatten",
+            help="Also cancel open orders and close the bot's positions (default: "
+            "risk.flatten_on_halt).",
+        ),
+    ] = None,
+    store: _StoreOption = None,
+    env_file: _EnvOption = None,
+    wait: _WaitOption = 5.0,
+) -> None:
+    """Kill switch: the running bot places no new order (cancels still go) until `resume`."""
+    _trading_command("halt", config, reason, flatten, store, env_file, wait)
+
+
+@app.command()
+def reduce(
+    config: _ConfigOption,
+    reason: Annotated[str, typer.Option(help="Why; kept with the state.")] = "reducing by command",
+    store: _StoreOption = None,
+    env_file: _EnvOption = None,
+    wait: _WaitOption = 5.0,
+) -> None:
+    """Only orders, or parts of them, that shrink a position pass until `resume`."""
+    _trading_command("reduce", config, reason, None, store, env_file, wait)
+
+
+@app.command()
+def resume(
+    config: _ConfigOption,
+    reason: Annotated[str, typer.Option(help="Why; kept with the state.")] = "resumed by command",
+    store: _StoreOption = None,
+    env_file: _EnvOption = None,
+    wait: _WaitOption = 5.0,
+) -> None:
+    """Back to ACTIVE trading: the only way out of `halt` and `reduce`."""
+    _trading_command("resume", config, reason, None, store, env_file, wait)
+
+
+def _trading_command(
+    command: Command,
+    config: Path,
+    reason: str,
+    flatten: bool | None,
+    store: str | None,
+    env_file: Path | None,
+    wait: float,
+) -> None:
+    """Write the command to the store, where the running bot picks it up within a second,
+    and wait for its confirmation. Exit 0 once applied; 1 when no bot confirmed it in time
+    (it stays written: the next bot to start on this store applies it)."""
+    engine, url = _open_store(config, store, env_file)
+    try:
+        issued = issue_command(engine, command, reason, flatten)
+        deadline = time.monotonic() + wait
+        while True:
+            current = read_command(engine)
+            if current is None or current.id != issued.id:
+                raise _fail("another command replaced this one before a bot applied it")
+            if current.applied:
+                out.print(f"{command} applied: {current.outcome}", highlight=False, markup=False)
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+    except SQLAlchemyError as error:
+        raise _fail(
+            f"cannot write to the store at {safe_url(url)}: {type(error).__name__}"
+        ) from None
+    err.print(
+        f"{command} written to the store, but no running bot confirmed it within {wait:g} s: "
+        "is the bot running on this store? The next bot to start on it applies it.",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(1)
 
 
 @app.command("send-signal")

@@ -46,6 +46,7 @@ from trading_bot.store.journal import StoreJournal
 from trading_bot.store.lock import StoreLock, lock_store
 from trading_bot.store.models import RecoveryRunRow
 from trading_bot.store.paper_books import SqlPaperBookStore
+from trading_bot.store.trading_commands import mark_applied, read_command
 from trading_bot.venues.base import VenueQueryError
 from trading_bot.venues.paper.exchange import PaperExchange, PaperSetupError, Schedule
 from trading_bot.venues.simulated.exchange import SimulatedExchange
@@ -54,6 +55,7 @@ REFUSED = 3
 # outcomes (fills, acks) are committed at most this late: fewer commits, and a crash in
 # between costs nothing (recovery asks the venue)
 OUTCOME_GROUP_MS = 50
+COMMAND_POLL_S = 1.0  # how often the store is asked for a `trading-bot halt|reduce|resume`
 UNSAVED = 1
 HOUR_MS = 3_600_000
 
@@ -128,6 +130,7 @@ class PaperService:
             logger.error("start refused: the books do not agree with the venue (see the report)")
             return report
         config = self.loaded.config
+        self._apply_trading_command()  # one issued while the bot was down, before any signal
         gate = IntakeGate(
             running.bot.kernel,
             running.journal,
@@ -146,6 +149,7 @@ class PaperService:
                 _every(config.recovery.snapshot_interval_s, lambda: _snapshot(running))
             )
         )
+        self._tasks.append(asyncio.create_task(_every(COMMAND_POLL_S, self._apply_trading_command)))
         if config.recovery.reconcile_interval_s > 0:
             reconciler = Reconciler(running.bot.kernel, running.venue)
             self._tasks.append(
@@ -198,6 +202,26 @@ class PaperService:
     def trading_state(self) -> StateChange:
         """The current state, its reason, what set it and when."""
         return self._bot().trading_state
+
+    def _apply_trading_command(self) -> None:
+        """Apply a `trading-bot halt|reduce|resume` written to the store, once."""
+        running = self.running
+        if running is None:
+            return
+        try:
+            command = read_command(running.engine)
+            if command is None or command.applied:
+                return
+            bot = running.bot
+            if command.command == "halt":
+                change = bot.halt(command.reason, flatten=command.flatten)
+            elif command.command == "reduce":
+                change = bot.reduce(command.reason)
+            else:
+                change = bot.resume(command.reason)
+            mark_applied(running.engine, command, f"{change.state.value}: {change.reason}")
+        except Exception:  # the store busy or refusing: the command waits for the next look
+            logger.exception("could not apply the trading command from the store")
 
     def _bot(self) -> Bot:
         if self.running is None:
