@@ -13,7 +13,7 @@ def test_two_placers_of_one_signal_never_reuse_a_leg(btc_bars: BarSeries) -> Non
     """An algorithm may keep its placer for later legs (a bracket's protection) while another
     placer of the same signal placed legs meanwhile: client order ids stay distinct."""
     from trading_bot.domain.enums import OrderType, Side
-    from trading_bot.engine.kernel import SignalOrders
+    from trading_bot.engine.placer import SignalOrders
 
     bot = build_test_bot(loaded_config(), btc_bars)
     signal = make_signal()
