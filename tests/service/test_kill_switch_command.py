@@ -75,6 +75,9 @@ def test_halt_and_resume_reach_the_running_bot(tmp_path: Path) -> None:
         halted = _cli("halt", "-c", str(config), "--reason", "desk says stop")
         assert halted.returncode == 0, halted.stderr
         assert halted.stdout.strip() == "halt applied: halted: desk says stop"
+        report = _cli("report", "-c", str(config))
+        assert "trading: HALTED since" in report.stdout
+        assert "(command: desk says stop)" in report.stdout
         _send(tmp_path, "while-halted")
         assert _wait_for(tmp_path, "while-halted") == ("rejected", "trading_halted")
         resumed = _cli("resume", "-c", str(config))
@@ -83,6 +86,9 @@ def test_halt_and_resume_reach_the_running_bot(tmp_path: Path) -> None:
         assert _wait_for(tmp_path, "after-resume") == ("executed", None)
     finally:
         _stop(bot)
+    report = json.loads(_cli("report", "-c", str(config), "--json").stdout)
+    assert report["trading_state"]["state"] == "active"
+    assert report["trading_state"]["trigger"] == "command"
 
 
 def test_a_halt_written_while_the_bot_is_down_applies_when_it_starts(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from trading_bot.domain.market import split_symbol
 from trading_bot.domain.money import ZERO
 from trading_bot.domain.position import Position
 from trading_bot.portfolio.portfolio import Portfolio
-from trading_bot.store.bot_state import INITIAL_BALANCES_KEY
+from trading_bot.store.bot_state import INITIAL_BALANCES_KEY, TRADING_STATE_KEY
 from trading_bot.store.models import (
     DeadLetterRow,
     DuplicateSignalRow,
@@ -83,6 +83,9 @@ def build_report(engine: Engine) -> dict[str, Any]:
             select(KeyValueRow.value).where(KeyValueRow.key == PAPER_STATE_KEY)
         ).scalar()
         venue_fills = [fill_from_row(row) for row in connection.execute(select(PaperFillRow))]
+        trading_text = connection.execute(
+            select(KeyValueRow.value).where(KeyValueRow.key == TRADING_STATE_KEY)
+        ).scalar()
 
     by_key: dict[Key, _Attribution] = {}
     expected: dict[tuple[str, str], Decimal | None] = {}
@@ -129,6 +132,8 @@ def build_report(engine: Engine) -> dict[str, Any]:
 
     books = _books(book, venue_fills, venue_balances, venue_orders, paper_venue)
     return {
+        # the kill switch's state as the bot last saved it (null: never changed, so active)
+        "trading_state": json.loads(trading_text) if trading_text else None,
         "signals": {
             "by_status": dict(Counter(row.status for row in signals)),
             "rejection_reasons": dict(Counter(row.reason for row in signals if row.reason)),
@@ -208,6 +213,14 @@ def _attribution_row(key: Key, item: _Attribution) -> dict[str, Any]:
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
+    trading = report["trading_state"]
+    if trading is not None and trading["state"] != "active":
+        console.print(
+            f"trading: {trading['state'].upper()} since {trading['at_ms']} ({trading['trigger']}: "
+            f"{trading['reason']})",
+            highlight=False,
+            markup=False,
+        )
     signals = report["signals"]
     console.print(
         f"signals: {signals['by_status']}  duplicates: {signals['duplicates']}  "
