@@ -112,6 +112,7 @@ class PaperService:
         self.intake: IntakeRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._direct: IntakeChannel | None = None
+        self._command_failure = ""  # the last failure reading a trading command, told once
 
     async def start(self) -> ReconciliationReport | None:
         """Rebuild, reconcile, then open intake. The report (None if the venue could not be
@@ -220,8 +221,13 @@ class PaperService:
             else:
                 change = bot.resume(command.reason)
             mark_applied(running.engine, command, f"{change.state.value}: {change.reason}")
-        except Exception:  # the store busy or refusing: the command waits for the next look
-            logger.exception("could not apply the trading command from the store")
+        except Exception as error:  # the store busy or refusing: it waits for the next look
+            text = f"{type(error).__name__}: {error}"
+            if text != self._command_failure:  # once per kind of failure, not every second
+                logger.exception("could not apply the trading command from the store")
+            self._command_failure = text
+        else:
+            self._command_failure = ""
 
     def _bot(self) -> Bot:
         if self.running is None:
