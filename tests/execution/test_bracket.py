@@ -186,3 +186,41 @@ def test_a_rejected_entry_places_no_protection() -> None:
     assert entry.status is S.REJECTED
     assert b.kernel.ledger.rejection_counts() == {"insufficient_balance": 1}
     assert b.kernel.execution.active == set()  # type: ignore[attr-defined]
+
+
+def test_a_target_is_measured_against_the_position_not_its_protection_legs() -> None:
+    b = bot(["100"] * 10, {"profit_target": "0.05", "stop_loss": "0.05"})
+    b.kernel.submit_signal(make_signal(signal_id="t1", side=None, size=None, target_position="0.5"))
+    b.clock.advance_to(T0 + 2 * MINUTE)
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0.5")  # protected by a sell OCO pair
+    b.kernel.submit_signal(make_signal(signal_id="t2", side=None, size=None, target_position="0"))
+    b.clock.advance_to(T0 + 4 * MINUTE)
+    # the two exit legs are not "already selling 1.0": the target sells the 0.5 held
+    assert b.kernel.ledger.rejection_counts() == {}
+    sells = [o for o in b.orders.all_orders if o.signal_id == "t2" and o.leg == 0]
+    assert [(o.side.value, o.amount) for o in sells] == [("sell", D("0.5"))]
+
+
+def test_flattening_a_protected_position_closes_it_once(errors: list[str]) -> None:
+    b = bot(
+        ["100"] * 10, {"profit_target": "0.05", "stop_loss": "0.05", "protection_timeout_s": 30}
+    )
+    b.kernel.submit_signal(make_signal(size="0.5"))
+    b.clock.advance_to(T0 + 2 * MINUTE)
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0.5")
+    b.kernel.halt_trading("operator", flatten=True)  # cancels the legs, sells the 0.5
+    b.clock.advance_to(T0 + 9 * MINUTE)  # well past the protection timeout
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0")  # not -0.5: closed once
+    assert not any("UNPROTECTED" in line for line in errors)
+
+
+def test_a_sell_that_closes_a_protected_long_is_not_bracketed_as_a_short() -> None:
+    b = bot(["100"] * 10, {"profit_target": "0.05", "stop_loss": "0.05"})
+    b.kernel.submit_signal(make_signal(signal_id="in", size="0.5"))
+    b.clock.advance_to(T0 + 2 * MINUTE)
+    b.kernel.submit_signal(make_signal(signal_id="out", side="sell", size="0.5"))
+    b.clock.advance_to(T0 + 5 * MINUTE)
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0")
+    out = [o for o in b.orders.all_orders if o.signal_id == "out"]
+    assert [(o.order_type, o.status) for o in out] == [(OrderType.MARKET, S.FILLED)]  # no legs
+    assert b.orders.open_orders() == []  # the long's legs were canceled, none left to fire

@@ -128,6 +128,7 @@ def run_backtest(
         # signals a strategy still holds (waiting for confirmation) end with a reason now,
         # before open orders are canceled, so nothing is placed after the data ends
         kernel.strategy.stop()
+        kernel.execution.stop()  # e.g. no unprotected-position alarm for the legs canceled next
         for order in bot.orders.open_orders():
             bot.orders.cancel(order)
         clock.run_pending()  # cancels in flight (latency) land; nothing else is left to fire

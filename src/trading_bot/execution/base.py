@@ -66,6 +66,9 @@ class ExecutionAlgorithm(Component):
     def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
         """Place the orders for `intent` (now or later, on the clock), or say why not."""
 
+    def stop(self) -> None:
+        """The run is ending (end of a backtest): stop anything scheduled for later."""
+
     def on_timeout(self, order: Order, placer: OrderPlacer) -> None:
         """`order`, placed with a timeout, was canceled unfilled (or partly filled) when it
         ran out. The default gives up on the rest; an algorithm may place a new leg."""

@@ -99,9 +99,12 @@ class BracketOrderExecution(ExecutionAlgorithm):
     Protection legs outlive the signal's expiry. Restarts: which legs belong to which entry is
     kept in memory only; after a restart the legs already placed stay at the venue (and stay
     linked there), but an entry that fills after the restart gets no protection and no
-    timeout check. A known limitation. A sell entry is bracketed as a short (its legs buy
-    back), also when it sells a long it reduces; with a `target_position` reversal each of its
-    two orders (the close and the open) is bracketed.
+    timeout check. A known limitation.
+
+    An order against a protected position (a sell while a bracketed long is held) takes over
+    from that position's protection: the legs are canceled first. If it only closes, it goes
+    without legs of its own; if it goes further (a reversal's open), it is bracketed the other
+    way. The unprotected-position close never exceeds what is still held.
     """
 
     Params = BracketParams
@@ -134,6 +137,11 @@ class BracketOrderExecution(ExecutionAlgorithm):
                 "a bracket needs a take_profit or stop_loss (signal) or profit_target or "
                 "stop_loss (params)",
             )
+        self._release(intent.symbol, intent.side)
+        if self._closes_only(intent.symbol, intent.side, amount):
+            # it only closes a position: the exit itself needs no take-profit or stop
+            placer.place(side=intent.side, order_type=intent.order_type, amount=amount, price=price)
+            return None
         if expected is not None:
             levels = self._levels(intent.side, expected, take_profit, stop_loss)
             if isinstance(levels, Rejection):
@@ -153,6 +161,36 @@ class BracketOrderExecution(ExecutionAlgorithm):
         self._by_order[entry.client_order_id] = bracket
         self.on_order_event(entry)  # the venue may have answered inside `place`
         return None
+
+    def stop(self) -> None:
+        """The run is over (end of a backtest): open legs are about to be canceled with the
+        rest, which must not read as positions losing their protection."""
+        for bracket in list(self.active):
+            if bracket.check is not None:
+                bracket.check.cancel()
+                bracket.check = None
+            bracket.alerted = True
+
+    def _release(self, symbol: str, side: Side) -> None:
+        """A new order that trades against a protected position (selling a protected long)
+        takes over from its protection: the legs are canceled, so they neither hold the
+        balance the new order needs nor fire on a position that is gone, and the bracket is
+        forgotten (no unprotected-position check)."""
+        for bracket in [b for b in self.active if b.market.symbol == symbol]:
+            if bracket.exit_side is not side:
+                continue
+            if bracket.check is not None:
+                bracket.check.cancel()
+                bracket.check = None
+            bracket.alerted = True
+            for leg in (o for group in bracket.groups for o in group):
+                if leg.is_open:
+                    self.context.orders.cancel(leg)
+            self._drop(bracket)
+
+    def _closes_only(self, symbol: str, side: Side, amount: Decimal) -> bool:
+        held = self.context.portfolio.position_quantity(symbol)
+        return amount <= (held if side is Side.SELL else -held)
 
     def _levels(
         self,
@@ -266,7 +304,11 @@ class BracketOrderExecution(ExecutionAlgorithm):
 
     def _check_protection(self, bracket: _Bracket) -> None:
         bracket.check = None
-        uncovered = bracket.position - bracket.protected
+        held = self.context.portfolio.position_quantity(bracket.market.symbol)
+        still_held = held if bracket.exit_side is Side.SELL else -held
+        # never more than the position still there: something else (a flatten, a later
+        # signal) may have closed it, and closing it again would open the other way
+        uncovered = min(bracket.position - bracket.protected, max(still_held, ZERO))
         if uncovered <= 0:
             self._review(bracket)
             return

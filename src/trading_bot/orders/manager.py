@@ -192,7 +192,11 @@ class OrderManager:
         return [o for o in self._open.values() if symbol is None or o.symbol == symbol]
 
     def open_exposure(self, symbol: str) -> tuple[Decimal, Decimal]:
-        """Unfilled (buy, sell) amounts of open orders in `symbol`: exposure not yet in fills."""
+        """Unfilled (buy, sell) amounts of open orders in `symbol`: exposure not yet in fills.
+        Contingent orders (a stop, either leg of an OCO pair: a bracket's take-profit and
+        stop-loss) are left out: they fill only if the market gets there, and then at most one
+        leg of a pair. Counted as pending, a protected long's two exit legs made a target of 0
+        look already reached twice over."""
         exposure = self._exposure.get(symbol)
         return (exposure[0], exposure[1]) if exposure is not None else (ZERO, ZERO)
 
@@ -208,6 +212,7 @@ class OrderManager:
         return count
 
     def symbols_with_open_orders(self) -> set[str]:
+        """Symbols with open orders that count as exposure (contingent ones do not)."""
         return {symbol for symbol, (buys, sells) in self._exposure.items() if buys or sells}
 
     # -- reports from the venue (VenueReports) ------------------------------------------------
@@ -373,6 +378,8 @@ class OrderManager:
             self._add_exposure(order, -order.remaining)
 
     def _add_exposure(self, order: Order, amount: Decimal) -> None:
+        if order.oco_group is not None or order.trigger_price is not None:
+            return  # contingent: see `open_exposure`
         exposure = self._exposure.get(order.symbol)
         if exposure is None:
             exposure = self._exposure[order.symbol] = [ZERO, ZERO]
