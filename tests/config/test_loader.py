@@ -306,3 +306,16 @@ def test_two_sources_sharing_the_unnamed_namespace_are_warned_about() -> None:
     )
     (warning,) = [w for w in loaded.warnings if "namespace" in w]
     assert warning.startswith("intake sources redis, file set no params.source")
+
+
+def test_every_risk_check_takes_a_guide_style_module_path() -> None:
+    from trading_bot.config.registry import resolve
+
+    paths = {
+        "modules.risk.exposure.ExposureLimit": "ExposureLimit",
+        "modules.risk.price_band.PriceBandCheck": "PriceBandCheck",
+        "modules.risk.order_rate.OrderRateLimit": "OrderRateLimit",
+        "modules.risk.loss_cooldown.LossCooldown": "LossCooldown",
+        "modules.risk.drawdown.DrawdownProtection": "DrawdownProtection",
+    }
+    assert {path: resolve("risk", path).__name__ for path in paths} == paths

@@ -140,7 +140,7 @@ def run_backtest(
         warnings.append(
             f"{kernel.unprotected_signals} executed signal(s) carried stop_loss/take_profit that the "
             f"{loaded.config.execution.class_path!r} execution does not place: those positions were "
-            "unprotected (the bracket execution is planned)"
+            "unprotected (use the bracket execution to place them)"
         )
     final_marks = max(int(m.known_ms[-1]) for m in prices.marks.values() if len(m))
     return BacktestResult(

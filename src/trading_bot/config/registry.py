@@ -80,6 +80,11 @@ GUIDE_PATHS: dict[str, tuple[str, str]] = {
     "modules.risk.position_limits.positionlimitcheck": ("risk", "position_limits"),
     "modules.risk.drawdown.drawdownprotection": ("risk", "drawdown"),
     "modules.risk.correlation.correlationlimit": ("risk", "correlation"),
+    # the same path shape for the checks the guide does not show
+    "modules.risk.exposure.exposurelimit": ("risk", "exposure"),
+    "modules.risk.price_band.pricebandcheck": ("risk", "price_band"),
+    "modules.risk.order_rate.orderratelimit": ("risk", "order_rate"),
+    "modules.risk.loss_cooldown.losscooldown": ("risk", "loss_cooldown"),
     "modules.monitoring.alerter.alerter": ("alerts", "alerter"),
     "modules.monitoring.analytics.performanceanalytics": ("analytics", "performance"),
     "modules.tracking.order_tracker.ordertracker": ("tracking", "order_tracker"),
