@@ -234,3 +234,78 @@ def test_a_halt_stops_the_chunks_still_to_come_and_the_signal_says_why() -> None
     assert record.status is SignalStatus.EXECUTED  # a part filled
     assert record.reason is not None and record.reason.value == "trading_halted"
     assert "0.3 of 1.0 filled, 0.7 left unexecuted" in record.detail
+
+
+def risk_bot(params: dict[str, Any], checks: list[dict[str, Any]]) -> Bot:
+    loaded = loaded_config(
+        execution={"class": "modules.execution.iceberg.IcebergExecution", "params": params},
+        exchange={
+            "class": "simulated",
+            "params": {
+                "balances": {"USDT": "100000", "BTC": "10"},
+                "markets": {"BTC/USDT": {"amount_step": "0.01"}},
+            },
+        },
+        risk={"checks": checks},
+    )
+    return build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 30))
+
+
+def test_a_later_signal_sees_the_unsent_rest_of_an_iceberg_as_pending_exposure() -> None:
+    b = risk_bot(
+        {"chunk_size": "0.1", "interval_seconds": 60},
+        [{"class": "position_limits", "params": {"max_position_size": "0.5"}}],
+    )
+    b.kernel.submit_signal(make_signal(signal_id="a", size="0.5"))
+    b.clock.advance_to(T0 + 90_000)
+    # chunks filled at 0 and 60 s; the next goes out at 120 s: 0.2 held, 0.3 still planned
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0.2")
+    assert b.kernel.context.orders.open_exposure("BTC/USDT") == (D("0.3"), D("0"))
+    b.kernel.submit_signal(make_signal(signal_id="b", size="0.5"))
+    record = b.kernel.ledger.get(("", "b"))
+    assert record is not None and record.status is SignalStatus.REJECTED
+    assert record.reason is not None and record.reason.value == "position_limit"
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0.5")  # not 0.8
+    assert b.kernel.context.orders.open_exposure("BTC/USDT") == (D("0"), D("0"))  # plan done
+
+
+def test_a_stopped_iceberg_leaves_no_planned_exposure_behind() -> None:
+    b = bot({"chunk_size": "0.3", "interval_seconds": 60})
+    b.kernel.submit_signal(make_signal(size="1.0"))
+    b.clock.advance_to(T0 + 30_000)
+    assert b.kernel.context.orders.open_exposure("BTC/USDT") == (D("0.7"), D("0"))
+    b.kernel.halt_trading("operator")
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    assert b.kernel.context.orders.open_exposure("BTC/USDT") == (D("0"), D("0"))
+
+
+def test_chunks_placed_later_respect_the_order_rate_limit() -> None:
+    b = risk_bot(
+        {"chunk_size": "0.1", "interval_seconds": 0},
+        [{"class": "order_rate", "params": {"max_orders_per_minute": 3}}],
+    )
+    b.kernel.submit_signal(make_signal(size="1.0"))
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    # 3 chunks of 0.1 in the first minute; the 4th is refused and the iceberg stops
+    assert [o.amount for o in b.orders.all_orders] == [D("0.1")] * 3
+    assert all(o.created_ms - T0 < MINUTE for o in b.orders.all_orders)
+    record = b.kernel.ledger.get(("", "s1"))
+    assert record is not None and record.reason is not None
+    assert record.reason.value == "order_rate_limit"
+    assert "0.3 of 1.0 filled, 0.7 left unexecuted" in record.detail
+
+
+def test_while_reducing_an_iceberg_closing_a_position_is_not_blocked_by_its_own_plan() -> None:
+    b = bot({"chunk_size": "0.3", "interval_seconds": 60})
+    b.kernel.submit_signal(make_signal(signal_id="open", size="1.0"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    assert b.portfolio.position_quantity("BTC/USDT") == D("1.0")
+    b.kernel.reduce_trading("operator")
+    b.kernel.submit_signal(make_signal(signal_id="close", side="sell", size="1.0"))
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    # every chunk (0.3, 0.3, 0.3, 0.1) only closes: the later ones are not counted as sold
+    # before the one being judged
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0")
+    record = b.kernel.ledger.get(("", "close"))
+    assert record is not None and record.status is SignalStatus.EXECUTED

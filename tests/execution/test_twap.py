@@ -10,6 +10,7 @@ from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars,
 from trading_bot.app import Bot
 from trading_bot.config.registry import resolve
 from trading_bot.domain.order_status import OrderStatus
+from trading_bot.engine.signal_ledger import SignalStatus
 from trading_bot.execution.twap import TWAPExecution
 
 D = Decimal
@@ -63,12 +64,17 @@ def test_slices_do_not_wait_for_earlier_ones_to_fill() -> None:
     assert sent(b) == [(D("0.25"), 0, S.FILLED), (D("0.25"), 30, S.SUBMITTED)]
 
 
-def test_slices_below_the_minimum_are_merged() -> None:
+def test_slices_below_the_minimum_become_fewer_slices_over_the_whole_window() -> None:
     b = bot({"duration_seconds": 400, "slices": 4}, min_amount="0.3")
     b.kernel.submit_signal(make_signal(size="1.0"))
     b.clock.advance_to(T0 + 20 * MINUTE)
-    # 0.25 x 4: pairs reach 0.3 only together; two slices in the first two slots
-    assert sent(b) == [(D("0.50"), 0, S.FILLED), (D("0.50"), 100, S.FILLED)]
+    # 1.0 / 4 = 0.25 < 0.3; 1.0 / 3 -> 0.33 on the step: 3 slices in slots of 400 / 3 s,
+    # the remaining step (1.0 - 0.99 = 0.01) in the last one
+    assert sent(b) == [
+        (D("0.33"), 0, S.FILLED),
+        (D("0.33"), 133, S.FILLED),
+        (D("0.34"), 266, S.FILLED),
+    ]
 
 
 def test_limit_slices_use_the_signal_price() -> None:
@@ -114,3 +120,64 @@ def test_a_signal_expiring_mid_twap_sends_no_more_slices() -> None:
 def test_bad_params_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         TWAPExecution(bad)
+
+
+def test_merged_slices_are_spread_evenly_over_the_whole_window() -> None:
+    b = bot({"duration_seconds": 600, "slices": 10}, amount_step="0.001", min_amount="0.004")
+    b.kernel.submit_signal(make_signal(size="0.025"))
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    # 0.025 / 10..7 rounds below 0.004; / 6 -> 0.004: 6 slices in slots of 100 s, the
+    # remaining step (0.025 - 0.024) in the last one
+    assert [(a, t) for a, t, _ in sent(b)] == [
+        (D("0.004"), 0),
+        (D("0.004"), 100),
+        (D("0.004"), 200),
+        (D("0.004"), 300),
+        (D("0.004"), 400),
+        (D("0.005"), 500),
+    ]
+
+
+def test_the_remainder_is_spread_one_step_per_slice_not_all_in_the_last() -> None:
+    b = bot({"duration_seconds": 400, "slices": 4})
+    b.kernel.submit_signal(make_signal(size="1.03"))
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    # 1.03 / 4 -> 0.25 on the step 0.01; 1.03 - 1.00 = 3 steps go to the last 3 slices
+    assert [(a, t) for a, t, _ in sent(b)] == [
+        (D("0.25"), 0),
+        (D("0.26"), 100),
+        (D("0.26"), 200),
+        (D("0.26"), 300),
+    ]
+
+
+def test_a_later_signal_sees_the_unsent_slices_of_a_twap_as_pending_exposure() -> None:
+    loaded = loaded_config(
+        execution={
+            "class": "modules.execution.twap.TWAPExecution",
+            "params": {"duration_seconds": 300, "slices": 5},
+        },
+        exchange={
+            "class": "simulated",
+            "params": {
+                "balances": {"USDT": "100000", "BTC": "10"},
+                "markets": {"BTC/USDT": {"amount_step": "0.01"}},
+            },
+        },
+        risk={"checks": [{"class": "exposure", "params": {"max_total_exposure": "50"}}]},
+        backtest={"valuation_currency": "USDT"},
+    )
+    b = build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 30))
+    b.clock.advance_to(T0 + MINUTE)  # a price is known from here on
+    b.kernel.submit_signal(make_signal(signal_id="a", size="0.5"))  # 5 x 0.1, every 60 s
+    b.clock.advance_to(T0 + MINUTE + 90_000)
+    assert [(a, t) for a, t, _ in sent(b)] == [(D("0.1"), 60), (D("0.1"), 120)]
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0.2")
+    # 0.2 filled (20 USDT), slices of 0.3 still to send (30 USDT): the 50 are used up
+    assert b.kernel.context.orders.open_exposure("BTC/USDT") == (D("0.3"), D("0"))
+    b.kernel.submit_signal(make_signal(signal_id="b", size="0.5"))
+    record = b.kernel.ledger.get(("", "b"))
+    assert record is not None and record.status is SignalStatus.REJECTED
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0.5")
+    assert b.kernel.context.orders.open_exposure("BTC/USDT") == (D("0"), D("0"))

@@ -178,3 +178,23 @@ def test_seed_bug_absent_positions_are_those_fills_made_so_a_closed_one_blocks_n
     trade(bot, "close", asset="AAA/USDT", side="sell", size="1")
     assert bot.portfolio.position_quantity("AAA/USDT") == 0
     assert check.check(intent(Side.BUY, "1", "BBB/USDT")).rejection is None
+
+
+def test_a_flip_into_a_correlated_direction_is_cut_to_its_closing_part() -> None:
+    bot = bot_with_checks(
+        [{"class": "correlation", "params": {"lookback_periods": 5, "period_minutes": 1}}],
+        make_bars("AAA/USDT", A),
+        make_bars("BBB/USDT", TWICE_A),
+        balances={"USDT": "100000", "BBB": "10"},
+    )
+    trade(bot, "long-aaa", asset="AAA/USDT", size="1")
+    # short BBB against long AAA is a hedge (correlation 1, opposite directions): it passes
+    trade(bot, "short-bbb", asset="BBB/USDT", side="sell", size="1")
+    assert bot.portfolio.position_quantity("BBB/USDT") == -1
+    bot.clock.advance_to(T0 + 7 * MINUTE)
+    check = only_check(bot, CorrelationLimit)
+    # buying 2 BBB: 1 closes the short (passes), 1 opens a long correlated 1.0 with long AAA
+    decision = check.check(intent(Side.BUY, "2", "BBB/USDT"))
+    assert decision.rejection is None
+    assert decision.amount == D("1")
+    assert "only the close passes" in decision.note

@@ -2,7 +2,8 @@
 
 It numbers the signal's orders (legs 0, 1, 2...) so their client order ids come out the same
 every time the same signal is processed, tells the ledger of each order before the venue can
-answer, and asks the trading state about follow-up orders placed later on the clock.
+answer, and asks the trading state and the order rate limit about follow-up orders placed
+later on the clock.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.signal_ledger import SignalRecord
+from trading_bot.risk.order_rate import OrderRateLimit
 
 if TYPE_CHECKING:
     from trading_bot.engine.kernel import TradingKernel
@@ -105,4 +107,12 @@ class SignalOrders:
                 RejectionReason.TRADING_REDUCING,
                 f"trading is reducing: only {admitted.amount} of {amount} would close a position",
             )
+        # The order rate stands for the venue's quota, which counts every order: a follow-up
+        # order counts as much as a first one. The other checks judged the whole intent
+        # (its unsent rest is planned exposure), so they are not asked again per child.
+        for check in kernel.risk.checks:
+            if isinstance(check, OrderRateLimit):
+                rejection = check.check(intent).rejection
+                if rejection is not None:
+                    return rejection
         return None

@@ -47,8 +47,9 @@ class OrderPlacer(Protocol):
         ...
 
     def refusal(self, side: Side, amount: Decimal) -> Rejection | None:
-        """Why the bot's trading state refuses a follow-up order now (an iceberg chunk, a
-        TWAP slice placed later on the clock), None if it may go. The signal's first order
+        """Why the bot's trading state or the order rate limit (`order_rate` checks)
+        refuses a follow-up order now (an iceberg chunk, a TWAP slice placed later on the
+        clock), None if it may go. The signal's first order
         already passed the state with its intent; protection legs, which only close, need not
         ask."""
         ...

@@ -60,6 +60,7 @@ class _Plan:
     price: Decimal | None  # the chunks' limit price (None: market chunks)
     valued_at: Decimal | None  # the price minimum notionals are checked at
     market: Market
+    symbol: str
     total: Decimal
     chunks: deque[Decimal]  # still to be filled, the first one being the current chunk
     intervals: deque[int]  # ms to wait before each later chunk
@@ -121,6 +122,7 @@ class IcebergExecution(ExecutionAlgorithm):
             price=price,
             valued_at=valued_at,
             market=market,
+            symbol=intent.symbol,
             total=total,
             chunks=deque(chunks),
             intervals=deque(self._interval_ms(rng) for _ in chunks[1:]),
@@ -160,10 +162,15 @@ class IcebergExecution(ExecutionAlgorithm):
         if expiry is not None and self.context.clock.now_ms() >= expiry:
             self._stop(plan, RejectionReason.EXPIRED, f"the signal expired at {expiry}")
             return
+        # the chunk is judged as before the plan was pending: its own later chunks, which go
+        # out after it, must not count against it (a reducing close would look like an open)
+        self.context.planned.drop(plan)
         refused = placer.refusal(plan.side, plan.chunks[0])
         if refused is not None:  # halted or reducing since the iceberg started
             self._stop(plan, refused.reason, refused.detail)
             return
+        # the chunk leaves the plan: once placed it is an open order the checks see
+        self._note_planned(plan, sum(list(plan.chunks)[1:], ZERO))
         try:
             order = placer.place(
                 side=plan.side, order_type=plan.order_type, amount=plan.chunks[0], price=plan.price
@@ -190,6 +197,7 @@ class IcebergExecution(ExecutionAlgorithm):
             plan.retries = 0
             if not plan.chunks:
                 self.active.discard(plan)
+                self.context.planned.drop(plan)
                 return
             self._schedule(plan, plan.intervals.popleft())
             return
@@ -214,7 +222,12 @@ class IcebergExecution(ExecutionAlgorithm):
         self._schedule(plan, int(self.params.interval_seconds * 1000))
 
     def _schedule(self, plan: _Plan, delay_ms: int) -> None:
+        self._note_planned(plan, sum(plan.chunks, ZERO))  # every chunk left waits to be sent
         plan.timer = self.context.clock.schedule_after(delay_ms, lambda: self._send(plan))
+
+    def _note_planned(self, plan: _Plan, unsent: Decimal) -> None:
+        """Keep the chunks not sent yet visible to risk checks as planned exposure."""
+        self.context.planned.set(plan, plan.symbol, plan.side, unsent)
 
     def _stop(self, plan: _Plan, reason: RejectionReason, why: str) -> None:
         """Give up on the rest: nothing more is sent, and the signal keeps why."""
@@ -222,6 +235,7 @@ class IcebergExecution(ExecutionAlgorithm):
             plan.timer.cancel()
             plan.timer = None
         self.active.discard(plan)
+        self.context.planned.drop(plan)
         left = sum(plan.chunks, ZERO)
         detail = f"iceberg stopped with {plan.filled} of {plan.total} filled, {left} left unexecuted: {why}"
         logger.warning("signal {}: {}", plan.placer.signal.signal_id, detail)

@@ -38,6 +38,7 @@ class _Schedule:
     order_type: OrderType
     price: Decimal | None
     total: Decimal
+    symbol: str
     slices: deque[Decimal]  # not sent yet
     times: deque[int]  # when each of them is due (epoch ms)
     open: set[str] = field(default_factory=set)
@@ -45,11 +46,14 @@ class _Schedule:
 
 
 class TWAPExecution(ExecutionAlgorithm):
-    """Sends `slices` orders of equal size, the first at once and slice i at
-    `i x duration_seconds / slices` (on the clock), whether or not the earlier ones filled.
-    Slice amounts are rounded down to the amount step and the last one carries the
-    remainder; slices the market would refuse (below its minimum amount or notional) are
-    merged, so there may be fewer slices than asked, each sent at its own slot.
+    """Sends the intent in n slices over the whole window, the first at once and slice i at
+    `i x duration_seconds / n` (on the clock), whether or not the earlier ones filled.
+
+    n is `slices`, or fewer when an even share of the amount would be below the market's
+    minimum amount or notional: the most slices the market accepts, still spread over the
+    whole window (e.g. 5 slices of a 600 s window go out at 0, 120, 240, 360 and 480 s). The
+    amounts are as even as the amount step allows: each is the share rounded down to the
+    step, and the remainder (fewer steps than slices) adds one step to each of the last ones.
 
     Slices are market orders, or limit orders at the signal's price for a limit signal (a
     limit slice rests until it fills or the signal expires). The unfilled rest of a slice
@@ -80,15 +84,17 @@ class TWAPExecution(ExecutionAlgorithm):
         problem = check_total(intent, market, total, valued_at)
         if problem is not None:
             return problem
-        slices = merge_small(self.slice_amounts(total, market), market, valued_at)
+        # merge_small is only a safety net: every even share already passes the market
+        slices = merge_small(self.slice_amounts(total, market, valued_at), market, valued_at)
         start = self.context.clock.now_ms()
-        slot_ms = self.params.duration_seconds * 1000 / self.params.slices
+        slot_ms = self.params.duration_seconds * 1000 / len(slices)
         schedule = _Schedule(
             placer=placer,
             side=intent.side,
             order_type=intent.order_type,
             price=price,
             total=total,
+            symbol=intent.symbol,
             slices=deque(slices),
             times=deque(start + int(i * slot_ms) for i in range(len(slices))),
         )
@@ -96,11 +102,25 @@ class TWAPExecution(ExecutionAlgorithm):
         self._send(schedule)
         return None
 
-    def slice_amounts(self, total: Decimal, market: Market) -> list[Decimal]:
-        """`slices` equal amounts on the amount step, the remainder in the last one."""
-        count = self.params.slices
-        share = market.round_amount(total / count)
-        return [share] * (count - 1) + [total - share * (count - 1)]
+    def slice_amounts(
+        self, total: Decimal, market: Market, price: Decimal | None = None
+    ) -> list[Decimal]:
+        """The most (at most `slices`) amounts the market accepts at `price` that add up to
+        `total`, as even as the amount step allows: each the share rounded down to the step,
+        one more step in each of the last ones until the remainder is used."""
+        count, share = 1, total
+        for candidate in range(self.params.slices, 1, -1):
+            even = market.round_amount(total / candidate)
+            if market.check_order(even, price) is None:
+                count, share = candidate, even
+                break
+        step = market.amount_step
+        if count == 1:
+            return [total]
+        if step <= 0:  # no grid: the division's rounding noise goes into the last slice
+            return [share] * (count - 1) + [total - share * (count - 1)]
+        extra = int((total - share * count) / step)  # fewer than `count` steps
+        return [share] * (count - extra) + [share + step] * extra
 
     def _send(self, schedule: _Schedule) -> None:
         placer = schedule.placer
@@ -111,6 +131,7 @@ class TWAPExecution(ExecutionAlgorithm):
             schedule.slices.appendleft(amount)
             self._give_up(schedule, RejectionReason.EXPIRED, f"the signal expired at {expiry}")
             return
+        self.context.planned.drop(schedule)  # its own later slices do not count against it
         refused = placer.refusal(schedule.side, amount)
         if refused is not None:  # halted or reducing since the TWAP started
             schedule.slices.appendleft(amount)
@@ -118,6 +139,7 @@ class TWAPExecution(ExecutionAlgorithm):
             return
         if schedule.times:
             self.context.clock.schedule_at(schedule.times[0], lambda: self._send(schedule))
+        self._note_planned(schedule)  # the slice leaves the plan: it becomes an open order
         try:
             order = placer.place(
                 side=schedule.side,
@@ -158,6 +180,7 @@ class TWAPExecution(ExecutionAlgorithm):
     ) -> None:
         if schedule.slices:
             schedule.slices[0] += rest
+            self._note_planned(schedule)
             logger.warning("{}; its rest {} joins the next slice", detail, rest)
             return
         self._give_up(schedule, reason, detail)
@@ -171,6 +194,7 @@ class TWAPExecution(ExecutionAlgorithm):
         )
         schedule.slices.clear()
         schedule.times.clear()
+        self.context.planned.drop(schedule)
         if not schedule.open:
             self.active.discard(schedule)
         detail = (
@@ -178,6 +202,11 @@ class TWAPExecution(ExecutionAlgorithm):
         )
         logger.warning("signal {}: {}", schedule.placer.signal.signal_id, detail)
         schedule.placer.stopped(Rejection(reason, detail))
+
+    def _note_planned(self, schedule: _Schedule) -> None:
+        """Keep the slices not sent yet visible to risk checks as planned exposure."""
+        unsent = sum(schedule.slices, ZERO)
+        self.context.planned.set(schedule, schedule.symbol, schedule.side, unsent)
 
     def _open_remaining(self, client_order_id: str) -> Decimal:
         order = self.context.orders.get(client_order_id)

@@ -40,16 +40,17 @@ class CorrelationParams(BaseModel):
 
 class CorrelationLimit(RiskCheck):
     """New exposure in a symbol is rejected with `correlation_limit` when its returns correlate
-    above `max_correlation` (default 0.8) with those of a symbol the bot already holds in the
-    same direction (long with long, short with short), or below -`max_correlation` with one
-    held in the opposite direction: both concentrate the same risk. Same-direction positions
-    in assets that move against each other are a hedge and pass.
+        above `max_correlation` (default 0.8) with those of a symbol the bot already holds in the
+        same direction (long with long, short with short), or below -`max_correlation` with one
+        held in the opposite direction: both concentrate the same risk. Same-direction positions
+        in assets that move against each other are a hedge and pass.
 
-    Returns are taken over the last `lookback_periods` (default 100) periods of
-    `period_minutes` (default 5), from the price known at each period's end. A pair without
-    that much history (or with a price that never moved) has no measurable correlation and
-    does not block. Orders that only shrink a position pass. Held exposure is the portfolio's
-    positions plus open orders (a long if every open buy filling makes one, likewise short).
+        Returns are taken over the last `lookback_periods` (default 100) periods of
+        `period_minutes` (default 5), from the price known at each period's end. A pair without
+        that much history (or with a price that never moved) has no measurable correlation and
+        does not block. Orders that only shrink a position pass; of an order that would flip one,
+    only the closing part passes (the order is cut to it). Held exposure is the portfolio's
+        positions plus open orders (a long if every open buy filling makes one, likewise short).
     """
 
     Params = CorrelationParams
@@ -57,7 +58,8 @@ class CorrelationLimit(RiskCheck):
 
     def check(self, intent: TradeIntent) -> RiskDecision:
         context = self.context
-        if closing_part(context, intent) == intent.amount:
+        closing = closing_part(context, intent)
+        if closing == intent.amount:
             return RiskDecision.approve()
         direction = 1 if intent.side is _BUY else -1
         times = self._grid(context.clock.now_ms())
@@ -72,12 +74,14 @@ class CorrelationLimit(RiskCheck):
             correlation = float(np.corrcoef(returns, other)[0, 1])
             if correlation * direction * held_direction > limit:
                 held = "long" if held_direction > 0 else "short"
-                return RiskDecision.reject(
-                    RejectionReason.CORRELATION_LIMIT,
+                why = (
                     f"{intent.symbol} {intent.side} with a {held} {symbol} position held: "
                     f"returns correlate {correlation:.3f} over {self.params.lookback_periods} x "
-                    f"{self.params.period_minutes:g} min; max_correlation is {limit}",
+                    f"{self.params.period_minutes:g} min; max_correlation is {limit}"
                 )
+                if closing > 0:  # a flip: the part that closes the position still passes
+                    return RiskDecision.resize(closing, f"{why}: only the close passes")
+                return RiskDecision.reject(RejectionReason.CORRELATION_LIMIT, why)
         return RiskDecision.approve()
 
     def _grid(self, now_ms: int) -> npt.NDArray[np.int64]:
