@@ -56,11 +56,12 @@ def test_the_full_example_runs_as_a_backtest_from_the_readme(tmp_path: Path) -> 
         "duplicate": 1,
         "loss_cooldown": 1,
         "low_confidence": 1,
-        "no_market_data": 1,
         "not_confirmed": 9,
+        "nothing_to_do": 1,
         "unknown_asset": 1,
     }
     # entries with their take-profit/stop-loss pairs, plus sells that only close a
     # protected position (no legs of their own: they cancel the position's)
-    assert (summary["orders"], summary["fills"]) == (75, 40)
+    assert (summary["orders"], summary["fills"]) == (88, 45)
+    assert summary["positions"]["BTC/USD"]["quantity"] == "0"  # every bracket closed
     assert summary["final_balances"]["BTC"] == "0.5"

@@ -77,7 +77,7 @@ def test_protection_goes_out_only_after_the_entry_fills_as_one_oco_group() -> No
     # bar 2 (105 -> 112) trades through 110: the take-profit fills, the venue cancels the stop
     assert (take_profit.status, stop_loss.status) == (S.FILLED, S.CANCELED)
     assert b.portfolio.balance("BTC") == 0
-    assert b.kernel.execution.active == set()  # type: ignore[attr-defined]
+    assert not b.kernel.execution.active  # type: ignore[attr-defined]
     assert b.kernel.unprotected_signals == 0
 
 
@@ -144,7 +144,7 @@ def test_an_unprotected_position_raises_an_alert_and_is_closed(errors: list[str]
     assert close.created_ms == T0 + 30_000
     assert b.portfolio.balance("BTC") == 0
     assert any("UNPROTECTED POSITION: signal s1" in line for line in errors)
-    assert b.kernel.execution.active == set()  # type: ignore[attr-defined]
+    assert not b.kernel.execution.active  # type: ignore[attr-defined]
 
 
 def test_alert_only_leaves_the_position_open(errors: list[str]) -> None:
@@ -185,7 +185,7 @@ def test_a_rejected_entry_places_no_protection() -> None:
     (entry,) = b.orders.all_orders
     assert entry.status is S.REJECTED
     assert b.kernel.ledger.rejection_counts() == {"insufficient_balance": 1}
-    assert b.kernel.execution.active == set()  # type: ignore[attr-defined]
+    assert not b.kernel.execution.active  # type: ignore[attr-defined]
 
 
 def test_a_target_is_measured_against_the_position_not_its_protection_legs() -> None:
@@ -224,3 +224,62 @@ def test_a_sell_that_closes_a_protected_long_is_not_bracketed_as_a_short() -> No
     out = [o for o in b.orders.all_orders if o.signal_id == "out"]
     assert [(o.order_type, o.status) for o in out] == [(OrderType.MARKET, S.FILLED)]  # no legs
     assert b.orders.open_orders() == []  # the long's legs were canceled, none left to fire
+
+
+def held_bot(params: dict[str, Any]) -> Bot:
+    """A bracket bot on flat 100 bars whose account also holds 1 BTC (so it can go short)."""
+    loaded = loaded_config(
+        execution={"class": "bracket", "params": params},
+        exchange={
+            "class": "simulated",
+            "params": {
+                "balances": {"USDT": "100000", "BTC": "1"},
+                "markets": {"BTC/USDT": {"amount_step": "0.01", "price_step": "0.5"}},
+            },
+        },
+    )
+    return build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 20))
+
+
+def legs(b: Bot) -> list[tuple[str, Decimal, OrderStatus]]:
+    """(side, amount, status) of every protection leg (take-profit limit or stop)."""
+    return [
+        (o.side.value, o.amount, o.status)
+        for o in b.orders.all_orders
+        if o.oco_group is not None and o.is_open
+    ]
+
+
+FIVE_PCT = {"profit_target": "0.05", "stop_loss": "0.05", "protection_timeout_s": 30}
+
+
+def test_a_target_reversal_protects_the_open_part_only() -> None:
+    b = held_bot(FIVE_PCT)
+    b.kernel.submit_signal(make_signal(signal_id="a", side=None, size=None, target_position="0.5"))
+    b.clock.advance_to(T0 + 2 * MINUTE)
+    b.kernel.submit_signal(make_signal(signal_id="b", side=None, size=None, target_position="-0.5"))
+    b.clock.advance_to(T0 + 5 * MINUTE)
+    assert b.portfolio.position_quantity("BTC/USDT") == D("-0.5")
+    # the long's sell legs are gone; the short has its own buy-back pair of 0.5
+    assert legs(b) == [("buy", D("0.5"), S.ACCEPTED), ("buy", D("0.5"), S.ACCEPTED)]
+
+
+def test_a_sized_reversal_protects_what_it_opens_not_the_whole_order() -> None:
+    b = held_bot(FIVE_PCT)
+    b.kernel.submit_signal(make_signal(signal_id="a", size="0.5"))
+    b.clock.advance_to(T0 + 2 * MINUTE)
+    b.kernel.submit_signal(make_signal(signal_id="b", side="sell", size="1.0"))
+    b.clock.advance_to(T0 + 5 * MINUTE)
+    assert b.portfolio.position_quantity("BTC/USDT") == D("-0.5")
+    assert legs(b) == [("buy", D("0.5"), S.ACCEPTED), ("buy", D("0.5"), S.ACCEPTED)]
+
+
+def test_a_partial_close_leaves_the_rest_of_the_position_protected(errors: list[str]) -> None:
+    b = held_bot(FIVE_PCT)
+    b.kernel.submit_signal(make_signal(signal_id="a", side=None, size=None, target_position="0.5"))
+    b.clock.advance_to(T0 + 2 * MINUTE)
+    b.kernel.submit_signal(make_signal(signal_id="b", side=None, size=None, target_position="0.2"))
+    b.clock.advance_to(T0 + 9 * MINUTE)  # well past the protection timeout
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0.2")
+    assert legs(b) == [("sell", D("0.2"), S.ACCEPTED), ("sell", D("0.2"), S.ACCEPTED)]
+    assert not any("UNPROTECTED" in line for line in errors)

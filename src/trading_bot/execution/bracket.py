@@ -55,17 +55,25 @@ class _Bracket:
     exit_side: Side
     take_profit: Decimal | None  # absolute prices from the signal, else from the fill price
     stop_loss: Decimal | None
+    closing: Decimal = ZERO  # the first part of the entry only closes a position: no legs
     protected_for: Decimal = ZERO  # entry amount protection was placed for
+    released: Decimal = ZERO  # closed by later orders that took over from this protection
     groups: list[tuple[Order, ...]] = field(default_factory=list)
     closes: list[Order] = field(default_factory=list)
     check: Timer | None = None
     alerted: bool = False  # one alert (and close) per bracket
 
     @property
+    def opened(self) -> Decimal:
+        """What the entry filled beyond the part that only closed an earlier position."""
+        return max(self.entry.filled_amount - self.closing, ZERO)
+
+    @property
     def position(self) -> Decimal:
-        """What the entry filled, less what the legs and closes sold back."""
+        """What the entry opened, less what the legs, the closes and later orders took back."""
         exits = sum((o.filled_amount for g in self.groups for o in g), ZERO)
-        return self.entry.filled_amount - exits - sum((o.filled_amount for o in self.closes), ZERO)
+        closed = sum((o.filled_amount for o in self.closes), ZERO)
+        return self.opened - exits - closed - self.released
 
     @property
     def protected(self) -> Decimal:
@@ -115,7 +123,9 @@ class BracketOrderExecution(ExecutionAlgorithm):
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(params)
         self._by_order: dict[str, _Bracket] = {}
-        self.active: set[_Bracket] = set()
+        # insertion-ordered (oldest first): a set of id-hashed objects iterates in memory order,
+        # which made which position a close takes over from vary from run to run
+        self.active: dict[_Bracket, None] = {}
 
     def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
         market = self.context.market(intent.symbol)
@@ -137,8 +147,9 @@ class BracketOrderExecution(ExecutionAlgorithm):
                 "a bracket needs a take_profit or stop_loss (signal) or profit_target or "
                 "stop_loss (params)",
             )
-        self._release(intent.symbol, intent.side)
-        if self._closes_only(intent.symbol, intent.side, amount):
+        closing = self._closing_part(intent.symbol, intent.side, amount)
+        self._release(intent.symbol, intent.side, closing)
+        if closing >= amount:
             # it only closes a position: the exit itself needs no take-profit or stop
             placer.place(side=intent.side, order_type=intent.order_type, amount=amount, price=price)
             return None
@@ -156,8 +167,9 @@ class BracketOrderExecution(ExecutionAlgorithm):
             exit_side=Side.SELL if intent.side is Side.BUY else Side.BUY,
             take_profit=take_profit,
             stop_loss=stop_loss,
+            closing=closing,
         )
-        self.active.add(bracket)
+        self.active[bracket] = None
         self._by_order[entry.client_order_id] = bracket
         self.on_order_event(entry)  # the venue may have answered inside `place`
         return None
@@ -171,26 +183,40 @@ class BracketOrderExecution(ExecutionAlgorithm):
                 bracket.check = None
             bracket.alerted = True
 
-    def _release(self, symbol: str, side: Side) -> None:
-        """A new order that trades against a protected position (selling a protected long)
-        takes over from its protection: the legs are canceled, so they neither hold the
-        balance the new order needs nor fire on a position that is gone, and the bracket is
-        forgotten (no unprotected-position check)."""
+    def _release(self, symbol: str, side: Side, amount: Decimal) -> None:
+        """A new order that closes `amount` of protected positions (selling a protected long)
+        takes over that much from their protection, oldest first: their legs are canceled, so
+        they neither hold the balance the new order needs nor fire on what it closes, and what
+        is left of each position gets fresh legs of the remaining size."""
         for bracket in [b for b in self.active if b.market.symbol == symbol]:
-            if bracket.exit_side is not side:
+            if amount <= 0:
+                return
+            if bracket.exit_side is not side or bracket.position <= 0:
                 continue
-            if bracket.check is not None:
-                bracket.check.cancel()
-                bracket.check = None
-            bracket.alerted = True
+            taken = min(amount, bracket.position)
+            amount -= taken
+            covered = bracket.protected
             for leg in (o for group in bracket.groups for o in group):
                 if leg.is_open:
                     self.context.orders.cancel(leg)
-            self._drop(bracket)
+            bracket.released += taken
+            keep = bracket.market.round_amount(min(covered, bracket.position))
+            if keep > 0:
+                self._place_legs(bracket, keep)
+            if bracket.position <= 0:
+                if bracket.check is not None:
+                    bracket.check.cancel()
+                    bracket.check = None
+                bracket.alerted = True
+                self._drop(bracket)
 
-    def _closes_only(self, symbol: str, side: Side, amount: Decimal) -> bool:
+    def _closing_part(self, symbol: str, side: Side, amount: Decimal) -> Decimal:
+        """How much of an order on `side` only closes the position, counting the firm orders
+        already open (a reversal's close is sent just before its open)."""
         held = self.context.portfolio.position_quantity(symbol)
-        return amount <= (held if side is Side.SELL else -held)
+        buys, sells = self.context.orders.open_exposure(symbol)
+        projected = held - sells if side is Side.SELL else -(held + buys)
+        return min(amount, max(projected, ZERO))
 
     def _levels(
         self,
@@ -225,25 +251,32 @@ class BracketOrderExecution(ExecutionAlgorithm):
         bracket = self._by_order.get(order.client_order_id)
         if bracket is None:
             return
-        if order is bracket.entry and order.filled_amount > bracket.protected_for:
+        if order is bracket.entry and bracket.opened > bracket.protected_for:
             self._protect(bracket)
         self._review(bracket)
 
     def _protect(self, bracket: _Bracket) -> None:
-        """Place a linked take-profit and stop-loss for what filled since the last ones."""
+        """Place a linked take-profit and stop-loss for what opened since the last ones."""
+        amount = bracket.market.round_amount(bracket.opened - bracket.protected_for)
+        if amount > 0 and self._place_legs(bracket, amount):
+            bracket.protected_for += amount
+
+    def _place_legs(self, bracket: _Bracket, amount: Decimal) -> bool:
+        """A take-profit and a stop-loss of `amount` sharing one OCO group. False when the
+        levels are wrong for the fill price or `amount` is too small for the market (the
+        unprotected-position check deals with it); a leg the venue refuses is left to it too."""
         entry, market = bracket.entry, bracket.market
-        amount = market.round_amount(entry.filled_amount - bracket.protected_for)
         fill_price = entry.average_fill_price
-        if amount <= 0 or fill_price is None:
-            return
+        if fill_price is None:
+            return False
         levels = self._levels(entry.side, fill_price, bracket.take_profit, bracket.stop_loss)
         if isinstance(levels, Rejection):
             logger.error("bracket of signal {}: {}", bracket.placer.signal.signal_id, levels.detail)
-            return  # unprotected: the timeout check alerts and closes
+            return False
         take_profit, stop_loss = self._on_grid(entry.side, market, *levels)
         for level in (take_profit, stop_loss):
             if level is not None and market.check_order(amount, level) is not None:
-                return  # too small to protect alone: later fills may add to it
+                return False  # too small to protect alone: later fills may add to it
         group = f"{entry.client_order_id}-p{len(bracket.groups)}"
         legs: list[Order] = []
         placer = bracket.placer
@@ -272,10 +305,10 @@ class BracketOrderExecution(ExecutionAlgorithm):
                 )
         except Exception:  # the timeout check deals with what stays unprotected
             logger.exception("protection of signal {} not placed", placer.signal.signal_id)
-        bracket.protected_for += amount
         bracket.groups.append(tuple(legs))
         for leg in legs:
             self._by_order[leg.client_order_id] = bracket
+        return True
 
     @staticmethod
     def _on_grid(
@@ -346,7 +379,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
             self._drop(bracket)
 
     def _drop(self, bracket: _Bracket) -> None:
-        self.active.discard(bracket)
+        self.active.pop(bracket, None)
         orders = (bracket.entry, *(o for g in bracket.groups for o in g), *bracket.closes)
         for order in orders:
             self._by_order.pop(order.client_order_id, None)

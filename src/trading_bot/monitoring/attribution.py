@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -216,7 +217,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     trading = report["trading_state"]
     if trading is not None and trading["state"] != "active":
         console.print(
-            f"trading: {trading['state'].upper()} since {trading['at_ms']} ({trading['trigger']}: "
+            f"trading: {trading['state'].upper()} since {_utc(trading['at_ms'])} "
+            f"({trading['trigger']}: "
             f"{trading['reason']})",
             highlight=False,
             markup=False,
@@ -260,3 +262,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
             if books["agree"]
             else "[bold red]books DISAGREE with the paper venue[/]"
         )
+
+
+def _utc(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
