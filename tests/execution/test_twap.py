@@ -181,3 +181,26 @@ def test_a_later_signal_sees_the_unsent_slices_of_a_twap_as_pending_exposure() -
     b.clock.advance_to(T0 + 20 * MINUTE)
     assert b.portfolio.position_quantity("BTC/USDT") == D("0.5")
     assert b.kernel.context.orders.open_exposure("BTC/USDT") == (D("0"), D("0"))
+
+
+def test_a_twap_stopped_by_the_order_rate_keeps_why_after_its_open_slices_fill() -> None:
+    from trading_bot.engine.signal_ledger import SignalStatus as Status
+
+    loaded = loaded_config(
+        execution={"class": "twap", "params": {"duration_seconds": 60, "slices": 10}},
+        risk={"checks": [{"class": "order_rate", "params": {"max_orders_per_minute": 3}}]},
+        exchange={
+            "class": "simulated",
+            "params": {
+                "balances": {"USDT": "100000"},
+                "markets": {"BTC/USDT": {"amount_step": "0.01"}},
+            },
+        },
+    )
+    b = build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 10))
+    b.kernel.submit_signal(make_signal(size="1"))
+    b.clock.advance_to(T0 + 5 * MINUTE)
+    (record,) = b.kernel.ledger.records()
+    assert record.status is Status.EXECUTED
+    assert record.reason is not None and record.reason.value == "order_rate_limit"
+    assert b.portfolio.position_quantity("BTC/USDT") == D("0.3")  # three slices went out

@@ -40,6 +40,7 @@ class SignalRecord:
     filled: bool = False
     # kept while orders may still need it (a timed-out order re-priced as a new leg)
     signal: Signal | None = None
+    stopped: bool = False  # the execution gave up on the rest: its reason outlives later fills
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ class SignalLedger:
         is open."""
         record.reason = reason
         record.detail = detail
+        record.stopped = True
         if record.open_orders <= 0 and not record.filled:
             record.status = SignalStatus.REJECTED
         self._changed(record)
@@ -139,8 +141,9 @@ class SignalLedger:
             return
         record.filled = True
         record.status = _EXECUTED
-        record.reason = None
-        record.detail = ""
+        if not record.stopped:  # an earlier leg's cancel no longer matters once one filled
+            record.reason = None
+            record.detail = ""
         if final:
             record.open_orders -= 1
         self._changed(record)
