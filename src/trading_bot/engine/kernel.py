@@ -123,10 +123,15 @@ class TradingKernel:
         if rejection is None:
             return
         if record.client_order_ids:
-            # Orders are already out: their own outcomes decide the signal's status.
-            logger.error(
-                "signal {} stopped after placing orders: {}", record.signal_id, rejection.detail
+            # Orders are already out (a reversal's close, say, before its open was refused):
+            # their outcomes decide the status, and the signal keeps why the rest was not sent
+            logger.warning(
+                "signal {} stopped after placing orders: {}: {}",
+                record.signal_id,
+                rejection.reason.value,
+                rejection.detail,
             )
+            self.ledger.stopped(record, rejection.reason, rejection.detail)
         else:
             self._reject(record, rejection, now)
 
