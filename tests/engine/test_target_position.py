@@ -104,8 +104,9 @@ def test_on_spot_a_short_beyond_the_base_held_is_refused_but_the_close_still_goe
     assert legs(bot, "t2") == [(Side.SELL, D(1))]  # the close; the open needs 1 more BTC
     assert bot.portfolio.position_quantity("BTC/USDT") == D(0)
     assert bot.portfolio.balance("BTC") == D(0)
-    closed = bot.kernel.ledger.get(("", "t2"))  # executed (its close filled), and says why
-    assert closed is not None and closed.reason is RejectionReason.SHORT_NOT_POSSIBLE  # not more
+    # t2 is executed (its close filled) and keeps why its open was not sent
+    closed = bot.kernel.ledger.get(("", "t2"))
+    assert closed is not None and closed.reason is RejectionReason.SHORT_NOT_POSSIBLE
     assert legs(bot, "t3") == []
     record = bot.kernel.ledger.get(("", "t3"))
     assert record is not None and record.reason is RejectionReason.SHORT_NOT_POSSIBLE
