@@ -18,7 +18,7 @@ from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.engine.clock import Timer
 from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
-from trading_bot.execution.slicing import check_total, child_price, unknown_market
+from trading_bot.execution.slicing import size_children
 
 
 class BracketParams(BaseModel):
@@ -128,15 +128,10 @@ class BracketOrderExecution(ExecutionAlgorithm):
         self.active: dict[_Bracket, None] = {}
 
     def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
-        market = self.context.market(intent.symbol)
-        if market is None:
-            return unknown_market(intent.symbol)
-        price = child_price(intent, market)
-        expected = price if price is not None else intent.reference_price
-        amount = market.round_amount(intent.amount)
-        problem = check_total(intent, market, amount, expected)
-        if problem is not None:
-            return problem
+        sized = size_children(intent, self.context.market(intent.symbol))
+        if isinstance(sized, Rejection):
+            return sized
+        market, price, expected, amount = sized.market, sized.price, sized.valued_at, sized.total
         signal = placer.signal
         take_profit, stop_loss = signal.take_profit, signal.stop_loss
         if (take_profit is None and self.params.profit_target is None) and (

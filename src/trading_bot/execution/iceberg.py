@@ -21,13 +21,7 @@ from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.engine.clock import Timer
 from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
-from trading_bot.execution.slicing import (
-    check_total,
-    child_price,
-    merge_small,
-    seeded_rng,
-    unknown_market,
-)
+from trading_bot.execution.slicing import merge_small, seeded_rng, size_children
 
 _PER_MILLE = Decimal(1000)
 
@@ -103,15 +97,10 @@ class IcebergExecution(ExecutionAlgorithm):
         self.active: set[_Plan] = set()
 
     def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
-        market = self.context.market(intent.symbol)
-        if market is None:
-            return unknown_market(intent.symbol)
-        price = child_price(intent, market)
-        valued_at = price if price is not None else intent.reference_price
-        total = market.round_amount(intent.amount)
-        problem = check_total(intent, market, total, valued_at)
-        if problem is not None:
-            return problem
+        sized = size_children(intent, self.context.market(intent.symbol))
+        if isinstance(sized, Rejection):
+            return sized
+        market, price, valued_at, total = sized.market, sized.price, sized.valued_at, sized.total
         signal = placer.signal
         rng = seeded_rng(self.params.seed, signal.source, signal.signal_id)
         chunks = merge_small(self.chunk_sizes(total, market, rng), market, valued_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from trading_bot.domain.enums import OrderType, Side
@@ -66,3 +67,27 @@ def check_total(
 
 def unknown_market(symbol: str) -> Rejection:
     return Rejection(RejectionReason.UNKNOWN_ASSET, f"no market {symbol}")
+
+
+@dataclass(frozen=True, slots=True)
+class ChildOrders:
+    """What an algorithm that splits an intent into child orders starts from."""
+
+    market: Market
+    price: Decimal | None  # the children's limit price (None: market children)
+    valued_at: Decimal | None  # the price their size is checked at
+    total: Decimal  # the intent's amount on the market's amount grid
+
+
+def size_children(intent: TradeIntent, market: Market | None) -> ChildOrders | Rejection:
+    """The market, price and rounded total for `intent`'s child orders, or why the whole of it
+    cannot be traded (no such market, below its minimums)."""
+    if market is None:
+        return unknown_market(intent.symbol)
+    price = child_price(intent, market)
+    valued_at = price if price is not None else intent.reference_price
+    total = market.round_amount(intent.amount)
+    problem = check_total(intent, market, total, valued_at)
+    if problem is not None:
+        return problem
+    return ChildOrders(market, price, valued_at, total)

@@ -19,7 +19,7 @@ from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
-from trading_bot.execution.slicing import check_total, child_price, merge_small, unknown_market
+from trading_bot.execution.slicing import merge_small, size_children
 
 
 class TWAPParams(BaseModel):
@@ -75,15 +75,10 @@ class TWAPExecution(ExecutionAlgorithm):
         self.active: set[_Schedule] = set()
 
     def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:
-        market = self.context.market(intent.symbol)
-        if market is None:
-            return unknown_market(intent.symbol)
-        price = child_price(intent, market)
-        valued_at = price if price is not None else intent.reference_price
-        total = market.round_amount(intent.amount)
-        problem = check_total(intent, market, total, valued_at)
-        if problem is not None:
-            return problem
+        sized = size_children(intent, self.context.market(intent.symbol))
+        if isinstance(sized, Rejection):
+            return sized
+        market, price, valued_at, total = sized.market, sized.price, sized.valued_at, sized.total
         # merge_small is only a safety net: every even share already passes the market
         slices = merge_small(self.slice_amounts(total, market, valued_at), market, valued_at)
         start = self.context.clock.now_ms()
