@@ -3,6 +3,9 @@ cases can be staged exactly (the subprocess crash test covers the real thing).""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +46,21 @@ def start(engine: Engine, clock: SimulatedClock, **config: Any) -> RunningBot:
     return assemble_paper_bot(
         paper_config(**config), engine, clock, {"BTC/USDT": bars}, schedule=None
     )
+
+
+def launch_run(config: Path) -> subprocess.Popen[bytes]:
+    """A real `trading-bot run` process, returned once its start-up is over (it logged that
+    the paper bot runs), so a SIGTERM then stops it cleanly."""
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "trading_bot", "run", "-c", str(config)], stderr=subprocess.PIPE
+    )
+    assert bot.stderr is not None
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"paper bot running" not in seen and time.monotonic() < deadline:
+        line = bot.stderr.readline()
+        if not line:
+            break
+        seen += line
+    assert b"paper bot running" in seen, seen.decode()
+    return bot

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from tests.service.rig import launch_run
 from tests.service.test_run_command import write_config
 
 CLI = [sys.executable, "-m", "trading_bot"]
@@ -19,20 +20,6 @@ CLI = [sys.executable, "-m", "trading_bot"]
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
-
-
-def _start(config: Path) -> subprocess.Popen[bytes]:
-    bot = subprocess.Popen([*CLI, "run", "-c", str(config)], stderr=subprocess.PIPE)
-    assert bot.stderr is not None
-    seen = b""
-    deadline = time.monotonic() + 30
-    while b"paper bot running" not in seen and time.monotonic() < deadline:
-        line = bot.stderr.readline()
-        if not line:
-            break
-        seen += line
-    assert b"paper bot running" in seen, seen.decode()
-    return bot
 
 
 def _stop(bot: subprocess.Popen[bytes]) -> str:
@@ -70,7 +57,7 @@ def _wait_for(tmp_path: Path, signal_id: str) -> tuple[str, str | None]:
 
 def test_halt_and_resume_reach_the_running_bot(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    bot = _start(config)
+    bot = launch_run(config)
     try:
         halted = _cli("halt", "-c", str(config), "--reason", "desk says stop")
         assert halted.returncode == 0, halted.stderr
@@ -93,11 +80,11 @@ def test_halt_and_resume_reach_the_running_bot(tmp_path: Path) -> None:
 
 def test_a_halt_written_while_the_bot_is_down_applies_when_it_starts(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    _stop(_start(config))  # the store exists now
+    _stop(launch_run(config))  # the store exists now
     pending = _cli("halt", "-c", str(config), "--reason", "weekend", "--wait", "0.5")
     assert pending.returncode == 1
     assert "no running bot confirmed it" in pending.stderr
-    bot = _start(config)
+    bot = launch_run(config)
     try:
         _send(tmp_path, "s1")
         assert _wait_for(tmp_path, "s1") == ("rejected", "trading_halted")

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLES
+from tests.service.rig import launch_run
 from trading_bot.cli import app
 
 runner = CliRunner()
@@ -156,19 +157,8 @@ def test_sigterm_during_start_up_stops_cleanly(tmp_path: Path) -> None:
 
 def test_a_second_bot_on_the_same_store_is_refused_while_the_first_runs(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    first = subprocess.Popen(
-        [sys.executable, "-m", "trading_bot", "run", "-c", str(config)], stderr=subprocess.PIPE
-    )
+    first = launch_run(config)
     try:
-        assert first.stderr is not None
-        started = b""
-        deadline = time.monotonic() + 30
-        while b"paper bot running" not in started and time.monotonic() < deadline:
-            line = first.stderr.readline()
-            if not line:
-                break
-            started += line
-        assert b"paper bot running" in started, started.decode()
         second = subprocess.run(  # a bot that wrongly starts is killed at the timeout
             [sys.executable, "-m", "trading_bot", "run", "-c", str(config)],
             capture_output=True,
