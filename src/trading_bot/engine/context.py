@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from trading_bot.domain.market import Market
 from trading_bot.engine.clock import Clock
-from trading_bot.engine.planned import PlannedExposure, PlannedOrders
+from trading_bot.engine.planned import PlannedExposure
 
 if TYPE_CHECKING:
     from trading_bot.orders.manager import OrderManager
@@ -43,13 +43,8 @@ class TradingContext:
     # quote of the first market); None when the caller did not say
     valuation_currency: str | None = None
 
-    def __post_init__(self) -> None:
-        # the checks and the sizing read `orders.open_exposure`: seen through `PlannedOrders`
-        # it also counts what running icebergs and TWAPs have yet to send
-        if not isinstance(self.orders, PlannedOrders):
-            object.__setattr__(self, "orders", PlannedOrders(self.orders))
-
     @property
     def planned(self) -> PlannedExposure:
-        """Where execution algorithms keep the amounts they will send later."""
-        return self.orders.planned  # type: ignore[attr-defined, no-any-return]
+        """Where execution algorithms keep the amounts they will send later (counted in
+        `orders.open_exposure`)."""
+        return self.orders.planned

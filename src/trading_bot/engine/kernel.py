@@ -32,7 +32,6 @@ from trading_bot.engine.flatten import flatten as flatten_positions
 from trading_bot.engine.intents import build_intents
 from trading_bot.engine.journal import Journal
 from trading_bot.engine.placer import SignalOrders
-from trading_bot.engine.planned import PlannedOrders
 from trading_bot.engine.signal_ledger import (
     InvalidSignal,
     SignalLedger,
@@ -68,9 +67,7 @@ class TradingKernel:
         self.strategy = strategy
         self.risk = risk
         self.execution = execution
-        # the manager itself: its own calls on the order path skip the planned-exposure view
-        orders = context.orders
-        self.orders: OrderManager = orders.manager if isinstance(orders, PlannedOrders) else orders
+        self.orders: OrderManager = context.orders
         self.portfolio: Portfolio = context.portfolio
         self.ledger = SignalLedger(journal)
         self.trading = trading or TradingSwitch(context.clock)

@@ -36,6 +36,7 @@ from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.clock import Clock
 from trading_bot.engine.journal import Journal, NullJournal
+from trading_bot.engine.planned import PlannedExposure
 from trading_bot.venues.base import Venue
 
 _MODIFIABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED})
@@ -63,6 +64,7 @@ class OrderManager:
         # unfilled (buy, sell) amounts of open orders per symbol, kept up to date so risk checks
         # and sizing read it in O(1) however many orders are open
         self._exposure: dict[str, list[Decimal]] = {}
+        self.planned = PlannedExposure()  # unsent iceberg/TWAP amounts, counted as exposure
         # what each applied fill said, by (order, trade id): a repeat is ignored, a repeat that
         # says something else is an anomaly
         self._fills_seen: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]] = {}
@@ -192,13 +194,18 @@ class OrderManager:
         return [o for o in self._open.values() if symbol is None or o.symbol == symbol]
 
     def open_exposure(self, symbol: str) -> tuple[Decimal, Decimal]:
-        """Unfilled (buy, sell) amounts of open orders in `symbol`: exposure not yet in fills.
+        """Unfilled (buy, sell) amounts of open orders in `symbol`, plus what running
+        algorithms still plan to send there (`planned`): exposure not yet in fills.
         Contingent orders (a stop, either leg of an OCO pair: a bracket's take-profit and
         stop-loss) are left out: they fill only if the market gets there, and then at most one
         leg of a pair. Counted as pending, a protected long's two exit legs made a target of 0
         look already reached twice over."""
         exposure = self._exposure.get(symbol)
-        return (exposure[0], exposure[1]) if exposure is not None else (ZERO, ZERO)
+        buys, sells = (exposure[0], exposure[1]) if exposure is not None else (ZERO, ZERO)
+        if self.planned:
+            planned_buys, planned_sells = self.planned.exposure(symbol)
+            return buys + planned_buys, sells + planned_sells
+        return buys, sells
 
     def count_created_since(self, since_ms: int, stop_at: int) -> int:
         """How many orders were created at or after `since_ms`, counting no further than
@@ -212,8 +219,10 @@ class OrderManager:
         return count
 
     def symbols_with_open_orders(self) -> set[str]:
-        """Symbols with open orders that count as exposure (contingent ones do not)."""
-        return {symbol for symbol, (buys, sells) in self._exposure.items() if buys or sells}
+        """Symbols with open orders that count as exposure (contingent ones do not), or with
+        planned exposure."""
+        open_ = {symbol for symbol, (buys, sells) in self._exposure.items() if buys or sells}
+        return open_ | self.planned.symbols() if self.planned else open_
 
     # -- reports from the venue (VenueReports) ------------------------------------------------
 
