@@ -104,8 +104,8 @@ def test_bad_mode_lists_the_allowed_values() -> None:
 
 
 def test_planned_module_is_a_clear_error_unless_disabled() -> None:
-    (problem,) = issues(config_data(exchange={"class": "ccxt"}))
-    assert "exchange.class: 'ccxt' (CCXTVenue) is not available in this version yet" in problem
+    (problem,) = issues(config_data(exchange={"class": "futures"}))
+    assert "exchange.class: 'futures' (FuturesVenue) is not available in this version yet" in problem
     # every built-in risk check ships now: a disabled one may still name a plugin not installed
     data = config_data(risk={"checks": [{"class": "my_plugins.risk.Future", "enabled": False}]})
     assert load_config_data(data, source="bot.yaml", environ={}).risk_checks == []
@@ -202,7 +202,8 @@ def test_guide_sections_are_accepted_and_unshipped_features_warn() -> None:
     )
     loaded = load_config_data(data, source="bot.yaml", environ={})
     assert loaded.config.logging.level == "DEBUG"
-    assert len(loaded.warnings) == 4
+    assert len(loaded.warnings) == 3  # analytics, tracking, prometheus: alerts ship now
+    assert loaded.alerter is not None
 
 
 def test_readme_config_examples_are_valid() -> None:

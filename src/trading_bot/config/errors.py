@@ -12,7 +12,7 @@ from pydantic import ValidationError
 # `headers`: an intake source's HTTP headers carry auth (Authorization, X-Api-Key, cookies)
 _SECRET_KEY = re.compile(
     r"(api_?key|apikey|secret|password|passphrase|token|private_?key|credential|webhook"
-    r"|headers|authorization|cookie)",
+    r"|headers|authorization|cookie|alerts\.params\.urls)",
     re.I,
 )
 

@@ -29,6 +29,7 @@ from trading_bot.config.registry import ClassResolutionError, PlannedModuleError
 from trading_bot.engine.component import Component
 from trading_bot.execution.base import ExecutionAlgorithm
 from trading_bot.intake.source import SignalSource
+from trading_bot.monitoring.alerts import Alerter
 from trading_bot.risk.base import RiskCheck
 from trading_bot.strategy.base import Strategy
 from trading_bot.venues.base import Venue
@@ -39,6 +40,7 @@ _BASES: dict[str, type] = {
     "execution": ExecutionAlgorithm,
     "risk": RiskCheck,
     "intake": SignalSource,
+    "alerts": Alerter,
 }
 
 
@@ -76,6 +78,7 @@ class LoadedConfig:
     sources: list[ResolvedSource] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    alerter: ResolvedModule | None = None  # `monitoring.alerts` when enabled
 
 
 def load_config(
@@ -128,6 +131,9 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
             if resolved is not None and spec.enabled:
                 checks.append(resolved)
     sources = _resolve_sources(config, issues) if config is not None else []
+    alerter = None
+    if config is not None and config.monitoring.alerts.enabled:
+        alerter = _resolve("alerts", "monitoring.alerts", config.monitoring.alerts, issues)  # type: ignore[arg-type]
     if issues or config is None or exchange is None or strategy is None or execution is None:
         # A value already reported as an unset ${VAR} is not reported again as invalid.
         unset = {issue.path.lower() for issue in substitution_issues}
@@ -137,7 +143,7 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
     _warn_unshipped(config, warnings)
     _warn_shared_namespace(sources, warnings)
     return LoadedConfig(
-        config, exchange, strategy, execution, checks, source, sources, secrets, warnings
+        config, exchange, strategy, execution, checks, source, sources, secrets, warnings, alerter
     )
 
 
@@ -258,7 +264,7 @@ def _resolve(
         )
         return None
     params_model: type[BaseModel] = (
-        cls.Params if issubclass(cls, Component | Venue | SignalSource) else BaseModel
+        cls.Params if issubclass(cls, Component | Venue | SignalSource | Alerter) else BaseModel
     )
     try:
         params = params_model.model_validate(spec.params)
@@ -269,10 +275,6 @@ def _resolve(
 
 
 def _warn_unshipped(config: BotConfig, warnings: list[str]) -> None:
-    if config.monitoring.alerts.enabled:
-        warnings.append(
-            "monitoring.alerts is enabled but alerting is not available in this version yet"
-        )
     if config.monitoring.analytics.enabled:
         warnings.append(
             "monitoring.analytics is enabled but periodic analytics reports are not available in "

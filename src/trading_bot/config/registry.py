@@ -24,7 +24,7 @@ Target = str | Planned
 BUILTINS: dict[str, dict[str, Target]] = {
     "exchange": {
         "simulated": "trading_bot.venues.simulated.exchange.SimulatedExchange",
-        "ccxt": Planned("CCXTVenue"),
+        "ccxt": "trading_bot.venues.ccxt.venue.CCXTVenue",
         "futures": Planned("FuturesVenue"),
         "dex": Planned("DEXVenue"),
     },
@@ -59,7 +59,7 @@ BUILTINS: dict[str, dict[str, Target]] = {
         "kafka": "trading_bot.intake.kafka.KafkaSource",
         "rest_poll": "trading_bot.intake.rest_poll.RestPollSource",
     },
-    "alerts": {"alerter": Planned("Alerter")},
+    "alerts": {"alerter": "trading_bot.monitoring.alerts.Alerter"},
     "analytics": {"performance": Planned("PerformanceAnalytics")},
     "tracking": {"order_tracker": Planned("OrderTracker")},
 }

@@ -49,6 +49,10 @@ class RejectionReason(StrEnum):
     TRADING_REDUCING = "trading_reducing"
     TRADING_HALTED = "trading_halted"
     INVALID_PROTECTION = "invalid_protection"
+    VENUE_UNAVAILABLE = "venue_unavailable"
+    VENUE_RATE_LIMITED = "venue_rate_limited"
+    VENUE_BANNED = "venue_banned"
+    VENUE_AUTH_FAILED = "venue_auth_failed"
 
 
 REASON_TEXT: dict[RejectionReason, str] = {
@@ -92,6 +96,13 @@ REASON_TEXT: dict[RejectionReason, str] = {
     RejectionReason.TRADING_HALTED: "trading is HALTED by the kill switch: nothing new is placed",
     RejectionReason.INVALID_PROTECTION: "the bracket's stop-loss or take-profit is missing or "
     "on the wrong side of the entry price",
+    RejectionReason.VENUE_UNAVAILABLE: "the venue could not be reached, or the circuit breaker "
+    "in front of it is open: the order was not placed",
+    RejectionReason.VENUE_RATE_LIMITED: "the venue answered 429 (too many requests): sending is "
+    "paused while it backs off",
+    RejectionReason.VENUE_BANNED: "the venue banned this IP or key (HTTP 418): nothing is sent "
+    "until the ban ends",
+    RejectionReason.VENUE_AUTH_FAILED: "the venue refused the API key or its permissions",
 }
 
 

@@ -35,6 +35,7 @@ class IntakeOutcome(StrEnum):
     DUPLICATE = "duplicate"  # (source, signal_id) already recorded: nothing done again
     INVALID = "invalid"  # not a valid signal: kept as a dead letter
     RATE_LIMITED = "rate_limited"  # over the source's rate limit: kept as a dead letter
+    PAUSED = "paused"  # intake is paused (the venue is unwell): not taken, the sender retries
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,24 @@ class IntakeGate:
         self._cursors = dict(cursors or {})
         self._masker = SecretMasker(secrets)
         self.channels: dict[str, IntakeChannel] = {}
+        self.paused: str | None = None  # why intake is paused, None while it runs
+        self._running = asyncio.Event()
+        self._running.set()
+
+    def pause(self, reason: str) -> None:
+        """Stop taking signals until `resume`: pulling sources wait (messages stay with the
+        broker), pushed signals are refused with a retry hint. Used while the venue cannot
+        take orders, so work does not pile up behind it."""
+        if self.paused is None:
+            logger.warning("intake paused: {}", reason)
+        self.paused = reason
+        self._running.clear()
+
+    def resume(self) -> None:
+        if self.paused is not None:
+            logger.info("intake resumed")
+        self.paused = None
+        self._running.set()
 
     def channel(
         self,
@@ -160,6 +179,10 @@ class IntakeChannel:
         return result
 
     def _offer(self, payload: object, location: str) -> IntakeResult:
+        if self.gate.paused is not None:
+            return IntakeResult(
+                IntakeOutcome.PAUSED, problems=(f"intake paused: {self.gate.paused}",)
+            )
         if self.rate is not None and not self.rate.try_take():
             problem = f"rate limit of {self.rate.per_s:g} signals/s for {self.name} exceeded"
             return self._dead(payload, location, [problem], IntakeOutcome.RATE_LIMITED)
@@ -205,8 +228,10 @@ class IntakeChannel:
         self.gate._journal.cursor_moved(self.name, position)
 
     async def capacity(self) -> None:
-        """Wait until the rate limit lets one more signal in (pulling sources call this
-        before `offer`, so a burst is slowed down instead of refused)."""
+        """Wait until intake runs and the rate limit lets one more signal in (pulling sources
+        call this before `offer`, so a burst is slowed down instead of refused)."""
+        if self.gate.paused is not None:
+            await self.gate._running.wait()
         if self.rate is None:
             return
         while (wait_ms := self.rate.wait_ms()) > 0:

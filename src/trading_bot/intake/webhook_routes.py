@@ -222,6 +222,9 @@ class WebhookRoutes:
             retry_s = max(1, math.ceil((rate.wait_ms() if rate else 1000) / 1000))
             reason = "; ".join(result.problems) + f"; retry after {retry_s} s"
             raise Refusal(429, "rate_limited", reason, {"Retry-After": str(retry_s)})
+        if outcome is IntakeOutcome.PAUSED:
+            reason = "; ".join(result.problems) + f"; retry after {PAUSED_RETRY_S} s"
+            raise Refusal(503, "paused", reason, {"Retry-After": str(PAUSED_RETRY_S)})
         return _unprocessable(list(result.problems))
 
     def _invalid(self, alert: dict[str, Any], location: str, problems: list[str]) -> Response:
@@ -236,6 +239,7 @@ class WebhookRoutes:
         return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers or None)
 
 
+PAUSED_RETRY_S = 5
 _QUIET = {"not_found", "malformed_json"}  # ordinary answers, or already a logged dead letter
 
 

@@ -215,6 +215,10 @@ class WebSocketServerSource(SignalSource):
             body["error"] = "rate_limited"
             body["reason"] = "; ".join(result.problems)
             body["retry_after_s"] = retry_s
+        elif result.outcome is IntakeOutcome.PAUSED:
+            body["error"] = "paused"
+            body["reason"] = "; ".join(result.problems)
+            body["retry_after_s"] = 5
         return body
 
 

@@ -1,0 +1,117 @@
+"""What a ccxt exception means for the bot, as data.
+
+ccxt raises one exception tree for every venue. The bot needs fewer answers: the venue
+refused the request (reject it, with our reason code); the request may or may not have
+happened (never send an order again: look it up by client order id); the venue is throttling
+or banned us (stop sending); it is down (retry what is safe to repeat). Rules are checked in
+order, so subclasses come before their parents.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+import ccxt
+
+from trading_bot.domain.rejections import RejectionReason
+
+R = RejectionReason
+
+
+class Outcome(Enum):
+    REFUSED = "refused"  # the venue answered no: the request did not happen
+    NOT_FOUND = "not_found"  # the order the request names does not exist (or is closed)
+    UNKNOWN = "unknown"  # no clear answer: it may have happened
+    RATE_LIMITED = "rate_limited"
+    BANNED = "banned"
+    AUTH_FAILED = "auth_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueError:
+    outcome: Outcome
+    reason: RejectionReason
+    detail: str
+
+    @property
+    def safe_to_retry(self) -> bool:
+        """A query or cancel may be sent again after this (an order create never is)."""
+        return self.outcome in (Outcome.UNKNOWN, Outcome.RATE_LIMITED)
+
+
+# (exception class, outcome, reason), most specific first
+RULES: tuple[tuple[type[Exception], Outcome, RejectionReason], ...] = (
+    (ccxt.OrderImmediatelyFillable, Outcome.REFUSED, R.POST_ONLY_WOULD_CROSS),
+    (ccxt.OrderNotFound, Outcome.NOT_FOUND, R.ORDER_NOT_FOUND),
+    (ccxt.DuplicateOrderId, Outcome.REFUSED, R.DUPLICATE_ORDER),
+    (ccxt.InsufficientFunds, Outcome.REFUSED, R.INSUFFICIENT_BALANCE),
+    (ccxt.BadSymbol, Outcome.REFUSED, R.UNKNOWN_ASSET),
+    (ccxt.InvalidOrder, Outcome.REFUSED, R.INVALID_ORDER),
+    (ccxt.AuthenticationError, Outcome.AUTH_FAILED, R.VENUE_AUTH_FAILED),
+    (ccxt.PermissionDenied, Outcome.AUTH_FAILED, R.VENUE_AUTH_FAILED),
+    (ccxt.AccountSuspended, Outcome.AUTH_FAILED, R.VENUE_AUTH_FAILED),
+    # a request outside the receive window (clock skew) is refused before it is looked at
+    (ccxt.InvalidNonce, Outcome.REFUSED, R.VENUE_UNAVAILABLE),
+    (ccxt.DDoSProtection, Outcome.RATE_LIMITED, R.VENUE_RATE_LIMITED),
+    (ccxt.RateLimitExceeded, Outcome.RATE_LIMITED, R.VENUE_RATE_LIMITED),
+    (ccxt.NetworkError, Outcome.UNKNOWN, R.VENUE_UNAVAILABLE),
+    # an internal error (HTTP 5xx with a JSON body): Binance says the outcome is unknown
+    (ccxt.OperationFailed, Outcome.UNKNOWN, R.VENUE_UNAVAILABLE),
+    (ccxt.BadRequest, Outcome.REFUSED, R.INVALID_ORDER),
+    (ccxt.ExchangeError, Outcome.REFUSED, R.INVALID_ORDER),
+)
+
+# a venue's text that names the rule an invalid order broke (Binance filter failures)
+REFINED_BY_TEXT: tuple[tuple[str, RejectionReason], ...] = (
+    ("NOTIONAL", R.BELOW_MIN_NOTIONAL),
+    ("LOT_SIZE", R.INVALID_AMOUNT_PRECISION),
+    ("PRICE_FILTER", R.INVALID_PRICE_PRECISION),
+    ("insufficient balance", R.INSUFFICIENT_BALANCE),
+    ("Duplicate order", R.DUPLICATE_ORDER),
+)
+
+# an HTTP 418 is a ban (Binance: "IP banned until ..."), a 429 a warning before one
+_BANNED = re.compile(r"(?:^|\s)418(?:\s|$)")
+_BANNED_UNTIL = re.compile(r"banned until (\d{13})")
+_URL_QUERY = re.compile(r"(\b[a-z]+://[^\s?]+)\?\S*", re.IGNORECASE)
+
+
+def classify(error: Exception, secrets: frozenset[str] = frozenset()) -> VenueError:
+    """Our reading of `error`; the detail is safe to log (no query strings, no secrets)."""
+    detail = describe(error, secrets)
+    for kind, outcome, reason in RULES:
+        if isinstance(error, kind):
+            if outcome is Outcome.RATE_LIMITED and _BANNED.search(str(error)):
+                return VenueError(Outcome.BANNED, R.VENUE_BANNED, detail)
+            if outcome is Outcome.REFUSED and reason in (R.INVALID_ORDER,):
+                reason = _refined(str(error)) or reason
+            return VenueError(outcome, reason, detail)
+    return VenueError(Outcome.UNKNOWN, R.VENUE_UNAVAILABLE, detail)
+
+
+def banned_until_ms(error: Exception) -> int | None:
+    """When a ban ends, if the venue said (Binance puts it in the message)."""
+    found = _BANNED_UNTIL.search(str(error))
+    return int(found.group(1)) if found else None
+
+
+def describe(error: Exception, secrets: frozenset[str] = frozenset()) -> str:
+    """The exception as one line for logs and rejection details: the class name and the
+    venue's text, with query strings (signatures, timestamps, keys some venues put there) and
+    any secret value removed."""
+    text = _URL_QUERY.sub(r"\1?…", str(error)).replace("\n", " ").strip()
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    if len(text) > 300:
+        text = text[:300] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _refined(text: str) -> RejectionReason | None:
+    for needle, reason in REFINED_BY_TEXT:
+        if needle.lower() in text.lower():
+            return reason
+    return None

@@ -1,0 +1,135 @@
+"""What the venue has said about one of our orders, turned into reports exactly once.
+
+A live venue tells the same story several times and out of order: the create response, the
+order stream, the trade stream and polling all describe the same order. `OrderTracker` reads
+each description against the `Order` the order manager keeps (its status says what it was
+already told) and reports only what is new: accepted once, each trade once (by trade id), the
+closing status once and only after every fill the venue counted has been reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.money import ZERO
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
+from trading_bot.venues.base import VenueReports
+from trading_bot.venues.ccxt.translate import CLOSED_STATUS, decimal, fill_from_trade
+
+S = OrderStatus
+
+
+@dataclass(slots=True)
+class TrackedOrder:
+    order: Order
+    sent_ms: int
+    venue_ids: list[str] = field(default_factory=list)  # a modify (cancel-replace) adds one
+    trade_ids: set[str] = field(default_factory=set)
+    reported: Decimal = ZERO  # filled amount reported so far
+    filled_before: Decimal = ZERO  # filled by venue orders this one replaced
+    closed_reported: bool = False
+
+    @property
+    def venue_id(self) -> str | None:
+        return self.venue_ids[-1] if self.venue_ids else None
+
+
+class OrderTracker:
+    def __init__(self, reports: VenueReports) -> None:
+        self.reports = reports
+        self.orders: dict[str, TrackedOrder] = {}
+        self._by_venue_id: dict[str, str] = {}
+
+    def track(self, order: Order, sent_ms: int) -> TrackedOrder:
+        tracked = self.orders.get(order.client_order_id)
+        if tracked is None:
+            tracked = self.orders[order.client_order_id] = TrackedOrder(order, sent_ms)
+            if order.venue_order_id:
+                self._add_venue_id(tracked, order.venue_order_id)
+        return tracked
+
+    def by_venue_id(self, venue_id: str) -> TrackedOrder | None:
+        coid = self._by_venue_id.get(venue_id)
+        return self.orders.get(coid) if coid is not None else None
+
+    def open_orders(self) -> list[TrackedOrder]:
+        return [t for t in self.orders.values() if not t.closed_reported]
+
+    # -- reading the venue ----------------------------------------------------------------------
+
+    def apply_order(self, tracked: TrackedOrder, view: dict[str, Any], now_ms: int) -> bool:
+        """Report what `view` (a ccxt order) adds. False when the venue counts fills not
+        reported yet: fetch the order's trades, apply them, then apply the view again."""
+        order = tracked.order
+        venue_id = view.get("id")
+        if venue_id:
+            self._add_venue_id(tracked, str(venue_id))
+        status = view.get("status")
+        if status != "rejected" and order.status is S.SUBMITTED and venue_id:
+            self.reports.order_accepted(order.client_order_id, str(venue_id))
+        for trade in view.get("trades") or ():
+            if trade.get("id") is not None:
+                self.apply_trade(tracked, trade, now_ms, taker=True)
+        filled = tracked.filled_before + (decimal(view.get("filled"), ZERO) or ZERO)
+        if filled > tracked.reported:
+            return False
+        closing = CLOSED_STATUS.get(str(status))
+        if closing is not None and venue_id == tracked.venue_id:
+            self._close(tracked, closing, view)
+        return True
+
+    def apply_trade(
+        self, tracked: TrackedOrder, trade: dict[str, Any], now_ms: int, *, taker: bool
+    ) -> None:
+        trade_id = str(trade["id"])
+        if trade_id in tracked.trade_ids:
+            return
+        fill: Fill = fill_from_trade(
+            trade, tracked.order, default_ts_ms=now_ms, default_taker=taker
+        )
+        if fill.amount <= 0:
+            return
+        tracked.trade_ids.add(trade_id)
+        tracked.reported += fill.amount
+        self.reports.order_filled(fill)
+        if tracked.order.status is S.FILLED:
+            tracked.closed_reported = True
+
+    def reject(self, tracked: TrackedOrder, reason: RejectionReason, detail: str) -> None:
+        tracked.closed_reported = True
+        if tracked.order.status is S.SUBMITTED or tracked.order.status is S.INITIALIZED:
+            self.reports.order_rejected(tracked.order.client_order_id, reason, detail)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _close(self, tracked: TrackedOrder, closing: OrderStatus, view: dict[str, Any]) -> None:
+        order = tracked.order
+        if tracked.closed_reported or not order.is_open:
+            tracked.closed_reported = True
+            return
+        coid = order.client_order_id
+        detail = str((view.get("info") or {}).get("status") or view.get("status"))
+        if closing is S.FILLED:
+            if order.remaining > 0:
+                return  # the venue says closed but fills are missing: wait for them
+        elif closing is S.CANCELED:
+            self.reports.order_canceled(coid, f"venue status {detail}")
+        elif closing is S.EXPIRED:
+            self.reports.order_expired(
+                coid, RejectionReason.WOULD_NOT_FILL, f"venue status {detail}"
+            )
+        else:
+            self.reports.order_rejected(
+                coid, RejectionReason.INVALID_ORDER, f"venue status {detail}"
+            )
+        tracked.closed_reported = True
+
+    def _add_venue_id(self, tracked: TrackedOrder, venue_id: str) -> None:
+        if venue_id not in tracked.venue_ids:
+            tracked.venue_ids.append(venue_id)
+            self._by_venue_id[venue_id] = tracked.order.client_order_id

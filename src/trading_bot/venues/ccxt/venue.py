@@ -1,0 +1,510 @@
+"""CCXTVenue: a live venue through ccxt (REST for requests, ccxt.pro streams for updates).
+
+The core calls `submit_order` / `cancel_order` / `modify_order` and never waits: each starts a
+task that talks to the venue and reports the outcome through `VenueReports`, like the
+simulated venue does from its timers. The rules that keep money safe:
+
+- An order is created once. If the create gets no clear answer (timeout, dropped
+  connection, 5xx) it is looked up by its client order id until found or until the venue's
+  receive window has passed (after that a lost request can no longer execute): then it is
+  rejected as never placed. It is never sent again.
+- Queries and cancels are retried (`RequestGuard`); 429s pause sending, a 418 stops it and
+  alerts, repeated failures open the circuit breaker (the service pauses intake).
+- Updates come from `watch_orders` / `watch_my_trades` when the venue has streams, and from
+  polling otherwise; after a stream reconnects every open order is polled once. Each update
+  is reported once (`OrderTracker`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+
+from trading_bot.domain.market import Market
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
+from trading_bot.engine.clock import Clock
+from trading_bot.intake.source import Backoff
+from trading_bot.venues.base import Venue, VenueOrderSnapshot, VenueQueryError, VenueReports
+from trading_bot.venues.ccxt.client import build_client
+from trading_bot.venues.ccxt.errors import Outcome
+from trading_bot.venues.ccxt.guard import RequestGuard
+from trading_bot.venues.ccxt.params import CCXTVenueParams
+from trading_bot.venues.ccxt.tracked import OrderTracker, TrackedOrder
+from trading_bot.venues.ccxt.translate import (
+    CLOSED_STATUS,
+    create_args,
+    decimal,
+    fill_from_trade,
+    market_from_ccxt,
+    order_type_of,
+    side_of,
+)
+
+S = OrderStatus
+R = RejectionReason
+LOOKUP_MARGIN_MS = 2_000  # clock skew allowance on top of the receive window
+STREAM_POLL_FACTOR = 10  # with streams, polling is a slow safety net
+
+
+class VenueNotConnected(RuntimeError):
+    """`connect()` was not awaited (or failed) before the venue was used."""
+
+
+class CCXTVenue(Venue):
+    Params = CCXTVenueParams
+    params: CCXTVenueParams
+
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self.lookup_settle_ms = self.params.recv_window_ms + LOOKUP_MARGIN_MS  # type: ignore[misc]
+        self.exchange: Any = None
+        self._markets: dict[str, Market] = {}
+        self._balances: dict[str, Decimal] = {}
+        self._reports: VenueReports | None = None
+        self._clock: Clock | None = None
+        self._tracker: OrderTracker | None = None
+        self._guard: RequestGuard | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._balance_refresh: asyncio.Task[None] | None = None
+        self.on_ban: Callable[[str], None] = lambda detail: None
+        self.on_health: Callable[[bool], None] = lambda healthy: None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def connect(self, clock: Clock) -> None:
+        """Build the client, load markets and balances. Raises `VenueQueryError` with a
+        message fit for the user when the venue cannot be reached or refuses the keys."""
+        self._clock = clock
+        self._guard = RequestGuard(
+            clock,
+            self.params.retry,
+            self.params.breaker,
+            secrets=self.secrets(),
+            on_ban=lambda detail: self.on_ban(detail),
+            on_change=lambda healthy: self.on_health(healthy),
+        )
+        self.exchange = build_client(self.params)
+        try:
+            markets = await self._query(self.exchange.load_markets)
+            wanted = self.params.symbols or list(markets)
+            missing = [symbol for symbol in wanted if symbol not in markets]
+            if missing:
+                raise VenueQueryError(
+                    f"exchange.params.symbols: {', '.join(missing)} not listed by "
+                    f"{self.params.exchange}"
+                )
+            mode = self.exchange.precisionMode
+            self._markets = {s: market_from_ccxt(markets[s], mode) for s in wanted}
+            if self.params.credentials.api_key is not None:
+                self._balances = await self.fetch_balances()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        for task in [*self._loops, *self._tasks]:
+            task.cancel()
+        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        self._loops.clear()
+        self._tasks.clear()
+        if self.exchange is not None:
+            with contextlib.suppress(Exception):
+                await self.exchange.close()
+
+    def secrets(self) -> frozenset[str]:
+        credentials = self.params.credentials
+        return frozenset(
+            s.get_secret_value()
+            for s in (credentials.api_key, credentials.secret, credentials.password)
+            if s is not None
+        )
+
+    def bind(self, reports: VenueReports, clock: Clock) -> None:
+        self._reports = reports
+        self._clock = clock
+        self._tracker = OrderTracker(reports)
+        if self.exchange is None:
+            raise VenueNotConnected("CCXTVenue.connect() must be awaited before bind()")
+        if self.params.use_websocket and self.exchange.has.get("watchOrders"):
+            self._loops.append(asyncio.create_task(self._stream("orders", self._watch_orders)))
+            if self.exchange.has.get("watchMyTrades"):
+                self._loops.append(asyncio.create_task(self._stream("trades", self._watch_trades)))
+            interval = self.params.poll_interval_s * STREAM_POLL_FACTOR
+        else:
+            interval = self.params.poll_interval_s
+        self._loops.append(asyncio.create_task(self._poll_every(interval)))
+
+    def follow(self, order: Order) -> None:
+        """An order still open from before a restart: keep reporting on it."""
+        self._tracker_or_raise().track(order, self._now())
+
+    # -- Venue ----------------------------------------------------------------------------------
+
+    def market(self, symbol: str) -> Market | None:
+        return self._markets.get(symbol)
+
+    def balances(self) -> dict[str, Decimal]:
+        return dict(self._balances)
+
+    def submit_order(self, order: Order) -> None:
+        tracked = self._tracker_or_raise().track(order, self._now())
+        self._spawn(self._create(tracked))
+
+    def cancel_order(self, order: Order) -> None:
+        self._spawn(self._cancel(order))
+
+    def modify_order(
+        self, order: Order, *, amount: Decimal | None = None, price: Decimal | None = None
+    ) -> None:
+        self._spawn(self._modify(order, amount, price))
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrderSnapshot | None:
+        view = await self._order_view(client_order_id, symbol)
+        if view is None:
+            return None
+        trades = await self._trades_of(view) if (decimal(view.get("filled")) or 0) > 0 else []
+        return self._snapshot(client_order_id, view, trades)
+
+    async def fetch_open_orders(self) -> list[VenueOrderSnapshot]:
+        views = await self._query(self.exchange.fetch_open_orders)
+        snapshots = []
+        for view in views:
+            coid = view.get("clientOrderId")
+            if not coid or (self.params.symbols and view.get("symbol") not in self._markets):
+                continue
+            filled = decimal(view.get("filled")) or 0
+            trades = await self._trades_of(view) if filled > 0 else []
+            snapshots.append(self._snapshot(str(coid), view, trades))
+        return snapshots
+
+    async def fetch_balances(self) -> dict[str, Decimal]:
+        raw = await self._query(self.exchange.fetch_balance)
+        totals = raw.get("total") or {}
+        balances = {
+            asset: amount
+            for asset, value in totals.items()
+            if (amount := decimal(value)) is not None
+        }
+        self._balances = balances
+        return dict(balances)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    async def _create(self, tracked: TrackedOrder) -> None:
+        guard, tracker = self._guard_or_raise(), self._tracker_or_raise()
+        refusal = guard.refusal()
+        if refusal is not None:
+            tracker.reject(tracked, refusal.reason, refusal.detail)
+            return
+        args = create_args(tracked.order)
+        try:
+            view = await guard.once(lambda: self.exchange.create_order(**args))
+        except Exception as error:
+            reading = guard.classify(error)
+            if reading.outcome is Outcome.UNKNOWN:
+                logger.warning(
+                    "order {}: no clear answer to the create ({}); looking it up by client "
+                    "order id, never sending it again",
+                    tracked.order.client_order_id,
+                    reading.detail,
+                )
+                await self._resolve_unknown(tracked)
+            else:
+                tracker.reject(tracked, reading.reason, reading.detail)
+            return
+        await self._apply(tracked, view)
+        self._refresh_balances_soon()
+
+    async def _resolve_unknown(self, tracked: TrackedOrder) -> None:
+        """Find out whether a create with no answer reached the venue."""
+        order = tracked.order
+        deadline = tracked.sent_ms + self.lookup_settle_ms
+        backoff = Backoff(initial_s=0.2, max_s=2.0)
+        while True:
+            try:
+                view = await self._order_view(order.client_order_id, order.symbol)
+            except VenueQueryError as error:
+                view, failure = None, str(error)
+            else:
+                failure = ""
+                if view is not None:
+                    await self._apply(tracked, view)
+                    return
+                if self._now() > deadline:
+                    self._tracker_or_raise().reject(
+                        tracked,
+                        R.VENUE_UNAVAILABLE,
+                        "the create got no answer and the venue has no such order after its "
+                        "receive window: it was not placed",
+                    )
+                    return
+            if failure and self._now() > deadline + 60_000:
+                logger.error(
+                    "order {}: still cannot ask the venue whether it was placed ({}); "
+                    "reconciliation keeps trying",
+                    order.client_order_id,
+                    failure,
+                )
+                return
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _cancel(self, order: Order) -> None:
+        guard, tracker = self._guard_or_raise(), self._tracker_or_raise()
+        coid = order.client_order_id
+        tracked = tracker.orders.get(coid) or tracker.track(order, self._now())
+        try:
+            view = await guard.repeatable(
+                lambda: self.exchange.cancel_order(
+                    tracked.venue_id, order.symbol, self._by_client_id(tracked)
+                )
+            )
+        except Exception as error:
+            reading = guard.classify(error)
+            if reading.outcome is Outcome.NOT_FOUND:
+                # gone already: filled, canceled (perhaps by our own earlier attempt) or never
+                # placed; what the venue says about it settles the cancel
+                with contextlib.suppress(VenueQueryError):
+                    await self._refresh(tracked)
+            if order.is_open and order.status in (S.PENDING_CANCEL, S.PENDING_UPDATE):
+                self._reports_or_raise().cancel_rejected(coid, reading.reason, reading.detail)
+            return
+        await self._apply(tracked, view)
+        if order.is_open and CLOSED_STATUS.get(str(view.get("status"))) is None:
+            await self._refresh(tracked)  # some venues answer a cancel with the order as it was
+        self._refresh_balances_soon()
+
+    async def _modify(self, order: Order, amount: Decimal | None, price: Decimal | None) -> None:
+        guard, tracker = self._guard_or_raise(), self._tracker_or_raise()
+        reports = self._reports_or_raise()
+        coid = order.client_order_id
+        tracked = tracker.orders.get(coid) or tracker.track(order, self._now())
+        new_amount = amount if amount is not None else order.amount
+        new_price = price if price is not None else (order.price or order.trigger_price)
+        remaining = new_amount - order.filled_amount
+        if remaining <= 0 or tracked.venue_id is None:
+            reports.modify_rejected(coid, R.INVALID_ORDER, "nothing left to modify")
+            return
+        args = create_args(order)
+        try:
+            view = await guard.once(
+                lambda: self.exchange.edit_order(
+                    tracked.venue_id,
+                    order.symbol,
+                    args["type"],
+                    args["side"],
+                    str(remaining),
+                    str(new_price) if new_price is not None else None,
+                    args["params"],
+                )
+            )
+        except Exception as error:
+            reading = guard.classify(error)
+            with contextlib.suppress(VenueQueryError):
+                await self._refresh(tracked)
+            if order.is_open:
+                reports.modify_rejected(coid, reading.reason, reading.detail)
+            return
+        tracked.filled_before = order.filled_amount
+        tracker.orders[coid].venue_ids.append(str(view["id"]))
+        reports.order_modified(coid, new_amount, price)
+        await self._apply(tracked, view)
+
+    # -- updates --------------------------------------------------------------------------------
+
+    async def _apply(self, tracked: TrackedOrder, view: dict[str, Any]) -> None:
+        tracker = self._tracker_or_raise()
+        if tracker.apply_order(tracked, view, self._now()):
+            return
+        for trade in await self._trades_of(view):
+            tracker.apply_trade(tracked, trade, self._now(), taker=True)
+        tracker.apply_order(tracked, view, self._now())
+
+    async def _refresh(self, tracked: TrackedOrder) -> None:
+        order = tracked.order
+        view = await self._order_view(order.client_order_id, order.symbol)
+        if view is None:
+            return
+        await self._apply(tracked, view)
+
+    async def _watch_orders(self) -> None:
+        tracker = self._tracker_or_raise()
+        while True:
+            views = await self.exchange.watch_orders()
+            for view in views:
+                tracked = tracker.orders.get(str(view.get("clientOrderId")))
+                if tracked is None:
+                    tracked = tracker.by_venue_id(str(view.get("id")))
+                if tracked is not None:
+                    await self._apply(tracked, view)
+            self._refresh_balances_soon()
+
+    async def _watch_trades(self) -> None:
+        tracker = self._tracker_or_raise()
+        while True:
+            trades = await self.exchange.watch_my_trades()
+            for trade in trades:
+                tracked = tracker.by_venue_id(str(trade.get("order")))
+                if tracked is not None:
+                    tracker.apply_trade(
+                        tracked, trade, self._now(), taker=trade.get("takerOrMaker") != "maker"
+                    )
+
+    async def _stream(self, name: str, watch: Callable[[], Awaitable[None]]) -> None:
+        """Run a stream for as long as the venue is open; after a drop, reconnect with
+        back-off and poll every open order once (what happened while it was down)."""
+        backoff = Backoff(initial_s=0.5, max_s=30.0)
+        down = False
+        while True:
+            try:
+                if down:
+                    await self._poll_open_orders()
+                await watch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not down:
+                    logger.warning(
+                        "venue {} stream dropped ({}); reconnecting",
+                        name,
+                        self._guard_or_raise().classify(error).detail,
+                    )
+                down = True
+                await asyncio.sleep(backoff.next_delay())
+            else:
+                backoff.reset()
+
+    async def _poll_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self._poll_open_orders()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                logger.warning(
+                    "polling the venue failed ({}); retrying in {} s",
+                    self._guard_or_raise().classify(error).detail,
+                    interval_s,
+                )
+
+    async def _poll_open_orders(self) -> None:
+        for tracked in self._tracker_or_raise().open_orders():
+            if tracked.order.status is not S.SUBMITTED or tracked.venue_id is not None:
+                await self._refresh(tracked)
+
+    def _refresh_balances_soon(self) -> None:
+        if self._balance_refresh is not None and not self._balance_refresh.done():
+            return
+        if self.params.credentials.api_key is None:
+            return
+
+        async def refresh() -> None:
+            with contextlib.suppress(VenueQueryError):
+                await self.fetch_balances()
+
+        self._balance_refresh = asyncio.get_running_loop().create_task(refresh())
+
+    # -- queries --------------------------------------------------------------------------------
+
+    async def _order_view(self, client_order_id: str, symbol: str) -> dict[str, Any] | None:
+        guard = self._guard_or_raise()
+        try:
+            return await guard.repeatable(
+                lambda: self.exchange.fetch_order(None, symbol, {"clientOrderId": client_order_id})
+            )
+        except Exception as error:
+            reading = guard.classify(error)
+            if reading.outcome is Outcome.NOT_FOUND:
+                return None
+            raise VenueQueryError(reading.detail) from None
+
+    async def _trades_of(self, view: dict[str, Any]) -> list[dict[str, Any]]:
+        return await self._query(
+            lambda: self.exchange.fetch_my_trades(
+                view["symbol"], None, None, {"orderId": view["id"]}
+            )
+        )
+
+    async def _query(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        guard = self._guard_or_raise()
+        try:
+            return await guard.repeatable(call)
+        except Exception as error:
+            raise VenueQueryError(guard.classify(error).detail) from None
+
+    def _snapshot(
+        self, client_order_id: str, view: dict[str, Any], trades: list[dict[str, Any]]
+    ) -> VenueOrderSnapshot:
+        symbol = str(view["symbol"])
+        side = side_of(str(view.get("side")))
+        amount = decimal(view.get("amount")) or Decimal(0)
+        probe = Order(client_order_id, symbol, side, order_type_of(view), amount, 0, "")
+        fills = tuple(
+            fill_from_trade(t, probe, default_ts_ms=self._now(), default_taker=True) for t in trades
+        )
+        filled = decimal(view.get("filled")) or Decimal(0)
+        status = CLOSED_STATUS.get(str(view.get("status")))
+        if status is None:
+            status = S.PARTIALLY_FILLED if filled > 0 else S.ACCEPTED
+        elif status is S.FILLED and filled < amount:
+            status = S.CANCELED  # closed short of its amount: the venue ended it
+        return VenueOrderSnapshot(
+            client_order_id,
+            str(view.get("id")),
+            symbol,
+            side,
+            probe.order_type,
+            amount,
+            decimal(view.get("price")) if probe.order_type.has_limit_price else None,
+            decimal(view.get("triggerPrice")),
+            status,
+            filled,
+            fills,
+            R.INVALID_ORDER if status is S.REJECTED else None,
+            str((view.get("info") or {}).get("status", "")),
+        )
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.opt(exception=task.exception()).error("a venue request failed unexpectedly")
+
+    def _by_client_id(self, tracked: TrackedOrder) -> dict[str, Any]:
+        if tracked.venue_id is not None:
+            return {}
+        return {"clientOrderId": tracked.order.client_order_id}
+
+    def _now(self) -> int:
+        if self._clock is None:
+            raise VenueNotConnected("CCXTVenue is not connected")
+        return self._clock.now_ms()
+
+    def _guard_or_raise(self) -> RequestGuard:
+        if self._guard is None:
+            raise VenueNotConnected("CCXTVenue.connect() was not awaited")
+        return self._guard
+
+    def _tracker_or_raise(self) -> OrderTracker:
+        if self._tracker is None:
+            raise VenueNotConnected("CCXTVenue is not bound to an order manager")
+        return self._tracker
+
+    def _reports_or_raise(self) -> VenueReports:
+        if self._reports is None:
+            raise VenueNotConnected("CCXTVenue is not bound to an order manager")
+        return self._reports
