@@ -17,7 +17,6 @@ import apprise
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-
 # apprise logs the URLs it cannot parse or reach, tokens included: our own lines say enough
 logging.getLogger("apprise").setLevel(logging.CRITICAL)
 
