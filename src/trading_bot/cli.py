@@ -280,18 +280,16 @@ def run(
         Path | None, typer.Option(help="A .env file to read variables from.")
     ] = None,
 ) -> None:
-    """Run the bot until stopped (Ctrl-C or SIGTERM): paper mode on the simulated exchange.
+    """Run the bot until stopped (Ctrl-C or SIGTERM): paper mode on the simulated exchange, or
+    paper/live through ccxt (exchange.class: ccxt; a real venue, its testnet, or `venue serve`).
 
     On start it rebuilds its state from the store, reconciles with the venue and prints what
     it did; if the books and the venue disagree in a way it cannot explain it refuses to start
     (exit code 3) and says why.
     """
     loaded = _load(config, env_file)
-    if loaded.config.mode.value != "paper":
-        raise _fail(
-            f"mode: {loaded.config.mode.value!r}: `run` runs mode: paper "
-            "(backtest: use `trading-bot backtest`; live venues are not available yet)"
-        )
+    if loaded.config.mode.value == "backtest":
+        raise _fail("mode: 'backtest': `run` runs mode: paper or live (use `trading-bot backtest`)")
     if store is not None:
         loaded.config.store.url = store
     password = url_password(loaded.config.store.url)

@@ -57,10 +57,10 @@ def launch_run(config: Path) -> subprocess.Popen[bytes]:
     assert bot.stderr is not None
     seen = b""
     deadline = time.monotonic() + 30
-    while b"paper bot running" not in seen and time.monotonic() < deadline:
+    while b"bot running: mode" not in seen and time.monotonic() < deadline:
         line = bot.stderr.readline()
         if not line:
             break
         seen += line
-    assert b"paper bot running" in seen, seen.decode()
+    assert b"bot running: mode" in seen, seen.decode()
     return bot

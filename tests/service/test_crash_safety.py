@@ -162,7 +162,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     process = _start(config)
     assert process.stderr is not None
     started = b""
-    while b"paper bot running" not in started:  # past start-up: SIGTERM then stops it cleanly
+    while b"bot running: mode" not in started:  # past start-up: SIGTERM then stops it cleanly
         line = process.stderr.readline()
         assert line, "the final run exited during start-up"
         started += line

@@ -48,7 +48,7 @@ def write_config(tmp_path: Path, **overrides: object) -> Path:
 def test_run_refuses_a_backtest_config(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "-c", str(write_config(tmp_path, mode="backtest"))])
     assert result.exit_code == 2
-    assert "`run` runs mode: paper" in result.output
+    assert "`run` runs mode: paper or live" in result.output
 
 
 def test_run_names_a_missing_market_data_file(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,7 @@ from trading_bot.app import Bot, build_bot
 from trading_bot.config.loader import LoadedConfig
 from trading_bot.domain.market import split_symbol
 from trading_bot.engine.clock import Clock, LiveClock
+from trading_bot.engine.context import PriceView
 from trading_bot.intake.gate import IntakeChannel, IntakeGate, IntakeResult
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.errors import DataFileError
@@ -47,7 +48,8 @@ from trading_bot.store.lock import StoreLock, lock_store
 from trading_bot.store.models import RecoveryRunRow
 from trading_bot.store.paper_books import SqlPaperBookStore
 from trading_bot.store.trading_commands import mark_applied, read_command
-from trading_bot.venues.base import VenueQueryError
+from trading_bot.venues.base import Venue, VenueQueryError
+from trading_bot.venues.ccxt.venue import CCXTVenue
 from trading_bot.venues.paper.exchange import PaperExchange, PaperSetupError, Schedule
 from trading_bot.venues.simulated.exchange import SimulatedExchange
 
@@ -67,12 +69,13 @@ class ServiceSetupError(Exception):
 @dataclass(slots=True)
 class RunningBot:
     bot: Bot
-    venue: PaperExchange
+    venue: Venue
     journal: StoreJournal
     engine: Engine
-    prices: HistoricalPrices
+    prices: PriceView
     currency: str
     cursors: dict[str, str]
+    close: Callable[[], Awaitable[None]] | None = None  # a live venue's connections and feed
     checkpointer: WalCheckpointer | None = None  # SQLite stores: folds the log back in a thread
     lock: StoreLock | None = None  # one bot per store: held as long as this object lives
 
@@ -117,7 +120,7 @@ class PaperService:
     async def start(self) -> ReconciliationReport | None:
         """Rebuild, reconcile, then open intake. The report (None if the venue could not be
         asked); `started` says whether the bot now runs. Raises `ServiceSetupError`."""
-        running = self.running = await start_paper_bot(self.loaded, FaultPlan.from_environment())
+        running = self.running = await start_bot(self.loaded, FaultPlan.from_environment())
         try:
             report = await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
         except VenueQueryError as error:
@@ -139,6 +142,10 @@ class PaperService:
             secrets=self.loaded.secrets,
         )
         self._direct = gate.channel("direct")
+        if isinstance(running.venue, CCXTVenue):  # the breaker open: signals wait, not orders
+            running.venue.on_health = lambda healthy: (
+                gate.resume() if healthy else gate.pause("the venue is failing (circuit breaker open)")
+            )
         self.intake = IntakeRunner([source.build() for source in self.loaded.sources], gate)
         try:
             await self.intake.start()
@@ -164,11 +171,9 @@ class PaperService:
                 "orders reconciled with the venue"
             )
         logger.info(
-            "paper bot running: mode {}, venue {} (paper, {} market(s)), store {}, {} intake "
-            "source(s)",
+            "bot running: mode {}, venue {}, store {}, {} intake source(s)",
             config.mode.value,
             config.exchange.class_path,
-            len(self.loaded.config.paper.market_data),
             running.engine.url.render_as_string(hide_password=True),
             len(self.loaded.sources),
         )
@@ -253,9 +258,12 @@ class PaperService:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         saved = True
         try:
-            running.venue.commit()  # first: what it reports still goes into the journal
+            if isinstance(running.venue, PaperExchange):
+                running.venue.commit()  # first: what it reports still goes into the journal
+            if running.close is not None:
+                await running.close()
         except Exception:
-            logger.exception("the paper venue could not save its last changes")
+            logger.exception("the venue could not save or close cleanly")
             saved = False
         saved = running.journal.flush() and saved
         _snapshot(running)
@@ -274,6 +282,21 @@ class PaperService:
         return 0
 
 
+async def start_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
+    """The paper venue in process, or a venue through ccxt (live, or `venue serve`)."""
+    venue = loaded.exchange.build()
+    if isinstance(venue, CCXTVenue):
+        from trading_bot.service.ccxt_bot import start_ccxt_bot  # it builds on this module
+
+        return await start_ccxt_bot(loaded, venue, faults)
+    if loaded.config.mode.value == "live":
+        raise ServiceSetupError(
+            f"mode: live needs a live venue (exchange.class: ccxt); {loaded.config.exchange.class_path!r} "
+            "is simulated: use mode: paper"
+        )
+    return await start_paper_bot(loaded, faults)
+
+
 async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
     config = loaded.config
     data: dict[str, BarSeries] = {}
@@ -290,9 +313,7 @@ async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot
                 "venue yet; give candles or trades"
             )
         data[symbol.upper()] = item
-    engine = open_engine(config.store.url, background_checkpoints=True)
-    upgrade_to_head(engine)
-    lock = lock_store(engine)
+    engine, lock = open_store(config.store.url)
     loop = asyncio.get_running_loop()
     running = assemble_paper_bot(
         loaded, engine, LiveClock(loop), data, schedule=loop.call_soon, faults=faults
@@ -302,6 +323,13 @@ async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot
         running.checkpointer = WalCheckpointer(engine)
         running.checkpointer.start()
     return running
+
+
+def open_store(url: str) -> tuple[Engine, StoreLock]:
+    """Open and migrate the store, and take it: one bot per store."""
+    engine = open_engine(url, background_checkpoints=True)
+    upgrade_to_head(engine)
+    return engine, lock_store(engine)
 
 
 def assemble_paper_bot(
@@ -375,15 +403,7 @@ def assemble_paper_bot(
         )
     except PaperSetupError as error:
         raise ServiceSetupError(str(error)) from None
-    _restore(bot, state)
-    if state.trading_state is not None:
-        bot.kernel.trading.restore(state.trading_state)
-        logger.warning(
-            "trading state restored from the store: {} ({})",
-            state.trading_state.state.value,
-            state.trading_state.reason,
-        )
-    bot.kernel.trading.listeners.append(lambda change: _save_trading_state(engine, change))
+    restore_bot(bot, state, engine)
     return RunningBot(bot, venue, journal, engine, prices, currency, state.cursors)
 
 
@@ -396,6 +416,20 @@ def _save_trading_state(engine: Engine, change: StateChange) -> None:
 
 def _nonzero(balances: dict[str, Decimal]) -> dict[str, Decimal]:
     return {asset: amount for asset, amount in balances.items() if amount}
+
+
+def restore_bot(bot: Bot, state: BotState, engine: Engine) -> None:
+    """Put back what the store holds (signals, orders, fills, the trading state) and keep
+    saving the trading state as it changes."""
+    _restore(bot, state)
+    if state.trading_state is not None:
+        bot.kernel.trading.restore(state.trading_state)
+        logger.warning(
+            "trading state restored from the store: {} ({})",
+            state.trading_state.state.value,
+            state.trading_state.reason,
+        )
+    bot.kernel.trading.listeners.append(lambda change: _save_trading_state(engine, change))
 
 
 def _restore(bot: Bot, state: BotState) -> None:

@@ -151,6 +151,10 @@ class CCXTVenue(Venue):
     def market(self, symbol: str) -> Market | None:
         return self._markets.get(symbol)
 
+    def markets(self) -> list[str]:
+        """The symbols the bot trades here (`params.symbols`, or all the venue lists)."""
+        return list(self._markets)
+
     def balances(self) -> dict[str, Decimal]:
         return dict(self._balances)
 

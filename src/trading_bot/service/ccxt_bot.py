@@ -1,0 +1,102 @@
+"""`trading-bot run` against a live venue through ccxt (a real exchange, its testnet, or
+`trading-bot venue serve`).
+
+The same start-up as paper mode, with the venue outside the process: connect (markets, fee
+rates, balances), start the market data feed that gives the bot its prices, rebuild the bot
+from the store, follow its open orders again, and let the service reconcile before any new
+signal is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from loguru import logger
+
+from trading_bot.app import build_bot
+from trading_bot.config.loader import LoadedConfig
+from trading_bot.domain.market import split_symbol
+from trading_bot.engine.clock import LiveClock
+from trading_bot.market_data.live.feed import LiveMarketFeed
+from trading_bot.monitoring.alerts import Alerter, AlertLevel
+from trading_bot.service.faults import FaultPlan
+from trading_bot.service.paper_bot import (
+    OUTCOME_GROUP_MS,
+    RunningBot,
+    ServiceSetupError,
+    open_store,
+    restore_bot,
+)
+from trading_bot.store.bot_state import load_bot_state, save_initial_balances
+from trading_bot.store.checkpoint import WalCheckpointer
+from trading_bot.store.journal import StoreJournal
+from trading_bot.venues.base import VenueQueryError
+from trading_bot.venues.ccxt.venue import CCXTVenue
+
+
+async def start_ccxt_bot(loaded: LoadedConfig, venue: CCXTVenue, faults: FaultPlan) -> RunningBot:
+    config = loaded.config
+    loop = asyncio.get_running_loop()
+    clock = LiveClock(loop)
+    alerter = loaded.alerter.build() if loaded.alerter is not None else Alerter()
+    venue.on_ban = lambda detail: alerter.alert(
+        AlertLevel.CRITICAL,
+        f"{venue.params.exchange} banned the bot (HTTP 418)",
+        f"Nothing is sent until the ban ends. {detail}",
+    )
+    try:
+        await venue.connect(clock)
+    except VenueQueryError as error:
+        raise ServiceSetupError(
+            f"exchange: cannot start on {venue.params.exchange}"
+            f"{' at ' + venue.params.api_url if venue.params.api_url else ''}: {error}"
+        ) from None
+    symbols = list(venue.params.symbols) or sorted(venue.markets())
+    engine, lock = open_store(config.store.url)
+    feed = LiveMarketFeed(venue.exchange, symbols, clock)
+    await feed.start()
+    journal = StoreJournal(
+        engine,
+        clock,
+        schedule=loop.call_soon,
+        on_intents_committed=lambda: faults.reached("after_intent_commit"),
+        group_ms=OUTCOME_GROUP_MS,
+    )
+    state = load_bot_state(engine)
+    initial = state.initial_balances
+    if initial is None:
+        initial = venue.balances()
+        save_initial_balances(engine, initial)
+    currency = config.backtest.valuation_currency or split_symbol(symbols[0])[1]
+    bot = build_bot(
+        loaded,
+        venue=venue,
+        clock=clock,
+        prices=feed.prices,
+        initial_balances=initial,
+        journal=journal,
+        valuation_currency=currency,
+    )
+    restore_bot(bot, state, engine)
+    for order in bot.kernel.orders.open_orders():
+        venue.follow(order)
+
+    async def close() -> None:
+        await feed.stop()
+        await venue.close()
+        await alerter.drain()
+
+    running = RunningBot(
+        bot, venue, journal, engine, feed.prices, currency, state.cursors, close=close
+    )
+    running.lock = lock
+    if engine.url.get_backend_name() == "sqlite":
+        running.checkpointer = WalCheckpointer(engine)
+        running.checkpointer.start()
+    logger.info(
+        "live venue {} connected{}: {} market(s) followed",
+        venue.params.exchange,
+        f" at {venue.params.api_url}" if venue.params.api_url else "",
+        len(symbols),
+    )
+    return running
