@@ -31,9 +31,7 @@ def harness_class(request: pytest.FixtureRequest) -> type[VenueHarness]:
 
 
 @pytest.fixture
-async def open_venue(
-    harness_class: type[VenueHarness], tmp_path: Path
-) -> AsyncIterator[OpenVenue]:
+async def open_venue(harness_class: type[VenueHarness], tmp_path: Path) -> AsyncIterator[OpenVenue]:
     """Opens the venue under test on a given scenario (closed after the test)."""
     opened: list[VenueHarness] = []
 

@@ -78,17 +78,15 @@ class MarketScenario:
     """Market rules, account and tape a harness builds its venue from."""
 
     symbol: str = SYMBOL
-    amount_step: Decimal = D("0.001")
-    price_step: Decimal = D("0.01")
-    min_amount: Decimal = D("0.01")
-    min_notional: Decimal = D("5")
-    maker_fee: Decimal = D("0.001")
-    taker_fee: Decimal = D("0.002")
-    balances: dict[str, Decimal] = field(
-        default_factory=lambda: {QUOTE: D("10000"), BASE: D("1")}
-    )
+    amount_step: Decimal = Decimal("0.001")
+    price_step: Decimal = Decimal("0.01")
+    min_amount: Decimal = Decimal("0.01")
+    min_notional: Decimal = Decimal("5")
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.002")
+    balances: dict[str, Decimal] = field(default_factory=lambda: {QUOTE: D("10000"), BASE: D("1")})
     # at most this share of a bar's volume fills (1 BTC on a thin bar, 100 on a quiet one)
-    max_volume_share: Decimal = D("0.01")
+    max_volume_share: Decimal = Decimal("0.01")
     bars: tuple[Bar, ...] = field(default_factory=_tape)
     start_ms: int = T0
     interval_ms: int = MINUTE
