@@ -36,7 +36,9 @@ async def test_cancel_of_an_order_the_venue_never_had_is_refused_order_not_found
     await harness.until_reported(never_sent, "cancel_rejected")
 
     assert harness.reports.kinds(never_sent.client_order_id) == ["cancel_rejected"]
-    assert harness.reports.reason(never_sent.client_order_id, "cancel_rejected") is R.ORDER_NOT_FOUND
+    assert (
+        harness.reports.reason(never_sent.client_order_id, "cancel_rejected") is R.ORDER_NOT_FOUND
+    )
 
 
 async def test_cancel_of_a_filled_order_is_refused_and_the_fill_stands(
