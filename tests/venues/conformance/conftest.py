@@ -45,6 +45,9 @@ async def open_venue(harness_class: type[VenueHarness], tmp_path: Path) -> Async
     yield open_
     for harness in opened:
         await harness.close()
+    for harness in opened:
+        problems = harness.reports.problems()
+        assert not problems, f"{harness.name}: {problems}\n{harness.reports.describe()}"
 
 
 @pytest.fixture

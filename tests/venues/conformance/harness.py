@@ -65,7 +65,12 @@ class VenueHarness(ABC):
     @abstractmethod
     async def open(cls, scenario: MarketScenario, workdir: Path) -> Self:
         """A venue trading `scenario`, bound to `self.reports`, its tape at the first bar and
-        ready for orders. `workdir` is an empty directory the harness may write to."""
+        ready for orders. `workdir` is an empty directory the harness may write to.
+
+        On the wall clock the tests need the quiet first bars (0-7) to place, look at, modify
+        and cancel orders before the first dip: start the replay as `open` returns (or wait
+        for the start of its next loop), with bars of 100-300 ms so that a few HTTP round
+        trips fit in a bar."""
 
     @abstractmethod
     async def settle(

@@ -126,6 +126,18 @@ class RecordingReports:
         status = self.status(client_order_id, amount)
         return status is not None and not status.is_open
 
+    def problems(self) -> list[str]:
+        """What no venue may ever report, whatever the test did: one execution reported
+        twice (a trade id seen again), a fill of nothing or at no price."""
+        found, seen = [], set()
+        for fill in self.fills():
+            if fill.trade_id in seen:
+                found.append(f"trade {fill.trade_id} reported twice")
+            seen.add(fill.trade_id)
+            if fill.amount <= 0 or fill.price <= 0 or fill.fee < 0:
+                found.append(f"impossible fill {fill}")
+        return found
+
     def describe(self) -> str:
         """All reports, one per line, for assertion messages."""
         lines = []
