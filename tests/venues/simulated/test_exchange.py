@@ -159,3 +159,25 @@ def test_an_exchange_used_before_it_is_bound_says_so() -> None:
     order = Order("c1", "BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.1"), T0, "s1")
     with pytest.raises(RuntimeError, match="not bound to an order manager"):
         exchange.submit_order(order)
+
+
+def test_a_client_order_id_is_taken_once_whether_its_order_is_open_or_finished() -> None:
+    exchange, recorder, clock = venue({"USDT": "1000"})
+    first = order(Side.BUY, "1")
+    exchange.submit_order(first)
+    exchange.submit_order(first)  # while open
+    clock.advance_to(T0 + MINUTE)
+    exchange.submit_order(first)  # after it filled
+    clock.advance_to(T0 + 10 * MINUTE)
+    assert recorder.rejections() == [RejectionReason.DUPLICATE_ORDER] * 2
+    assert len(recorder.fills()) == 1
+    assert exchange.balances() == {"USDT": D("1000") - D("100") - D("0.1"), "BTC": D("1")}
+
+
+def test_an_order_refused_on_sight_does_not_take_its_client_order_id() -> None:
+    exchange, recorder, clock = venue({"USDT": "1000"})
+    exchange.submit_order(order(Side.BUY, "0"))  # below the minimum amount: never opened
+    exchange.submit_order(order(Side.BUY, "1"))
+    clock.advance_to(T0 + 10 * MINUTE)
+    assert recorder.rejections() == [RejectionReason.BELOW_MIN_AMOUNT]
+    assert len(recorder.fills()) == 1

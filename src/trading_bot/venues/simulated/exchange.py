@@ -61,6 +61,8 @@ class SimulatedExchange(Venue):
         self._matchers: dict[str, Matcher] = {}
         self._data_rank: dict[str, int] = {}
         self._open: dict[str, VenueOrder] = {}
+        # every client order id the venue took (refused-on-sight orders are not taken)
+        self._taken_ids: set[str] = set()
         self._oco: dict[str, list[VenueOrder]] = {}
         self._executed_groups: set[str] = set()  # OCO groups one leg of which filled or triggered
 
@@ -137,11 +139,13 @@ class SimulatedExchange(Venue):
                 client_order_id, R.UNKNOWN_ASSET, f"no market data for {order.symbol}"
             )
             return
-        if client_order_id in self._open:
+        if client_order_id in self._taken_ids:
+            # an id is executed at most once, open or finished: what makes a resend after an
+            # unknown outcome safe
             reports.order_rejected(
                 client_order_id,
-                R.INVALID_ORDER,
-                f"client order id {client_order_id} is already open",
+                R.DUPLICATE_ORDER,
+                f"client order id {client_order_id} was already used",
             )
             return
         problem = invalid_order(order, market)
@@ -157,6 +161,7 @@ class SimulatedExchange(Venue):
         venue_order = VenueOrder.of(order, str(self._order_sequence))
 
         self._open[client_order_id] = venue_order
+        self._taken_ids.add(client_order_id)
         if oco_group is not None:
             self._oco.setdefault(oco_group, []).append(venue_order)
         matcher = self._matchers[order.symbol]
@@ -261,6 +266,7 @@ class SimulatedExchange(Venue):
         it is matched from the next bar on (an unacknowledged one arrives now)."""
         clock = self.clock
         self._open[order.client_order_id] = order
+        self._taken_ids.add(order.client_order_id)
         if order.oco_group is not None:
             self._oco.setdefault(order.oco_group, []).append(order)
         self._reserve(order, best_effort=True)
