@@ -12,7 +12,6 @@ from tests.venues.server.rig import dec, venue_and_client
 from trading_bot.venues.server.testing import ccxt_client
 
 
-
 async def wait_for_status(client, order_id: str, status: str, seconds: float = 5.0) -> dict:
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
@@ -123,9 +122,7 @@ async def test_orders_are_found_by_client_order_id(tmp_path: Path):
         placed = await client.create_order(
             "BTC/USDT", "limit", "buy", 1, 50, {"clientOrderId": "bot-sig1-0"}
         )
-        found = await client.fetch_order(
-            None, "BTC/USDT", {"origClientOrderId": "bot-sig1-0"}
-        )
+        found = await client.fetch_order(None, "BTC/USDT", {"origClientOrderId": "bot-sig1-0"})
         assert found["id"] == placed["id"] and found["clientOrderId"] == "bot-sig1-0"
         opened = await client.fetch_open_orders("BTC/USDT")
         assert [o["clientOrderId"] for o in opened] == ["bot-sig1-0"]
@@ -152,13 +149,25 @@ async def test_refusals_raise_the_matching_ccxt_errors(tmp_path: Path):
             await client.create_order("BTC/USDT", "limit", "buy", 1, 150, {"postOnly": True})
         with pytest.raises(ccxt.InvalidOrder, match="LOT_SIZE"):
             await client.private_post_order(
-                {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-                 "quantity": "0.0001", "price": "50"}
+                {
+                    "symbol": "BTCUSDT",
+                    "side": "BUY",
+                    "type": "LIMIT",
+                    "timeInForce": "GTC",
+                    "quantity": "0.0001",
+                    "price": "50",
+                }
             )
         with pytest.raises(ccxt.InvalidOrder, match="PRICE_FILTER"):
             await client.private_post_order(
-                {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-                 "quantity": "1", "price": "50.001"}
+                {
+                    "symbol": "BTCUSDT",
+                    "side": "BUY",
+                    "type": "LIMIT",
+                    "timeInForce": "GTC",
+                    "quantity": "1",
+                    "price": "50.001",
+                }
             )
         with pytest.raises(ccxt.BadRequest, match="NOTIONAL"):
             await client.create_order("BTC/USDT", "limit", "buy", 0.01, 50)
@@ -171,17 +180,13 @@ async def test_refusals_raise_the_matching_ccxt_errors(tmp_path: Path):
 
 async def test_ioc_limit_that_cannot_fill_expires(tmp_path: Path):
     async with venue_and_client(tmp_path) as (_, client):
-        order = await client.create_order(
-            "BTC/USDT", "limit", "buy", 1, 50, {"timeInForce": "IOC"}
-        )
+        order = await client.create_order("BTC/USDT", "limit", "buy", 1, 50, {"timeInForce": "IOC"})
         assert order["status"] == "expired"
 
 
 async def test_stop_loss_order_rests_until_triggered(tmp_path: Path):
     async with venue_and_client(tmp_path) as (_, client):
-        stop = await client.create_order(
-            "BTC/USDT", "market", "sell", 0.5, None, {"stopPrice": 93}
-        )
+        stop = await client.create_order("BTC/USDT", "market", "sell", 0.5, None, {"stopPrice": 93})
         assert stop["info"]["type"] == "STOP_LOSS"
         done = await wait_for_status(client, stop["id"], "closed")
         assert done["filled"] == 0.5
@@ -190,9 +195,9 @@ async def test_stop_loss_order_rests_until_triggered(tmp_path: Path):
 
 async def test_wrong_secret_or_key_is_an_authentication_error(tmp_path: Path):
     async with venue_and_client(tmp_path) as (server, _):
-        wrong_secret = ccxt_client(server)
+        wrong_secret = ccxt_client(server, enableRateLimit=False)
         wrong_secret.secret = "not-the-secret"
-        unknown_key = ccxt_client(server)
+        unknown_key = ccxt_client(server, enableRateLimit=False)
         unknown_key.apiKey = "someone-else"
         try:
             with pytest.raises(ccxt.AuthenticationError):

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -144,24 +145,48 @@ class MarketHub:
             await asyncio.sleep(max(wait_ms, 10) / 1000)
 
     def _publish_ticker(self, feed: SymbolFeed, name: str, now: int) -> None:
-        stream = f"{name}@miniTicker"
-        if not self.wanted(stream):
+        mini, full = f"{name}@miniTicker", f"{name}@ticker"
+        if not (self.wanted(mini) or self.wanted(full)):
             return
         stats = feed.stats_24h(now)
-        self.publish(
-            stream,
-            {
-                "e": "24hrMiniTicker",
-                "E": now,
-                "s": feed.market_id,
-                "c": num(stats["last"]),  # type: ignore[arg-type]
-                "o": num(stats["open"]),  # type: ignore[arg-type]
-                "h": num(stats["high"]),  # type: ignore[arg-type]
-                "l": num(stats["low"]),  # type: ignore[arg-type]
-                "v": num(stats["volume"]),  # type: ignore[arg-type]
-                "q": num(stats["quote_volume"]),  # type: ignore[arg-type]
-            },
-        )
+        last: Decimal = stats["last"]  # type: ignore[assignment]
+        open_price: Decimal = stats["open"]  # type: ignore[assignment]
+        common = {
+            "E": now,
+            "s": feed.market_id,
+            "c": num(last),
+            "o": num(open_price),
+            "h": num(stats["high"]),  # type: ignore[arg-type]
+            "l": num(stats["low"]),  # type: ignore[arg-type]
+            "v": num(stats["volume"]),  # type: ignore[arg-type]
+            "q": num(stats["quote_volume"]),  # type: ignore[arg-type]
+        }
+        self.publish(mini, {"e": "24hrMiniTicker", **common})
+        if self.wanted(full):
+            feed.refresh_book(now)
+            (bid, bid_qty), (ask, ask_qty) = feed.book.bids[0], feed.book.asks[0]
+            change = last - open_price
+            self.publish(
+                full,
+                {
+                    "e": "24hrTicker",
+                    **common,
+                    "p": num(change),
+                    "P": f"{(change / open_price * 100) if open_price else 0:.3f}",
+                    "w": num(last),
+                    "x": num(open_price),
+                    "Q": num(Decimal(0)),
+                    "b": num(bid),
+                    "B": num(bid_qty),
+                    "a": num(ask),
+                    "A": num(ask_qty),
+                    "O": now - 86_400_000,
+                    "C": now,
+                    "F": stats["first_id"],
+                    "L": stats["last_id"],
+                    "n": stats["count"],
+                },
+            )
 
     def _publish_klines(self, feed: SymbolFeed, name: str, now: int) -> None:
         for interval, interval_ms in INTERVALS_MS.items():
@@ -201,6 +226,13 @@ class MarketHub:
             )
 
 
+def _stream_name(name: str) -> str:
+    """`BTCUSDT@miniTicker` -> `btcusdt@miniTicker`: the symbol part is case-blind, the
+    stream part is not."""
+    symbol, at, rest = name.partition("@")
+    return symbol.lower() + at + rest
+
+
 def add_websocket_routes(
     app: FastAPI,
     venue: SpotVenue,
@@ -221,7 +253,7 @@ def add_websocket_routes(
                 message = json.loads(await socket.receive_text())
                 request_id = message.get("id")
                 method = str(message.get("method", "")).upper()
-                params = [str(p).lower() for p in message.get("params") or []]
+                params = [_stream_name(str(p)) for p in message.get("params") or []]
                 if method == "SUBSCRIBE":
                     unknown = [
                         p for p in params if p.split("@", 1)[0].upper() not in venue.by_market_id
