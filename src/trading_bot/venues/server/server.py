@@ -109,6 +109,7 @@ class VenueServer:
             log_level="warning",
             log_config=None,
             ws_ping_interval=None,
+            timeout_graceful_shutdown=2,
         )
         self._server = _Server(config, capture_signals=capture_signals)
         self._task = asyncio.create_task(self._server.serve(), name="venue server")
