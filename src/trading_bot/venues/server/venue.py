@@ -209,7 +209,11 @@ class SpotVenue:
         )
         ledger.add(record)
         self.exchange.submit_order(order)
-        await self._wait(record, lambda: record.decided)
+        try:
+            await self._wait(record, lambda: record.decided)
+        except asyncio.CancelledError:
+            ledger.publish(record)  # the exchange has it: it exists whatever the reply
+            raise
         if (
             record.status in ("REJECTED", "EXPIRED")
             and record.reason in E.ERROR_REASONS
