@@ -12,6 +12,7 @@ from trading_bot.market_data.live.buffers import BufferClosed, DropOldest, Lates
 from trading_bot.market_data.live.feed import ClosedBar, FeedSettings, FeedStats, LiveMarketFeed
 from trading_bot.market_data.live.prices import LivePrices
 from trading_bot.market_data.live.sequence import TradeIdGap, TradeSequence
+from trading_bot.market_data.live.symbol_trades import SymbolTrades
 from trading_bot.market_data.live.trades import LiveTrade
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "LiveMarketFeed",
     "LivePrices",
     "LiveTrade",
+    "SymbolTrades",
     "TradeBarAggregator",
     "TradeIdGap",
     "TradeSequence",

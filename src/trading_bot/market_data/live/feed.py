@@ -39,15 +39,15 @@ from typing import Any, Literal
 from ccxt.base.errors import ExchangeClosedByUser, InvalidNonce, RequestTimeout
 from loguru import logger
 
-from trading_bot.engine.clock import Clock, Timer
+from trading_bot.engine.clock import Clock
 from trading_bot.intake.remote import safe_url
 from trading_bot.intake.source import Backoff
 from trading_bot.market_data.bars import Bar
-from trading_bot.market_data.live.aggregator import TradeBarAggregator
 from trading_bot.market_data.live.book import BookSnapshot, snapshot_from_ccxt
 from trading_bot.market_data.live.buffers import DropOldest, LatestOnly
 from trading_bot.market_data.live.prices import LivePrices
-from trading_bot.market_data.live.sequence import TradeIdGap, TradeSequence
+from trading_bot.market_data.live.sequence import TradeIdGap
+from trading_bot.market_data.live.symbol_trades import SymbolTrades
 from trading_bot.market_data.live.trades import LiveTrade, trade_from_ccxt
 from trading_bot.monitoring.logging import SecretMasker
 
@@ -148,12 +148,7 @@ class LiveMarketFeed:
         self.prices = prices if prices is not None else LivePrices(clock)
         self.settings = settings or FeedSettings()
         self._streams = self._plan_streams()
-        self._aggregators = {
-            s: TradeBarAggregator(s, self.settings.bar_interval_ms) for s in self.symbols
-        }
-        self._sequences = {s: TradeSequence(s) for s in self.symbols}
-        self._last_trade_ms: dict[str, int] = {}
-        self._bar_timers: dict[str, Timer] = {}
+        self._trades = {s: self._symbol_trades(s) for s in self.symbols}
         self._last_candle: dict[str, list[Any]] = {}
         self._trade_buffers: list[tuple[frozenset[str] | None, DropOldest[LiveTrade]]] = []
         self._bar_buffers: list[DropOldest[ClosedBar]] = []
@@ -229,9 +224,8 @@ class LiveMarketFeed:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for timer in self._bar_timers.values():
-            timer.cancel()
-        self._bar_timers.clear()
+        for flow in self._trades.values():
+            flow.stop()
         for _, buffer in self._trade_buffers:
             buffer.close()
         for bars in self._bar_buffers:
@@ -257,8 +251,8 @@ class LiveMarketFeed:
             dropped=sum(b.dropped for _, b in self._trade_buffers)
             + sum(b.dropped for b in self._bar_buffers),
             coalesced=sum(slot.coalesced for slot in book_slots),
-            late_trades=sum(a.late_trades for a in self._aggregators.values()),
-            missing_trades=sum(q.missing_trades for q in self._sequences.values()),
+            late_trades=sum(f.bars.late_trades for f in self._trades.values()),
+            missing_trades=sum(f.sequence.missing_trades for f in self._trades.values()),
             backfilled_trades=self._backfilled,
             subscriber_errors=self._subscriber_errors,
             streams=streams,
@@ -385,15 +379,34 @@ class LiveMarketFeed:
 
     # ---- trades --------------------------------------------------------------------------
 
+    def _symbol_trades(self, symbol: str) -> SymbolTrades:
+        def publish_trade(trade: LiveTrade) -> None:
+            for wanted, buffer in self._trade_buffers:
+                if wanted is None or symbol in wanted:
+                    buffer.put(trade)
+            self._call(self._trade_callbacks, trade)
+
+        def publish_bar(bar: Bar) -> None:
+            self._publish_bar(ClosedBar(symbol, bar, "trades"))
+
+        return SymbolTrades(
+            symbol,
+            self.clock,
+            on_trade=publish_trade,
+            on_bar=publish_bar,
+            bar_interval_ms=self.settings.bar_interval_ms,
+            bar_close_delay_ms=self.settings.bar_close_delay_ms,
+        )
+
     async def _take_trades(self, stream: _Stream, raw_trades: Sequence[Any]) -> None:
-        symbol = stream.symbol
-        sequence = self._sequences[symbol]
+        flow = self._trades[stream.symbol]
         last_price: Decimal | None = None
         for raw in raw_trades:
             trade = trade_from_ccxt(raw)
-            if sequence.is_repeat(trade.last_id):
+            if flow.is_repeat(trade):
                 continue
-            gap = sequence.gap_before(trade.first_id)
+            stream.stats.messages += 1
+            gap = flow.gap_before(trade)
             if gap is not None:
                 stream.stats.gaps += 1
                 logger.warning(
@@ -405,35 +418,21 @@ class LiveMarketFeed:
                     "; backfilling" if self.settings.backfill_gaps else "",
                 )
                 if self.settings.backfill_gaps:
-                    for recovered in await self._backfill(stream, gap):
-                        sequence.advance(recovered.last_id)
-                        self._take_trade(stream, recovered)
-            sequence.advance(trade.last_id)
-            self._take_trade(stream, trade)
+                    for recovered in await self._backfill(stream, flow, gap):
+                        flow.take(recovered)
+            flow.take(trade)
             last_price = trade.price
         if last_price is not None:
-            self.prices.update(symbol, last_price)
+            self.prices.update(stream.symbol, last_price)
 
-    def _take_trade(self, stream: _Stream, trade: LiveTrade) -> None:
-        stream.stats.messages += 1
-        symbol = trade.symbol
-        self._last_trade_ms[symbol] = trade.ts_ms
-        aggregator = self._aggregators[symbol]
-        for bar in aggregator.add(trade):
-            self._publish_bar(ClosedBar(symbol, bar, "trades"))
-        self._schedule_bar_close(symbol)
-        for wanted, buffer in self._trade_buffers:
-            if wanted is None or symbol in wanted:
-                buffer.put(trade)
-        self._call(self._trade_callbacks, trade)
-
-    async def _backfill(self, stream: _Stream, gap: TradeIdGap) -> list[LiveTrade]:
+    async def _backfill(
+        self, stream: _Stream, flow: SymbolTrades, gap: TradeIdGap
+    ) -> list[LiveTrade]:
         """The missing trades from REST (Binance answers with aggregate trades; only those
         wholly inside the gap are taken, so no trade already seen is counted twice)."""
-        since = self._last_trade_ms.get(stream.symbol)
         try:
             raw = await asyncio.wait_for(
-                self.exchange.fetch_trades(stream.symbol, since, 1000, {}),
+                self.exchange.fetch_trades(stream.symbol, flow.last_trade_ms, 1000, {}),
                 self.settings.backfill_timeout_s,
             )
         except asyncio.CancelledError:
@@ -457,30 +456,10 @@ class LiveMarketFeed:
                 found.append(trade)
         found.sort(key=lambda t: t.first_id or 0)
         count = sum((t.last_id or 0) - (t.first_id or 0) + 1 for t in found)
-        self._sequences[stream.symbol].filled(count)
+        flow.sequence.filled(count)
         self._backfilled += count
         logger.info("feed {}: backfilled {} of {} missing trade(s)", stream.key, count, gap.size)
         return found
-
-    def _schedule_bar_close(self, symbol: str) -> None:
-        start = self._aggregators[symbol].open_bar_start
-        if start is None:
-            return
-        due = start + self.settings.bar_interval_ms + self.settings.bar_close_delay_ms
-        timer = self._bar_timers.get(symbol)
-        if timer is not None and not timer.cancelled and timer.at_ms == due:
-            return
-        if timer is not None:
-            timer.cancel()
-        self._bar_timers[symbol] = self.clock.schedule_at(due, lambda: self._close_bars(symbol))
-
-    def _close_bars(self, symbol: str) -> None:
-        self._bar_timers.pop(symbol, None)
-        if self._stopping.is_set():
-            return
-        horizon = self.clock.now_ms() - self.settings.bar_close_delay_ms
-        for bar in self._aggregators[symbol].close_until(horizon):
-            self._publish_bar(ClosedBar(symbol, bar, "trades"))
 
     def _publish_bar(self, closed: ClosedBar) -> None:
         for buffer in self._bar_buffers:
