@@ -1,7 +1,11 @@
 from decimal import Decimal
 
+from ccxt.base.errors import NetworkError
+
 from trading_bot.market_data.live.book import snapshot_from_ccxt
+from trading_bot.market_data.live.feed import describe_error
 from trading_bot.market_data.live.trades import trade_from_ccxt
+from trading_bot.monitoring.logging import SecretMasker
 
 
 def test_a_stream_trade_keeps_the_exchange_decimals_and_its_id() -> None:
@@ -51,3 +55,15 @@ def test_a_one_sided_or_crossed_book_has_no_mid() -> None:
     crossed = snapshot_from_ccxt("X/Y", {"bids": [[2.0, 1.0]], "asks": [[1.0, 1.0]]}, 0, 5)
     assert one_sided.mid is None
     assert crossed.mid is None
+
+
+def test_error_text_for_the_log_has_no_query_string_and_no_credentials() -> None:
+    error = NetworkError(
+        "binance GET http://127.0.0.1:9/api/v3/account?timestamp=1&signature=abcdef0123 "
+        "failed for key APIKEY-123456"
+    )
+    text = describe_error(error, SecretMasker(["APIKEY-123456"]))
+    assert text.startswith("NetworkError: ")
+    assert "http://127.0.0.1:9/api/v3/account?…" in text
+    assert "signature" not in text
+    assert "APIKEY-123456" not in text

@@ -124,8 +124,8 @@ class _Stream:
         return f"{self.symbol} {self.kind}"
 
 
-class _StaleStream(Exception):
-    pass
+class StaleStream(Exception):
+    """A subscribed stream sent nothing for `stale_after_s`."""
 
 
 _Callback = Callable[[Any], None]
@@ -276,7 +276,7 @@ class LiveMarketFeed:
     async def _watch(self, stream: _Stream) -> None:
         settings = self.settings
         backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s)
-        failing = False
+        failing = 0  # failed calls in the current outage
         while not self._stopping.is_set():
             try:
                 update = await self._next_update(stream)
@@ -289,19 +289,17 @@ class LiveMarketFeed:
                 return
             except Exception as error:  # every failure of a watch call is a reason to retry
                 self._failed(stream, error, first=not failing)
-                failing = True
+                failing += 1
                 await backoff.wait(self._stopping)
                 continue
             stream.stats.last_update_ms = self.clock.now_ms()
             if failing:
-                failing = False
+                logger.info(
+                    "feed {}: receiving again after {} failed attempt(s)", stream.key, failing
+                )
+                failing = 0
                 backoff.reset()
                 stream.stats.reconnects += 1
-                logger.info(
-                    "feed {}: receiving again after {} failed attempt(s)",
-                    stream.key,
-                    stream.stats.failures,
-                )
             try:
                 await self._take(stream, update)
             except asyncio.CancelledError:
@@ -317,7 +315,7 @@ class LiveMarketFeed:
         try:
             return await asyncio.wait_for(call, timeout)
         except TimeoutError:
-            raise _StaleStream(f"no update for {timeout:g} s") from None
+            raise StaleStream(f"no update for {timeout:g} s") from None
 
     def _watch_call(self, stream: _Stream) -> Awaitable[Any]:
         exchange, symbol = self.exchange, stream.symbol
@@ -332,34 +330,31 @@ class LiveMarketFeed:
         stats = stream.stats
         stats.failures += 1
         reason = self._describe(error)
-        gap = isinstance(error, _StaleStream) or (
+        gap = isinstance(error, StaleStream) or (
             stream.kind == "order_book" and isinstance(error, InvalidNonce)
         )
         if gap:
             stats.gaps += 1
-        if isinstance(error, _StaleStream):
+        if isinstance(error, StaleStream):
             stats.stale += 1
             self._drop_connection(stream, str(error))
         if stream.kind == "order_book":
             for slot in self._book_slots[stream.symbol]:
                 slot.clear()  # whatever comes next is from a fresh snapshot
-        if gap:
-            # each gap is told once (they are events, not retries of one outage)
-            what = "book updates out of sequence" if not isinstance(error, _StaleStream) else reason
-            logger.warning("feed {}: gap ({}); subscribing again", stream.key, what)
+        if gap and not isinstance(error, StaleStream):
+            # each book resync is its own event, told each time
+            logger.warning(
+                "feed {}: gap (book updates out of sequence: {}); subscribing again",
+                stream.key,
+                reason,
+            )
         elif first:
             logger.warning("feed {}: {}; reconnecting with backoff", stream.key, reason)
         else:
             logger.debug("feed {}: failed again ({}): {}", stream.key, stats.failures, reason)
 
     def _describe(self, error: BaseException) -> str:
-        """The error's type and text, URLs cut to scheme/host/path and credentials masked
-        (ccxt puts request URLs, signed queries included, into its messages)."""
-        text = _URL.sub(lambda match: safe_url(match.group(0)), str(error))
-        text = self._masker.mask(text)
-        if len(text) > _MAX_ERROR_TEXT:
-            text = text[:_MAX_ERROR_TEXT] + "…"
-        return f"{type(error).__name__}: {text}" if text else type(error).__name__
+        return describe_error(error, self._masker)
 
     def _drop_connection(self, stream: _Stream, why: str) -> None:
         """Fail the ccxt connection carrying `stream`, so the next watch call dials anew."""
@@ -500,6 +495,16 @@ class LiveMarketFeed:
                 if id(callback) not in self._failed_callbacks:
                     self._failed_callbacks.add(id(callback))
                     logger.exception("feed: subscriber {!r} failed (told once)", callback)
+
+
+def describe_error(error: BaseException, masker: SecretMasker) -> str:
+    """The error's type and text for a log line: URLs cut to scheme, host and path (ccxt puts
+    request URLs, signed queries included, into its messages) and credentials masked."""
+    text = _URL.sub(lambda match: safe_url(match.group(0)), str(error))
+    text = masker.mask(text)
+    if len(text) > _MAX_ERROR_TEXT:
+        text = text[:_MAX_ERROR_TEXT] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _bar_from_candle(candle: Sequence[Any]) -> Bar:
