@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -65,9 +66,7 @@ def make_feed(exchange: Any, **settings: Any) -> LiveMarketFeed:
     clock = LiveClock()
     defaults: dict[str, Any] = {"stale_after_s": 10.0, "backoff_initial_s": 0.1}
     defaults.update(settings)
-    return LiveMarketFeed(
-        exchange, [SYMBOL], clock, LivePrices(clock), FeedSettings(**defaults)
-    )
+    return LiveMarketFeed(exchange, [SYMBOL], clock, LivePrices(clock), FeedSettings(**defaults))
 
 
 async def test_the_feed_takes_trades_and_books_and_moves_live_prices(exchange: Any) -> None:
@@ -151,7 +150,7 @@ async def test_after_the_server_drops_every_websocket_the_feed_reconnects_and_go
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)  # nothing delivered twice across the reconnect
     # trades printed while disconnected are a counted gap, never silently skipped
-    missing = sum(b - a - 1 for a, b in zip(ids, ids[1:], strict=False) if b - a > 1)
+    missing = sum(b - a - 1 for a, b in itertools.pairwise(ids) if b - a > 1)
     assert after.missing_trades == missing
 
 
