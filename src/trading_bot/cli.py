@@ -44,6 +44,7 @@ from trading_bot.store.database import (
     url_password,
 )
 from trading_bot.store.trading_commands import Command, issue_command, read_command
+from trading_bot.venues.server.cli import venue_app
 from trading_bot.webhook_client import (
     FINAL,
     DeliveryError,
@@ -514,6 +515,9 @@ def send_signal(
     except (UsageError, DeliveryError) as error:
         raise _fail(str(error)) from None
     raise typer.Exit(exit_code(answer))
+
+
+app.add_typer(venue_app, name="venue")
 
 
 def main() -> None:
