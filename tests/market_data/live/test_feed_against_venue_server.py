@@ -39,7 +39,9 @@ def pro_client(server: Any) -> Any:
 
 @pytest.fixture
 async def server() -> AsyncIterator[Any]:
-    config = server_api.VenueServerConfig(market_data={SYMBOL: DATA}, replay_speed=1)
+    config = server_api.VenueServerConfig(
+        market_data={SYMBOL: DATA}, replay_speed=1, horizon_hours=1
+    )
     async with server_api.running_venue_server(config) as running:
         yield running
 
@@ -129,7 +131,7 @@ async def test_after_the_server_drops_every_websocket_the_feed_reconnects_and_go
         await asyncio.wait_for(books.get(), WAIT_S)
         before = feed.stats()
 
-        server.faults.drop_websockets()
+        await server.faults.drop_websockets()
 
         await until(
             lambda: all(s.reconnects >= 1 for s in feed.stats().streams.values()),
@@ -162,7 +164,7 @@ async def test_trades_missed_while_disconnected_are_backfilled_over_rest(
     await feed.start()
     try:
         await until(lambda: len(trades) >= 10, "trades before the drop")
-        server.faults.drop_websockets()
+        await server.faults.drop_websockets()
         await until(lambda: feed.stats().streams[f"{SYMBOL} trades"].reconnects >= 1, "reconnect")
         taken = len(trades)
         await until(lambda: len(trades) > taken + 10, "trades after the reconnect")
@@ -170,7 +172,39 @@ async def test_trades_missed_while_disconnected_are_backfilled_over_rest(
         await feed.stop()
     stats = feed.stats()
     ids = [t.first_id or 0 for t in trades.take_all()]
-    assert ids == sorted(ids)
-    if stats.gaps:  # 0.5 s or more without a connection at ~40 trades/s: normally a gap
-        assert stats.backfilled_trades > 0
-        assert stats.missing_trades == 0
+    # 0.25 s or more without a connection at ~40 trades/s: trades were printed meanwhile
+    assert stats.gaps >= 1
+    assert stats.backfilled_trades > 0
+    assert stats.missing_trades == 0
+    assert ids == list(range(ids[0], ids[0] + len(ids)))  # every id, in order, once
+
+
+async def test_a_stream_silent_past_stale_after_s_is_a_gap_and_is_subscribed_again(
+    tmp_path: Path,
+) -> None:
+    """5-second candles print one trade every 5 s: a trade stream silent for 2 s is stale,
+    its connection is dropped, and the trades after it still arrive."""
+    candles = tmp_path / "btc_5s.csv"
+    start = 1_610_064_000_000
+    rows = ["timestamp_ms,open,high,low,close,volume"]
+    for i in range(200):
+        price = 40_000 + (i % 13) * 5
+        rows.append(f"{start + i * 5_000},{price},{price + 10},{price - 10},{price + 1},1.5")
+    candles.write_text("\n".join(rows) + "\n")
+    config = server_api.VenueServerConfig(
+        market_data={SYMBOL: candles}, replay_speed=1, horizon_hours=1
+    )
+    async with server_api.running_venue_server(config) as running:
+        client = pro_client(running)
+        feed = make_feed(client, order_book=False, stale_after_s=2.0)
+        trades = feed.trade_buffer()
+        try:
+            await feed.start()
+            await until(lambda: feed.stats().stale >= 1, "a stale period", 15.0)
+            await until(lambda: len(trades) >= 2, "trades after it", 20.0)
+        finally:
+            await feed.stop()
+            await client.close()
+    stats = feed.stats()
+    assert stats.gaps >= stats.stale >= 1
+    assert stats.streams[f"{SYMBOL} trades"].reconnects >= 1

@@ -288,8 +288,8 @@ class LiveMarketFeed:
                 )
                 return
             except Exception as error:  # every failure of a watch call is a reason to retry
-                self._failed(stream, error, first=not failing)
                 failing += 1
+                self._failed(stream, error, attempt=failing)
                 await backoff.wait(self._stopping)
                 continue
             stream.stats.last_update_ms = self.clock.now_ms()
@@ -326,7 +326,8 @@ class LiveMarketFeed:
             return exchange.watch_order_book(symbol, self.settings.order_book_limit, {})
         return exchange.watch_ohlcv(symbol, self.settings.ohlcv_timeframe, None, None, {})
 
-    def _failed(self, stream: _Stream, error: Exception, *, first: bool) -> None:
+    def _failed(self, stream: _Stream, error: Exception, *, attempt: int) -> None:
+        """Count and tell one failed watch call (`attempt`: its number in this outage)."""
         stats = stream.stats
         stats.failures += 1
         reason = self._describe(error)
@@ -348,10 +349,10 @@ class LiveMarketFeed:
                 stream.key,
                 reason,
             )
-        elif first:
+        elif attempt == 1:
             logger.warning("feed {}: {}; reconnecting with backoff", stream.key, reason)
         else:
-            logger.debug("feed {}: failed again ({}): {}", stream.key, stats.failures, reason)
+            logger.debug("feed {}: failed again ({}): {}", stream.key, attempt, reason)
 
     def _describe(self, error: BaseException) -> str:
         return describe_error(error, self._masker)
