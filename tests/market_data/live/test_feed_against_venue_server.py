@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import trading_bot.venues.server as server_api
 from trading_bot.engine.clock import LiveClock
 from trading_bot.market_data.live import (
     ClosedBar,
@@ -20,10 +21,7 @@ from trading_bot.market_data.live import (
     LivePrices,
     LiveTrade,
 )
-
-server_api = pytest.importorskip(
-    "trading_bot.venues.server", reason="the venue server (branch server) is not merged yet"
-)
+from trading_bot.venues.server.testing import ccxt_client
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "BTCUSDT_trades_binance_2021-01-08.csv"
 SYMBOL = "BTC/USDT"
@@ -32,8 +30,6 @@ WAIT_S = 20.0
 
 def pro_client(server: Any) -> Any:
     """A ccxt.pro binance client pointed at the server (see the project's ccxt notes)."""
-    from trading_bot.venues.server.testing import ccxt_client
-
     return ccxt_client(server, pro=True)
 
 
