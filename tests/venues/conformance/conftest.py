@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.venues.conformance.ccxt_server import CCXTServerHarness
 from tests.venues.conformance.harness import VenueHarness
 from tests.venues.conformance.in_process import PaperHarness, SimulatedHarness
 from tests.venues.conformance.scenario import MarketScenario
@@ -19,7 +20,7 @@ from tests.venues.conformance.scenario import MarketScenario
 HARNESSES: list[type[VenueHarness]] = [
     SimulatedHarness,
     PaperHarness,
-    # the ccxt venue against the venue server joins here (CCXTServerHarness)
+    CCXTServerHarness,
 ]
 
 OpenVenue = Callable[[MarketScenario], Awaitable[VenueHarness]]

@@ -121,7 +121,7 @@ class RequestGuard:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
             wait=wait_exponential_jitter(
-                initial=self._retry.initial_wait_s, max=self._retry.max_wait_s
+                multiplier=self._retry.initial_wait_s, max=self._retry.max_wait_s
             ),
             retry=retry_if_exception(self._worth_retrying),
             reraise=True,

@@ -22,6 +22,7 @@ from trading_bot.venues.base import VenueReports
 from trading_bot.venues.ccxt.translate import CLOSED_STATUS, decimal, fill_from_trade
 
 S = OrderStatus
+_NOT_ACKNOWLEDGED = frozenset({S.INITIALIZED, S.SUBMITTED})
 
 
 @dataclass(slots=True)
@@ -32,6 +33,8 @@ class TrackedOrder:
     trade_ids: set[str] = field(default_factory=set)
     reported: Decimal = ZERO  # filled amount reported so far
     filled_before: Decimal = ZERO  # filled by venue orders this one replaced
+    accepted_reported: bool = False
+    canceled: bool = False
     closed_reported: bool = False
 
     @property
@@ -70,8 +73,10 @@ class OrderTracker:
         if venue_id:
             self._add_venue_id(tracked, str(venue_id))
         status = view.get("status")
-        if status != "rejected" and order.status is S.SUBMITTED and venue_id:
-            self.reports.order_accepted(order.client_order_id, str(venue_id))
+        if status != "rejected" and venue_id and not tracked.accepted_reported:
+            tracked.accepted_reported = True
+            if order.status in _NOT_ACKNOWLEDGED:  # reconciliation may have told it already
+                self.reports.order_accepted(order.client_order_id, str(venue_id))
         for trade in view.get("trades") or ():
             if trade.get("id") is not None:
                 self.apply_trade(tracked, trade, now_ms, taker=True)
@@ -97,7 +102,7 @@ class OrderTracker:
         tracked.trade_ids.add(trade_id)
         tracked.reported += fill.amount
         self.reports.order_filled(fill)
-        if tracked.order.status is S.FILLED:
+        if tracked.reported >= tracked.order.amount:
             tracked.closed_reported = True
 
     def reject(self, tracked: TrackedOrder, reason: RejectionReason, detail: str) -> None:
@@ -115,9 +120,10 @@ class OrderTracker:
         coid = order.client_order_id
         detail = str((view.get("info") or {}).get("status") or view.get("status"))
         if closing is S.FILLED:
-            if order.remaining > 0:
+            if tracked.reported < order.amount:
                 return  # the venue says closed but fills are missing: wait for them
         elif closing is S.CANCELED:
+            tracked.canceled = True
             self.reports.order_canceled(coid, f"venue status {detail}")
         elif closing is S.EXPIRED:
             self.reports.order_expired(

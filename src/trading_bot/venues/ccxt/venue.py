@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +47,7 @@ from trading_bot.venues.ccxt.translate import (
     order_type_of,
     side_of,
 )
+from trading_bot.venues.order_rules import invalid_order
 
 S = OrderStatus
 R = RejectionReason
@@ -204,11 +206,19 @@ class CCXTVenue(Venue):
 
     async def _create(self, tracked: TrackedOrder) -> None:
         guard, tracker = self._guard_or_raise(), self._tracker_or_raise()
-        refusal = guard.refusal()
-        if refusal is not None:
-            tracker.reject(tracked, refusal.reason, refusal.detail)
+        order = tracked.order
+        market = self._markets.get(order.symbol)
+        if market is None:
+            tracker.reject(tracked, R.UNKNOWN_ASSET, f"{order.symbol} is not traded here")
             return
-        args = create_args(tracked.order)
+        problem = invalid_order(order, market)  # ccxt would round it quietly: refuse instead
+        if problem is None:
+            refusal = guard.refusal()
+            problem = (refusal.reason, refusal.detail) if refusal is not None else None
+        if problem is not None:
+            tracker.reject(tracked, *problem)
+            return
+        args = create_args(order)
         try:
             view = await guard.once(lambda: self.exchange.create_order(**args))
         except Exception as error:
@@ -272,13 +282,14 @@ class CCXTVenue(Venue):
             )
         except Exception as error:
             reading = guard.classify(error)
-            if reading.outcome is Outcome.NOT_FOUND:
+            if reading.outcome is Outcome.NOT_FOUND and not tracked.closed_reported:
                 # gone already: filled, canceled (perhaps by our own earlier attempt) or never
-                # placed; what the venue says about it settles the cancel
+                # placed; what the venue says about it comes first
                 with contextlib.suppress(VenueQueryError):
                     await self._refresh(tracked)
-            if order.is_open and order.status in (S.PENDING_CANCEL, S.PENDING_UPDATE):
-                self._reports_or_raise().cancel_rejected(coid, reading.reason, reading.detail)
+                if order.status is S.CANCELED or tracked.canceled:
+                    return
+            self._reports_or_raise().cancel_rejected(coid, reading.reason, reading.detail)
             return
         await self._apply(tracked, view)
         if order.is_open and CLOSED_STATUS.get(str(view.get("status"))) is None:
@@ -292,9 +303,27 @@ class CCXTVenue(Venue):
         tracked = tracker.orders.get(coid) or tracker.track(order, self._now())
         new_amount = amount if amount is not None else order.amount
         new_price = price if price is not None else (order.price or order.trigger_price)
-        remaining = new_amount - order.filled_amount
-        if remaining <= 0 or tracked.venue_id is None:
-            reports.modify_rejected(coid, R.INVALID_ORDER, "nothing left to modify")
+        remaining = new_amount - tracked.reported
+        market = self._markets.get(order.symbol)
+        if tracked.venue_id is None or tracked.closed_reported or market is None:
+            reports.modify_rejected(
+                coid, R.ORDER_NOT_FOUND, "the venue has no open order with that id"
+            )
+            return
+        changed = replace(
+            order,
+            amount=remaining,
+            price=new_price if order.order_type.has_limit_price else order.price,
+            trigger_price=order.trigger_price if order.order_type.has_limit_price else new_price,
+        )
+        # a cancel-replace whose new order is refused leaves the old one canceled: check first
+        problem = (
+            invalid_order(changed, market)
+            if remaining > 0
+            else (R.INVALID_ORDER, "nothing left to modify")
+        )
+        if problem is not None:
+            reports.modify_rejected(coid, *problem)
             return
         args = create_args(order)
         try:

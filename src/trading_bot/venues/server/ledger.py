@@ -202,6 +202,9 @@ class VenueLedger:
         self._markets = markets
         self.orders: dict[int, SpotOrder] = {}
         self.by_client_id: dict[str, SpotOrder] = {}
+        # the matching engine knows each order by an id of the server's own (`engine_id`): a
+        # client may reuse its ids, the engine takes each one once
+        self._by_engine_id: dict[str, SpotOrder] = {}
         self.trades: list[SpotTrade] = []
         self.listeners: list[Callable[[UserEvent], None]] = []
         self._next_order_id = 0
@@ -216,6 +219,7 @@ class VenueLedger:
         order.shadowed = self.by_client_id.get(order.client_order_id)
         self.orders[order.order_id] = order
         self.by_client_id[order.client_order_id] = order
+        self._by_engine_id[order.order.client_order_id] = order
         order.pending.insert(0, self._execution_report(order, "NEW"))
 
     def publish(self, order: SpotOrder) -> None:
@@ -231,6 +235,7 @@ class VenueLedger:
     def discard(self, order: SpotOrder) -> None:
         """An order refused before it was answered: it never existed."""
         self.orders.pop(order.order_id, None)
+        self._by_engine_id.pop(order.order.client_order_id, None)
         if self.by_client_id.get(order.client_order_id) is order:
             if order.shadowed is not None:
                 self.by_client_id[order.client_order_id] = order.shadowed
@@ -319,8 +324,8 @@ class VenueLedger:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _order(self, client_order_id: str) -> SpotOrder | None:
-        return self.by_client_id.get(client_order_id)
+    def _order(self, engine_id: str) -> SpotOrder | None:
+        return self._by_engine_id.get(engine_id)
 
     def _close(
         self, client_order_id: str, status: str, reason: RejectionReason | None, detail: str

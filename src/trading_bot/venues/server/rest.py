@@ -421,6 +421,7 @@ def build_app(
                 "were empty/null!",
             )
         cancel_reply: dict[str, Any]
+        canceled = None
         try:
             canceled = await venue.cancel(new.market_id, order_id, client_id)
             cancel_reply = canceled.canceled_reply(
@@ -442,7 +443,7 @@ def build_app(
                 },
             )
         try:
-            placed = await venue.place(new)
+            placed = await venue.place(new, replaces=canceled)
         except BinanceError as error:
             if cancel_ok:
                 raise BinanceError(

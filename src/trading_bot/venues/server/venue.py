@@ -25,13 +25,13 @@ from trading_bot.domain.order import Order
 from trading_bot.engine.clock import Clock
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.loader import load_market_data
+from trading_bot.venues.order_rules import invalid_order
 from trading_bot.venues.server import errors as E
 from trading_bot.venues.server.config import VenueServerConfig
 from trading_bot.venues.server.errors import BinanceError
 from trading_bot.venues.server.ledger import SpotOrder, SpotTrade, VenueLedger
 from trading_bot.venues.server.market_feed import SymbolFeed
 from trading_bot.venues.simulated.exchange import SimulatedExchange
-from trading_bot.venues.simulated.order_rules import invalid_order
 from trading_bot.venues.simulated.pricing import marketable
 from trading_bot.venues.simulated.reservations import worst_fee
 
@@ -140,13 +140,20 @@ class SpotVenue:
 
     # -- orders ---------------------------------------------------------------------------------
 
-    async def place(self, request: NewOrder) -> SpotOrder:
+    async def place(self, request: NewOrder, *, replaces: SpotOrder | None = None) -> SpotOrder:
+        """Take a new order. `replaces`: the order a cancel-replace just canceled, whose client
+        order id the replacement may carry on (it is the same order to the client)."""
         feed = self.feed(request.market_id)
         market = feed.market
         ledger = self.ledger
         client_order_id = request.client_order_id or f"paper-{uuid.uuid4().hex[:22]}"
         existing = ledger.by_client_id.get(client_order_id)
-        if existing is not None and (existing.is_open or self.config.unique_client_order_ids):
+        carried_on = replaces is not None and existing is replaces
+        if (
+            existing is not None
+            and not carried_on
+            and (existing.is_open or self.config.unique_client_order_ids)
+        ):
             raise BinanceError(-2010, E.DUPLICATE_ORDER)
         now = self.clock.now_ms()
         last = feed.price(now)
@@ -158,7 +165,7 @@ class SpotVenue:
                 raise E.filter_failure("LOT_SIZE")
         kind = _DOMAIN_TYPE[request.type]
         order = Order(
-            client_order_id,
+            f"engine-{uuid.uuid4().hex}",  # the engine's own id: see Ledger._by_engine_id
             feed.symbol,
             request.side,
             kind,

@@ -27,9 +27,9 @@ from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.marks import MarkSeries
 from trading_bot.market_data.order_book import BookSeries
 from trading_bot.venues.base import Venue, VenueReports
+from trading_bot.venues.order_rules import invalid_order, rules_problem
 from trading_bot.venues.simulated.account import SimulatedAccount
 from trading_bot.venues.simulated.book_matcher import BookMatcher
-from trading_bot.venues.simulated.order_rules import invalid_order, rules_problem
 from trading_bot.venues.simulated.params import SimulatedExchangeParams
 from trading_bot.venues.simulated.path_matcher import PathMatcher
 from trading_bot.venues.simulated.reservations import Reservations, worst_fee

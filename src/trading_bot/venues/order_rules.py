@@ -1,4 +1,5 @@
-"""What the simulated venue refuses on sight, with the reasons a real venue gives."""
+"""What a venue refuses on sight, with the reasons a real venue gives: the simulated venue
+enforces it, a live venue checks it before sending (ccxt would otherwise round quietly)."""
 
 from __future__ import annotations
 
