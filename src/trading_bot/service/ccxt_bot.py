@@ -87,7 +87,7 @@ async def start_ccxt_bot(loaded: LoadedConfig, venue: CCXTVenue, faults: FaultPl
         await alerter.drain()
 
     running = RunningBot(
-        bot, venue, journal, engine, feed.prices, currency, state.cursors, close=close
+        bot, venue, journal, engine, feed.prices, currency, state.cursors, symbols, close=close
     )
     running.lock = lock
     if engine.url.get_backend_name() == "sqlite":

@@ -75,6 +75,7 @@ class RunningBot:
     prices: PriceView
     currency: str
     cursors: dict[str, str]
+    symbols: list[str]  # the markets the bot trades (valued in snapshots)
     close: Callable[[], Awaitable[None]] | None = None  # a live venue's connections and feed
     checkpointer: WalCheckpointer | None = None  # SQLite stores: folds the log back in a thread
     lock: StoreLock | None = None  # one bot per store: held as long as this object lives
@@ -278,7 +279,7 @@ class PaperService:
                 "re-reads the signals after the last saved position and reconciles with the venue"
             )
             return UNSAVED
-        logger.info("paper bot stopped")
+        logger.info("bot stopped")
         return 0
 
 
@@ -404,7 +405,7 @@ def assemble_paper_bot(
     except PaperSetupError as error:
         raise ServiceSetupError(str(error)) from None
     restore_bot(bot, state, engine)
-    return RunningBot(bot, venue, journal, engine, prices, currency, state.cursors)
+    return RunningBot(bot, venue, journal, engine, prices, currency, state.cursors, symbols)
 
 
 def _save_trading_state(engine: Engine, change: StateChange) -> None:
@@ -452,7 +453,9 @@ def _restore(bot: Bot, state: BotState) -> None:
 
 def _snapshot(running: RunningBot) -> None:
     try:
-        write_snapshot(running.engine, running.bot, running.prices, running.currency)
+        write_snapshot(
+            running.engine, running.bot, running.prices, running.symbols, running.currency
+        )
     except Exception:
         logger.exception("could not write the position/balance snapshot")
 

@@ -6,21 +6,24 @@ timer and at shutdown, not on the hot path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import Engine, insert
 
 from trading_bot.app import Bot
-from trading_bot.market_data.history import HistoricalPrices
+from trading_bot.engine.context import PriceView
 from trading_bot.store.models import BalanceSnapshotRow, EquityPointRow, PositionRow
 from trading_bot.store.upsert import money, upsert
 
 
-def write_snapshot(engine: Engine, bot: Bot, prices: HistoricalPrices, currency: str) -> None:
+def write_snapshot(
+    engine: Engine, bot: Bot, prices: PriceView, symbols: Iterable[str], currency: str
+) -> None:
     now = bot.clock.now_ms()
     portfolio = bot.portfolio
     marks: dict[str, Decimal] = {}
-    for symbol in prices.marks:
+    for symbol in symbols:
         price = prices.last_price(symbol)
         if price is not None:
             marks[symbol] = price
