@@ -29,11 +29,23 @@ EXCHANGE_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def build_client(params: CCXTVenueParams) -> Exchange:
-    """A ccxt.pro exchange (REST and streams in one object) configured from `params`."""
-    exchange_class = getattr(ccxt.pro, params.exchange, None)
-    if exchange_class is None:  # a venue ccxt.pro has no streams for: REST only
+def build_client(params: CCXTVenueParams, *, streams: bool = True) -> Exchange:
+    """A ccxt.pro exchange (REST and streams in one object) configured from `params`; with
+    `streams=False`, or for a venue ccxt.pro does not cover, the REST-only async client."""
+    exchange_class = getattr(ccxt.pro, params.exchange, None) if streams else None
+    if exchange_class is None:
         exchange_class = getattr(ccxt.async_support, params.exchange)
+    exchange = exchange_class(client_config(params))
+    exchange.number = str  # amounts and prices as the venue wrote them: Decimal, exactly
+    if params.sandbox:
+        exchange.set_sandbox_mode(True)
+    if params.api_url or params.ws_url:
+        point_at(exchange, params.api_url, params.ws_url)
+    return exchange
+
+
+def client_config(params: CCXTVenueParams) -> dict[str, Any]:
+    """The ccxt constructor options `params` ask for, keys included."""
     credentials = params.credentials
     config: dict[str, Any] = {
         "enableRateLimit": True,
@@ -54,13 +66,7 @@ def build_client(params: CCXTVenueParams) -> Exchange:
     ):
         if secret is not None:
             config[key] = secret.get_secret_value()
-    exchange = exchange_class(config)
-    exchange.number = str  # amounts and prices as the venue wrote them: Decimal, exactly
-    if params.sandbox:
-        exchange.set_sandbox_mode(True)
-    if params.api_url or params.ws_url:
-        point_at(exchange, params.api_url, params.ws_url)
-    return exchange
+    return config
 
 
 def point_at(exchange: Exchange, api_url: str | None, ws_url: str | None) -> None:

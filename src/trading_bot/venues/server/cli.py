@@ -64,7 +64,7 @@ async def _serve(config: VenueServerConfig) -> None:
     )
     logger.info(
         "point ccxt at it:\n"
-        "    from trading_bot.venues.server.ccxt_urls import binance_client\n"
+        "    from trading_bot.venues.server.testing import binance_client\n"
         "    exchange = binance_client({!r}, {!r}, api_key=..., secret=..., pro=True)\n"
         "  or in the bot's config: exchange: {{class: ccxt, params: {{exchange: binance, "
         "api_url: {}, ws_url: {}}}}}",
