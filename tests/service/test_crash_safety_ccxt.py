@@ -38,15 +38,16 @@ from sqlalchemy import create_engine, text
 from tests.conftest import EXAMPLES
 from tests.service.rig import alternating_signal, append_lines, sigkill, start_run
 
-SIGNALS = 16
+SIGNALS = 24
 KEY, SECRET = "crash-test-key", "crash-test-secret-0123456789"
 SYMBOL = "BTC/USDT"
-# `after_intent_commit:1`: the bot kills itself once the batch's intents are on disk;
+# `after_intent_commit`: the bot kills itself once the batch's intents are on disk;
 # `reply_lost`: the venue takes the order and holds its reply until the bot is killed;
 # None: a kill at a random moment (during start-up, between signals, mid-request)
-SCENARIOS = ["after_intent_commit:1", "reply_lost", None, "after_intent_commit:1", None,
+SCENARIOS = ["after_intent_commit", "reply_lost", None, "after_intent_commit", None,
              "reply_lost", None, None]  # fmt: skip
 DEADLINE_S = 30
+LOCAL = ["--host", "127.0.0.1", "--port", "0"]  # any free port
 HTTP = build_opener(ProxyHandler({}))  # 127.0.0.1 only: never through a proxy
 
 
@@ -102,8 +103,7 @@ def venue_server(tmp_path: Path) -> Iterator[VenueProcess]:
     log = tmp_path / "venue.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "trading_bot", "venue", "serve", "-c", str(path)]
-            + ["--host", "127.0.0.1", "--port", "0"],
+            [sys.executable, "-m", "trading_bot", "venue", "serve", "-c", str(path), *LOCAL],
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
@@ -154,7 +154,7 @@ def _bot_config(tmp_path: Path, venue: VenueProcess) -> Path:
             ]
         },
         "store": {"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
-        "recovery": {"reconcile_interval_s": 0.7, "snapshot_interval_s": 1},
+        "recovery": {"reconcile_interval_s": 0.3, "snapshot_interval_s": 1},
         "logging": {"level": "INFO"},
     }
     path = tmp_path / "live.yaml"
@@ -204,7 +204,7 @@ def _wait_for(probe: Callable[[], Any], timeout_s: float, failure: Callable[[], 
         value = probe()
         if value:
             return value
-        time.sleep(0.05)
+        time.sleep(0.02)
     raise AssertionError(failure())
 
 
@@ -217,14 +217,22 @@ def _store_rows(tmp_path: Path, query: str) -> list[Any]:
         engine.dispose()
 
 
-def _orders_in(tmp_path: Path, status: str) -> set[str]:
-    rows = _store_rows(tmp_path, f"SELECT client_order_id FROM orders WHERE status = '{status}'")
+def _orders_in(tmp_path: Path, *statuses: str) -> set[str]:
+    listed = ", ".join(f"'{status}'" for status in statuses)
+    rows = _store_rows(tmp_path, f"SELECT client_order_id FROM orders WHERE status IN ({listed})")
     return {row.client_order_id for row in rows}
+
+
+def _venue_client_ids(venue: VenueProcess) -> set[str]:
+    orders = venue.signed("/api/v3/allOrders", symbol="BTCUSDT", limit=1000)
+    return {order["clientOrderId"] for order in orders}
 
 
 def _done(tmp_path: Path, venue: VenueProcess) -> bool:
     try:
-        executed = _store_rows(tmp_path, "SELECT count(*) AS n FROM signals WHERE status = 'executed'")
+        executed = _store_rows(
+            tmp_path, "SELECT count(*) AS n FROM signals WHERE status = 'executed'"
+        )
         still_open = _store_rows(
             tmp_path,
             "SELECT count(*) AS n FROM orders WHERE status NOT IN "
@@ -239,70 +247,101 @@ def _done(tmp_path: Path, venue: VenueProcess) -> bool:
     )
 
 
+class CrashRun:
+    """The bot's runs against one venue and one store, each ended by a kind of crash, with
+    what each crash left in flight."""
+
+    def __init__(self, tmp_path: Path, venue: VenueProcess) -> None:
+        self.tmp_path = tmp_path
+        self.venue = venue
+        self.bots = Bots(tmp_path, _bot_config(tmp_path, venue))
+        self.signals = tmp_path / "signals.jsonl"
+        self.signals.touch()
+        self.unsent_at_kill: set[str] = set()  # intents committed, not sent
+        self.reply_lost: set[str] = set()  # taken by the venue, the bot never heard back
+
+    def die_after_intent_commit(self, batch: list[str]) -> None:
+        append_lines(self.signals, batch)  # there at start: the bot dies at the point
+        process = self.bots.start("after_intent_commit:1")
+        _wait_for(lambda: process.poll() is not None, 30, self.bots.log)
+        assert process.returncode == -signal.SIGKILL, self.bots.log()
+        self.unsent_at_kill |= _orders_in(self.tmp_path, "initialized")
+
+    def lose_reply(self, batch: list[str]) -> None:
+        self.bots.start()
+        self.bots.wait_running()
+        hits = len(self.venue.admin("GET")["hits"])
+        rule = {"kind": "timeout_after_accept", "method": "POST", "path": "/api/v3/order"}
+        self.venue.admin("POST", rule | {"count": 1, "delay_s": 8})
+        append_lines(self.signals, batch)
+        _wait_for(lambda: len(self.venue.admin("GET")["hits"]) > hits, 15, self.bots.log)
+        self.bots.kill()  # at once: before the order's stream events reach the bot
+        in_flight = _orders_in(self.tmp_path, "initialized", "submitted")
+        if in_flight:  # else its stream events were faster than the kill
+            self.reply_lost |= _wait_for(
+                lambda: _venue_client_ids(self.venue) & in_flight, 10, self.bots.log
+            )
+
+    def kill_at_random(self, batch: list[str], rng: random.Random) -> None:
+        self.bots.start()
+        time.sleep(rng.uniform(0.0, 2.5))  # sometimes still starting
+        append_lines(self.signals, batch)
+        time.sleep(rng.uniform(0.05, 1.0))
+        self.bots.kill()
+
+    def run_to_the_end(self, pending: list[str]) -> None:
+        """A last run that is not killed: the rest of the signals stream in while it runs
+        (periodic reconciliations meet orders in flight), then SIGTERM once all is done."""
+        process = self.bots.start()
+        self.bots.wait_running()
+        for start in range(0, len(pending), 2):
+            append_lines(self.signals, pending[start : start + 2])
+            time.sleep(0.15)
+        _wait_for(
+            lambda: _done(self.tmp_path, self.venue) or process.poll() is not None,
+            DEADLINE_S,
+            self.bots.log,
+        )
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        assert process.returncode == 0, self.bots.log()
+        assert _done(self.tmp_path, self.venue), self.bots.log()
+
+
 def test_sigkill_through_ccxt_against_the_venue_server_loses_and_duplicates_nothing(
     tmp_path: Path,
 ) -> None:
     rng = random.Random(20261126)
-    signals_file = tmp_path / "signals.jsonl"
-    signals_file.touch()
     pending = [alternating_signal(i, SYMBOL) for i in range(SIGNALS)]
     sent: list[str] = []
     duplicates = 0
-    unsent_at_kill: set[str] = set()  # intents committed, not sent: recovery must send them
-    reply_lost: set[str] = set()  # sent, the venue took them, the bot never heard back
     with venue_server(tmp_path) as venue:
-        bots = Bots(tmp_path, _bot_config(tmp_path, venue))
+        crashes = CrashRun(tmp_path, venue)
         try:
             for scenario in SCENARIOS:
                 batch = [pending.pop(0) for _ in range(min(len(pending), rng.randint(1, 2)))]
                 if sent and rng.random() < 0.4:
                     batch.append(rng.choice(sent))  # a detector re-sending: a duplicate
                     duplicates += 1
-                if scenario is not None and scenario.startswith("after_intent_commit"):
-                    append_lines(signals_file, batch)  # there at start: it dies at the point
-                    process = bots.start(scenario)
-                    _wait_for(lambda: process.poll() is not None, 30, bots.log)
-                    assert process.returncode == -signal.SIGKILL, bots.log()
-                    unsent_at_kill |= _orders_in(tmp_path, "initialized")
+                if scenario == "after_intent_commit":
+                    crashes.die_after_intent_commit(batch)
                 elif scenario == "reply_lost":
-                    bots.start()
-                    bots.wait_running()
-                    hits = len(venue.admin("GET")["hits"])
-                    venue.admin(
-                        "POST",
-                        {"kind": "timeout_after_accept", "method": "POST",
-                         "path": "/api/v3/order", "count": 1, "delay_s": 8},
-                    )  # fmt: skip
-                    append_lines(signals_file, batch)
-                    _wait_for(lambda: len(venue.admin("GET")["hits"]) > hits, 15, bots.log)
-                    time.sleep(0.3)  # the bot's journal has the order as sent
-                    bots.kill()
-                    reply_lost |= _orders_in(tmp_path, "submitted")
+                    crashes.lose_reply(batch)
                 else:
-                    bots.start()
-                    time.sleep(rng.uniform(0.0, 3.0))  # sometimes still starting
-                    append_lines(signals_file, batch)
-                    time.sleep(rng.uniform(0.05, 1.0))
-                    bots.kill()
+                    crashes.kill_at_random(batch, rng)
                 sent += [line for line in batch if line not in sent]
-            append_lines(signals_file, pending)
-            sent += pending
-            assert unsent_at_kill, "no kill hit an intent committed but not sent"
-            assert reply_lost, "no kill hit an order whose reply was lost"
-
-            process = bots.start()
-            bots.wait_running()
-            _wait_for(lambda: _done(tmp_path, venue) or process.poll() is not None, DEADLINE_S,
-                      bots.log)  # fmt: skip
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-            assert process.returncode == 0, bots.log()
-            assert _done(tmp_path, venue), bots.log()
+            assert crashes.unsent_at_kill, "no kill hit an intent committed but not sent"
+            assert crashes.reply_lost, "no kill hit an order whose reply was lost"
+            crashes.run_to_the_end(pending)
             venue_orders = venue.signed("/api/v3/allOrders", symbol="BTCUSDT", limit=1000)
             venue_trades = venue.signed("/api/v3/myTrades", symbol="BTCUSDT", limit=1000)
             account = venue.signed("/api/v3/account")
         finally:
-            bots.stop_all()
+            crashes.bots.stop_all()
+    unsent_at_kill, reply_lost = crashes.unsent_at_kill, crashes.reply_lost
+    logs = "".join(log.read_text(errors="replace") for log in crashes.bots.logs)
+    for trouble in ("UNEXPLAINED", "order anomaly", "Traceback"):
+        assert trouble not in logs, [line for line in logs.splitlines() if trouble in line]
 
     statuses = Counter(r.status for r in _store_rows(tmp_path, "SELECT status FROM signals"))
     assert statuses == {"executed": SIGNALS}
@@ -314,7 +353,8 @@ def test_sigkill_through_ccxt_against_the_venue_server_loses_and_duplicates_noth
     bot_orders = {
         r.client_order_id: r
         for r in _store_rows(
-            tmp_path, "SELECT client_order_id, signal_id, status, venue_order_id, filled_amount FROM orders"
+            tmp_path,
+            "SELECT client_order_id, signal_id, status, venue_order_id, filled_amount FROM orders",
         )
     }
     assert set(placed) == set(bot_orders)
@@ -327,8 +367,12 @@ def test_sigkill_through_ccxt_against_the_venue_server_loses_and_duplicates_noth
 
     # the bot's fills are the venue's trades, one for one, and its books equal the venue's
     coid_of = {str(o["orderId"]): o["clientOrderId"] for o in venue_orders}
-    fills = _store_rows(tmp_path, "SELECT client_order_id, trade_id, side, amount, price, fee, fee_asset FROM fills")
-    assert {(f.client_order_id, f.trade_id, Decimal(f.amount), Decimal(f.price)) for f in fills} == {
+    fills = _store_rows(
+        tmp_path, "SELECT client_order_id, trade_id, side, amount, price, fee, fee_asset FROM fills"
+    )
+    assert {
+        (f.client_order_id, f.trade_id, Decimal(f.amount), Decimal(f.price)) for f in fills
+    } == {
         (coid_of[str(t["orderId"])], str(t["id"]), Decimal(t["qty"]), Decimal(t["price"]))
         for t in venue_trades
     }
@@ -347,12 +391,17 @@ def test_sigkill_through_ccxt_against_the_venue_server_loses_and_duplicates_noth
     }
     assert {k: v for k, v in books.items() if v} == at_venue
 
-    # every restart reconciled: an unsent intent was sent by recovery (once: see above), an
-    # order whose reply was lost was found by its client order id, never sent again
-    reports = [json.loads(r.report) for r in _store_rows(tmp_path, "SELECT report FROM recovery_runs")]
+    # every restart reconciled. An intent committed but not sent was sent by recovery (once:
+    # see above); an order whose reply was lost was found by its client order id and never
+    # sent again. A restart killed during its own reconciliation saves no report: what it
+    # sent, the next restart finds at the venue.
+    reports = [
+        json.loads(r.report) for r in _store_rows(tmp_path, "SELECT report FROM recovery_runs")
+    ]
     assert all(r["ok"] for r in reports), [r for r in reports if not r["ok"]]
     resent = {coid for r in reports for coid in r["resent"]}
-    assert unsent_at_kill <= resent
-    assert not reply_lost & resent
     found = {line.split()[0].rstrip(":") for r in reports for line in r["orders_updated"]}
-    assert reply_lost <= found
+    assert unsent_at_kill & resent
+    assert unsent_at_kill <= resent | found
+    assert reply_lost & found
+    assert not reply_lost & resent
