@@ -129,7 +129,7 @@ def _url_in(log: str) -> str | None:
     return log.split(marker, 1)[1].split()[0] if marker in log else None
 
 
-def _bot_config(tmp_path: Path, venue: VenueProcess) -> Path:
+def _bot_config(tmp_path: Path, venue: VenueProcess, *, streams: bool) -> Path:
     config = {
         "mode": "paper",
         "exchange": {
@@ -143,6 +143,7 @@ def _bot_config(tmp_path: Path, venue: VenueProcess) -> Path:
                 "recv_window_ms": 1000,  # "not found" is final 3 s after a send
                 "timeout_ms": 3000,
                 "poll_interval_s": 0.5,
+                "use_websocket": streams,  # else order updates come from polling only
             },
         },
         "intake": {
@@ -157,17 +158,19 @@ def _bot_config(tmp_path: Path, venue: VenueProcess) -> Path:
         "recovery": {"reconcile_interval_s": 0.3, "snapshot_interval_s": 1},
         "logging": {"level": "INFO"},
     }
-    path = tmp_path / "live.yaml"
+    path = tmp_path / f"live-{'streams' if streams else 'polling'}.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
 
 
 class Bots:
-    """The bot's runs, each with its own log file (read while it runs, kept for failures)."""
+    """The bot's runs, each with its own log file (read while it runs, kept for failures).
+    Runs take turns: order updates from ccxt.pro streams, then from REST polling only (where
+    every answer the bot gets is late)."""
 
-    def __init__(self, tmp_path: Path, config: Path) -> None:
+    def __init__(self, tmp_path: Path, configs: list[Path]) -> None:
         self.tmp_path = tmp_path
-        self.config = config
+        self.configs = configs
         self.logs: list[Path] = []
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -175,7 +178,8 @@ class Bots:
         log = self.tmp_path / f"bot-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as stderr:
-            self.process = start_run(self.config, fault, stderr=stderr)
+            config = self.configs[(len(self.logs) - 1) % len(self.configs)]
+            self.process = start_run(config, fault, stderr=stderr)
         return self.process
 
     def log(self) -> str:
@@ -254,7 +258,8 @@ class CrashRun:
     def __init__(self, tmp_path: Path, venue: VenueProcess) -> None:
         self.tmp_path = tmp_path
         self.venue = venue
-        self.bots = Bots(tmp_path, _bot_config(tmp_path, venue))
+        configs = [_bot_config(tmp_path, venue, streams=streams) for streams in (True, False)]
+        self.bots = Bots(tmp_path, configs)
         self.signals = tmp_path / "signals.jsonl"
         self.signals.touch()
         self.unsent_at_kill: set[str] = set()  # intents committed, not sent
@@ -266,6 +271,10 @@ class CrashRun:
         _wait_for(lambda: process.poll() is not None, 30, self.bots.log)
         assert process.returncode == -signal.SIGKILL, self.bots.log()
         self.unsent_at_kill |= _orders_in(self.tmp_path, "initialized")
+        # the restart sends them: the venue executes the first at once and answers late, so
+        # the restart's reconciliation sees the venue's balances move before the bot hears
+        rule = {"kind": "timeout_after_accept", "method": "POST", "path": "/api/v3/order"}
+        self.venue.admin("POST", rule | {"count": 1, "delay_s": 1.5})
 
     def lose_reply(self, batch: list[str]) -> None:
         self.bots.start()
