@@ -3,11 +3,14 @@ cases can be staged exactly (the subprocess crash test covers the real thing).""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Engine
 
@@ -64,3 +67,50 @@ def launch_run(config: Path) -> subprocess.Popen[bytes]:
         seen += line
     assert b"bot running: mode" in seen, seen.decode()
     return bot
+
+
+# -- a real `trading-bot run` process killed and restarted (the crash tests) --------------------
+
+
+def alternating_signal(i: int, asset: str = "BTC/USD") -> str:
+    """The i-th signal of a crash test: buys and sells taking turns, sizes 0.01 to 0.05."""
+    return json.dumps(
+        {
+            "signal_id": f"sig-{i:03d}",
+            "asset": asset,
+            "side": "buy" if i % 2 == 0 else "sell",
+            "size": f"0.0{1 + i % 5}",
+            "source": "crash-test",
+            "strategy": "alternating",
+        }
+    )
+
+
+def start_run(
+    config: Path, fault: str | None = None, *, stderr: IO[bytes] | int = subprocess.PIPE
+) -> subprocess.Popen[bytes]:
+    """`trading-bot run` in its own process; `fault` sets TRADING_BOT_FAULT (it kills itself
+    there), never inherited from the test's environment."""
+    env = {k: v for k, v in os.environ.items() if k != "TRADING_BOT_FAULT"}
+    if fault:
+        env["TRADING_BOT_FAULT"] = fault
+    return subprocess.Popen(
+        [sys.executable, "-m", "trading_bot", "run", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+
+
+def sigkill(process: subprocess.Popen[bytes]) -> bytes:
+    """Kill with SIGKILL (unless it died already); what it wrote to a piped stderr."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+    _, stderr = process.communicate(timeout=30)
+    return stderr or b""
+
+
+def append_lines(path: Path, lines: list[str]) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line + "\n")

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +22,7 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from tests.conftest import EXAMPLES
+from tests.service.rig import alternating_signal, append_lines, sigkill, start_run
 
 SIGNALS = 60
 KILLS = 22
@@ -62,46 +61,6 @@ def _config(tmp_path: Path, store_url: str) -> Path:
     return path
 
 
-def _signal(i: int) -> str:
-    side = "buy" if i % 2 == 0 else "sell"
-    size = f"0.0{1 + i % 5}"
-    return json.dumps(
-        {
-            "signal_id": f"sig-{i:03d}",
-            "asset": "BTC/USD",
-            "side": side,
-            "size": size,
-            "source": "crash-test",
-            "strategy": "alternating",
-        }
-    )
-
-
-def _start(config: Path, fault: str | None = None) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k != "TRADING_BOT_FAULT"}
-    if fault:
-        env["TRADING_BOT_FAULT"] = fault
-    return subprocess.Popen(
-        [sys.executable, "-m", "trading_bot", "run", "--config", str(config)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
-def _kill(process: subprocess.Popen[bytes]) -> bytes:
-    if process.poll() is None:
-        process.send_signal(signal.SIGKILL)
-    _, stderr = process.communicate(timeout=30)
-    return stderr
-
-
-def _append(path: Path, lines: list[str]) -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        for line in lines:
-            handle.write(line + "\n")
-
-
 def _done(url: str) -> bool:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:
@@ -129,7 +88,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     config = _config(tmp_path, store_url)
     signals_file = tmp_path / "signals.jsonl"
     signals_file.touch()
-    pending = [_signal(i) for i in range(SIGNALS)]
+    pending = [alternating_signal(i) for i in range(SIGNALS)]
     sent: list[str] = []
     duplicates = 0
     faults = ["after_intent_commit:1", "after_venue_commit:1", "after_intent_commit:2",
@@ -143,23 +102,23 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
             duplicates += 1
         if fault:
             # the signals are there at start: the process kills itself at the fault point
-            _append(signals_file, batch)
-            process = _start(config, fault)
+            append_lines(signals_file, batch)
+            process = start_run(config, fault)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=6)
         else:
-            process = _start(config)
+            process = start_run(config)
             time.sleep(rng.uniform(0.0, 1.5))  # sometimes still starting, sometimes running
-            _append(signals_file, batch)
+            append_lines(signals_file, batch)
             time.sleep(rng.uniform(0.05, 1.0))
         sent += [line for line in batch if line not in sent]
-        stderr = _kill(process)
+        stderr = sigkill(process)
         assert b"Traceback" not in stderr, stderr.decode(errors="replace")
         kills += 1
-    _append(signals_file, pending)
+    append_lines(signals_file, pending)
     sent += pending
 
-    process = _start(config)
+    process = start_run(config)
     assert process.stderr is not None
     started = b""
     while b"bot running: mode" not in started:  # past start-up: SIGTERM then stops it cleanly

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from trading_bot.engine.kernel import TradingKernel
 
 S = OrderStatus
+BALANCE_CHECKS = 5  # balances asked this often at most while orders are open and they differ
+BALANCE_RECHECK_S = 0.25  # times the attempt number: about 2.5 s in all
 _STOPS = {OrderType.STOP_MARKET, OrderType.STOP_LIMIT}
 
 
@@ -122,8 +124,7 @@ class Reconciler:
             for record in self._kernel.ledger.records():
                 if self._kernel.resume(record):
                     report.resumed_signals.append(f"{record.source}/{record.signal_id}")
-        venue_balances = await self._ask(self._venue.fetch_balances)
-        self._compare_balances(venue_balances, report)
+        await self._compare_balances(report)
         self._find_unprotected(report)
         # an unprotected position is logged when it appears, not at every interval
         new = [p for p in report.unprotected_positions if p not in self._unprotected_seen]
@@ -199,7 +200,9 @@ class Reconciler:
         elif snapshot.status.is_open and order.status is S.PENDING_UPDATE:
             order.restore_after_pending()
             orders.record(order, "modify_unconfirmed", "the venue kept the order as it was")
-        if order.filled_amount != snapshot.filled:
+        # more than the snapshot counts is not a contradiction: fills reported by the venue
+        # since it answered (a live venue's streams) are already applied
+        if order.filled_amount < snapshot.filled:
             report.unexplained.append(
                 f"order {coid}: the venue reports {snapshot.filled} filled, its fills add up to "
                 f"{order.filled_amount}"
@@ -239,12 +242,33 @@ class Reconciler:
 
     # -- the account ----------------------------------------------------------------------------
 
-    def _compare_balances(self, venue: dict[str, Decimal], report: ReconciliationReport) -> None:
-        bot = self._kernel.portfolio.balances
-        for asset in sorted(set(bot) | set(venue)):
-            ours, theirs = bot.get(asset, Decimal(0)), venue.get(asset, Decimal(0))
-            if ours != theirs:
-                report.balance_differences[asset] = (ours, theirs)
+    async def _compare_balances(self, report: ReconciliationReport) -> None:
+        """Balances differ while the venue has executed a fill the bot has not heard of yet:
+        an order just sent (recovery sends some itself) whose answer is on its way, or a
+        resting order filling now. A live venue's answers arrive asynchronously, so while
+        orders are open a difference is checked again after asking the venue about each of
+        them; only a difference that outlasts that is reported."""
+        for attempt in range(BALANCE_CHECKS):
+            venue = await self._ask(self._venue.fetch_balances)
+            report.balance_differences.clear()
+            bot = self._kernel.portfolio.balances
+            for asset in sorted(set(bot) | set(venue)):
+                ours, theirs = bot.get(asset, Decimal(0)), venue.get(asset, Decimal(0))
+                if ours != theirs:
+                    report.balance_differences[asset] = (ours, theirs)
+            open_orders = self._kernel.orders.open_orders()
+            if not report.balance_differences or not open_orders:
+                return
+            if attempt == BALANCE_CHECKS - 1:
+                return
+            await asyncio.sleep(BALANCE_RECHECK_S * (attempt + 1))
+            for order in open_orders:
+                if order.is_open:
+                    snapshot = await self._ask(
+                        self._venue.fetch_order, order.client_order_id, order.symbol
+                    )
+                    if snapshot is not None:
+                        self._apply(order, snapshot, report)
 
     def _find_unprotected(self, report: ReconciliationReport) -> None:
         orders = self._kernel.orders

@@ -16,6 +16,7 @@ from loguru import logger
 from trading_bot.app import build_bot
 from trading_bot.config.loader import LoadedConfig
 from trading_bot.domain.market import split_symbol
+from trading_bot.domain.order_status import OrderStatus
 from trading_bot.engine.clock import LiveClock
 from trading_bot.market_data.live.feed import LiveMarketFeed
 from trading_bot.monitoring.alerts import Alerter, AlertLevel
@@ -78,8 +79,12 @@ async def start_ccxt_bot(loaded: LoadedConfig, venue: CCXTVenue, faults: FaultPl
         valuation_currency=currency,
     )
     restore_bot(bot, state, engine)
+    # An order whose sending was never recorded is followed only once reconciliation has
+    # asked the venue about it (`follow_open_orders`): a stream update for it before then
+    # would be an acceptance of an order the bot does not know it sent.
     for order in bot.kernel.orders.open_orders():
-        venue.follow(order)
+        if order.status is not OrderStatus.INITIALIZED:
+            venue.follow(order)
 
     async def close() -> None:
         await feed.stop()

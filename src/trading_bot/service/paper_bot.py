@@ -134,6 +134,9 @@ class PaperService:
         if not report.ok:
             logger.error("start refused: the books do not agree with the venue (see the report)")
             return report
+        if isinstance(running.venue, CCXTVenue):
+            for order in running.bot.kernel.orders.open_orders():  # found at the venue by
+                running.venue.follow(order)  # reconciliation: reported on from now on
         config = self.loaded.config
         self._apply_trading_command()  # one issued while the bot was down, before any signal
         gate = IntakeGate(
