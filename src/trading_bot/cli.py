@@ -296,17 +296,18 @@ def run(
     password = url_password(loaded.config.store.url)
     secrets = loaded.secrets | ({password} if password else set())
     try:
-        configure_logging(loaded.config.logging, secrets=secrets)
+        masker = configure_logging(loaded.config.logging, secrets=secrets)
     except OSError as error:
         raise _fail(f"logging.file: cannot open {error.filename}: {error.strerror}") from None
     for warning in loaded.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {masker.mask(warning)}", highlight=False)
     # until the event loop takes over SIGTERM, it stops the start-up like Ctrl-C does
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = asyncio.run(_run_until_signal(loaded))
     except (ServiceSetupError, StoreError) as error:
-        raise _fail(str(error)) from None
+        # masked like the log: a start-up error may name a URL with a password in it
+        raise _fail(masker.mask(str(error))) from None
     except KeyboardInterrupt:
         err.print("stopped during start-up; the next start reconciles and carries on")
         raise typer.Exit(INTERRUPTED) from None

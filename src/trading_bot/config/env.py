@@ -78,5 +78,16 @@ def substitute(
     return _PATTERN.sub(replace, value)
 
 
+def referenced_variables(value: Any) -> set[str]:
+    """Names of the variables `value` (parsed YAML) refers to as `${NAME}`."""
+    if isinstance(value, dict):
+        return set().union(*(referenced_variables(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(referenced_variables(v) for v in value))
+    if not isinstance(value, str):
+        return set()
+    return {match.group(1) for match in _PATTERN.finditer(value) if match.group(1)}
+
+
 def process_environ() -> dict[str, str]:
     return dict(os.environ)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,28 @@ _SECRET_KEY = re.compile(
 )
 
 
+# environment variable names (BINANCE_API_SECRET); not WEBHOOK_PORT, which is no secret
+_SECRET_VARIABLE = re.compile(
+    r"(api_?key|apikey|secret|password|passwd|passphrase|token|private_?key|credential)", re.I
+)
+
+
+def is_secret_variable(name: str) -> bool:
+    """The value of a variable named like this is masked wherever the config uses it."""
+    return bool(_SECRET_VARIABLE.search(name))
+
+
 def is_secret_key(path: str) -> bool:
     """Values under keys like these are never echoed back in an error."""
     return bool(_SECRET_KEY.search(path))
+
+
+def masked(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret value as ***, in any letter case (a validator may have
+    upper-cased it, as `logging.level` does)."""
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,21 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from trading_bot.config.env import EnvFileError, load_env_files, process_environ, substitute
+from trading_bot.config.env import (
+    EnvFileError,
+    load_env_files,
+    process_environ,
+    referenced_variables,
+    substitute,
+)
 from trading_bot.config.errors import (
     URL_PASSWORD,
     ConfigError,
     ConfigIssue,
     is_secret_key,
+    is_secret_variable,
     issues_from_validation,
+    masked,
 )
 from trading_bot.config.models import (
     BotConfig,
@@ -108,7 +116,7 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
     issues: list[ConfigIssue] = []
     data = substitute(raw, environ, issues, "")
     substitution_issues = list(issues)
-    secrets = _secret_values(raw, data)
+    secrets = _secret_values(raw, data) | _secret_variables(raw, environ)
     config: BotConfig | None = None
     try:
         config = BotConfig.model_validate(data)
@@ -138,7 +146,12 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
         # A value already reported as an unset ${VAR} is not reported again as invalid.
         unset = {issue.path.lower() for issue in substitution_issues}
         extra = [i for i in issues[len(substitution_issues) :] if i.path.lower() not in unset]
-        raise ConfigError(source, substitution_issues + extra)
+        # a secret given under the wrong key is not echoed back either
+        shown = [
+            ConfigIssue(issue.path, masked(issue.message, secrets), issue.planned)
+            for issue in substitution_issues + extra
+        ]
+        raise ConfigError(source, shown)
     warnings: list[str] = []
     _warn_unshipped(config, warnings)
     _warn_shared_namespace(sources, warnings)
@@ -304,6 +317,16 @@ def _secret_values(raw: object, substituted: object, path: str = "") -> set[str]
     elif isinstance(substituted, str):
         found |= _url_credentials(substituted)
     return found
+
+
+def _secret_variables(raw: object, environ: dict[str, str]) -> set[str]:
+    """Values of the `${VAR}`s with secret-looking names (BINANCE_API_SECRET...) wherever the
+    config uses them: a key set under the wrong name is a secret all the same."""
+    return {
+        environ[name]
+        for name in referenced_variables(raw)
+        if is_secret_variable(name) and environ.get(name)
+    }
 
 
 def _url_credentials(value: str) -> set[str]:

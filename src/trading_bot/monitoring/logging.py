@@ -7,6 +7,7 @@ into a message.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
@@ -29,7 +30,10 @@ class SecretMasker:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Longest first, so a secret that contains another is masked whole. Very short values
         # would mask ordinary words, so they are not treated as secrets.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        kept = {s for s in secrets if len(s) >= 4}
+        # JSON logs write a secret with `"` or `\` in it escaped: that form is masked too
+        escaped = {json.dumps(s, ensure_ascii=ascii)[1:-1] for s in kept for ascii in (False, True)}
+        self._secrets = sorted(kept | escaped, key=len, reverse=True)
 
     def mask(self, text: str) -> str:
         for secret in self._secrets:

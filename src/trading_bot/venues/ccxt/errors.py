@@ -76,6 +76,8 @@ REFINED_BY_TEXT: tuple[tuple[str, RejectionReason], ...] = (
 _BANNED = re.compile(r"(?:^|\s)418(?:\s|$)")
 _BANNED_UNTIL = re.compile(r"banned until (\d{13})")
 _URL_QUERY = re.compile(r"(\b[a-z]+://[^\s?]+)\?\S*", re.IGNORECASE)
+# `user:password@` of a URL (a proxy's, or a venue URL given with credentials)
+_URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#@]+@", re.IGNORECASE)
 
 
 def classify(error: Exception, secrets: frozenset[str] = frozenset()) -> VenueError:
@@ -99,9 +101,10 @@ def banned_until_ms(error: Exception) -> int | None:
 
 def describe(error: Exception, secrets: frozenset[str] = frozenset()) -> str:
     """The exception as one line for logs and rejection details: the class name and the
-    venue's text, with query strings (signatures, timestamps, keys some venues put there) and
-    any secret value removed."""
-    text = _URL_QUERY.sub(r"\1?…", str(error)).replace("\n", " ").strip()
+    venue's text, with query strings (signatures, timestamps, keys some venues put there), a
+    URL's user and password and any secret value removed."""
+    text = _URL_QUERY.sub(r"\1?…", str(error))
+    text = _URL_USERINFO.sub(r"\1***@", text).replace("\n", " ").strip()
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
