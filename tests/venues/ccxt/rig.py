@@ -33,6 +33,7 @@ from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.clock import LiveClock
 from trading_bot.orders.manager import OrderManager
+from trading_bot.venues.ccxt.guard import RequestGuard
 from trading_bot.venues.ccxt.venue import CCXTVenue
 from trading_bot.venues.server import VenueServerConfig, running_venue_server
 from trading_bot.venues.server.server import VenueServer
@@ -103,6 +104,11 @@ class LiveRig:
     def reports(self) -> RecordingReports:
         return self.manager.recorded
 
+    @property
+    def guard(self) -> RequestGuard:
+        assert self.venue._guard is not None
+        return self.venue._guard
+
     # -- orders ---------------------------------------------------------------------------------
 
     def order(
@@ -140,10 +146,15 @@ class LiveRig:
 
     def order_requests(self) -> int:
         """How many order creates reached the server (answered, faulted or dropped)."""
-        return sum(1 for method, path in self.server.faults.requests if (method, path) == (
-            "POST",
-            ORDER_PATH,
-        ))
+        return sum(
+            1
+            for method, path in self.server.faults.requests
+            if (method, path)
+            == (
+                "POST",
+                ORDER_PATH,
+            )
+        )
 
     # -- waiting --------------------------------------------------------------------------------
 

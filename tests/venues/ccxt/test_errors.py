@@ -11,7 +11,6 @@ from trading_bot.domain.rejections import RejectionReason
 from trading_bot.venues.ccxt.errors import Outcome, banned_until_ms, classify, describe
 
 R = RejectionReason
-O = Outcome
 
 
 @pytest.mark.parametrize(
@@ -22,81 +21,101 @@ O = Outcome
                 'binance {"code":-2010,"msg":"Account has insufficient balance for requested '
                 'action."}'
             ),
-            O.REFUSED,
+            Outcome.REFUSED,
             R.INSUFFICIENT_BALANCE,
         ),
         (
             ccxt.OrderImmediatelyFillable(
                 'binance {"code":-2010,"msg":"Order would immediately match and take."}'
             ),
-            O.REFUSED,
+            Outcome.REFUSED,
             R.POST_ONLY_WOULD_CROSS,
         ),
-        (ccxt.BadSymbol('binance {"code":-1121,"msg":"Invalid symbol."}'), O.REFUSED, R.UNKNOWN_ASSET),
+        (
+            ccxt.BadSymbol('binance {"code":-1121,"msg":"Invalid symbol."}'),
+            Outcome.REFUSED,
+            R.UNKNOWN_ASSET,
+        ),
         (
             ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}'),
-            O.REFUSED,
+            Outcome.REFUSED,
             R.INVALID_AMOUNT_PRECISION,
         ),
         (
             ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: PRICE_FILTER"}'),
-            O.REFUSED,
+            Outcome.REFUSED,
             R.INVALID_PRICE_PRECISION,
         ),
         (
             ccxt.BadRequest('binance {"code":-1013,"msg":"Filter failure: NOTIONAL"}'),
-            O.REFUSED,
+            Outcome.REFUSED,
             R.BELOW_MIN_NOTIONAL,
         ),
         (
             ccxt.InvalidOrder('binance {"code":-2010,"msg":"Duplicate order sent."}'),
-            O.REFUSED,
+            Outcome.REFUSED,
             R.DUPLICATE_ORDER,
         ),
-        (ccxt.InvalidOrder("binance something else"), O.REFUSED, R.INVALID_ORDER),
+        (ccxt.InvalidOrder("binance something else"), Outcome.REFUSED, R.INVALID_ORDER),
         (
             ccxt.OrderNotFound('binance {"code":-2013,"msg":"Order does not exist."}'),
-            O.NOT_FOUND,
+            Outcome.NOT_FOUND,
             R.ORDER_NOT_FOUND,
         ),
         (
             ccxt.AuthenticationError('binance {"code":-1022,"msg":"Signature is not valid."}'),
-            O.AUTH_FAILED,
+            Outcome.AUTH_FAILED,
             R.VENUE_AUTH_FAILED,
         ),
-        (ccxt.PermissionDenied("binance no trading rights"), O.AUTH_FAILED, R.VENUE_AUTH_FAILED),
+        (
+            ccxt.PermissionDenied("binance no trading rights"),
+            Outcome.AUTH_FAILED,
+            R.VENUE_AUTH_FAILED,
+        ),
         # the network family: the request may or may not have happened
-        (ccxt.RequestTimeout("binance POST https://x/api/v3/order"), O.UNKNOWN, R.VENUE_UNAVAILABLE),
-        (ccxt.ExchangeNotAvailable("binance 503 <html>"), O.UNKNOWN, R.VENUE_UNAVAILABLE),
-        (ccxt.NetworkError("connection reset"), O.UNKNOWN, R.VENUE_UNAVAILABLE),
-        (ccxt.OnMaintenance("binance System is under maintenance."), O.UNKNOWN, R.VENUE_UNAVAILABLE),
+        (
+            ccxt.RequestTimeout("binance POST https://x/api/v3/order"),
+            Outcome.UNKNOWN,
+            R.VENUE_UNAVAILABLE,
+        ),
+        (ccxt.ExchangeNotAvailable("binance 503 <html>"), Outcome.UNKNOWN, R.VENUE_UNAVAILABLE),
+        (ccxt.NetworkError("connection reset"), Outcome.UNKNOWN, R.VENUE_UNAVAILABLE),
+        (
+            ccxt.OnMaintenance("binance System is under maintenance."),
+            Outcome.UNKNOWN,
+            R.VENUE_UNAVAILABLE,
+        ),
         # HTTP 500 with -1001: Binance says the outcome is unknown
         (
             ccxt.OperationFailed('binance {"code":-1001,"msg":"Internal error"}'),
-            O.UNKNOWN,
+            Outcome.UNKNOWN,
             R.VENUE_UNAVAILABLE,
         ),
         # throttling: 429 and -1003 (both sent before the request was looked at)
         (
             ccxt.DDoSProtection('binance 429 Too Many Requests {"code":-1003,"msg":"Too many"}'),
-            O.RATE_LIMITED,
+            Outcome.RATE_LIMITED,
             R.VENUE_RATE_LIMITED,
         ),
-        (ccxt.RateLimitExceeded('binance {"code":-1003}'), O.RATE_LIMITED, R.VENUE_RATE_LIMITED),
+        (
+            ccxt.RateLimitExceeded('binance {"code":-1003}'),
+            Outcome.RATE_LIMITED,
+            R.VENUE_RATE_LIMITED,
+        ),
         # 418 is a ban, not a throttle
         (
             ccxt.DDoSProtection(
-                "binance 418 I'm a teapot {\"code\":-1003,\"msg\":\"Way too much request weight "
+                'binance 418 I\'m a teapot {"code":-1003,"msg":"Way too much request weight '
                 'used; IP banned until 1700000000000."}'
             ),
-            O.BANNED,
+            Outcome.BANNED,
             R.VENUE_BANNED,
         ),
         # the receive window passed: refused before the venue looked at it
-        (ccxt.InvalidNonce('binance {"code":-1021}'), O.REFUSED, R.VENUE_UNAVAILABLE),
-        (ccxt.ExchangeError("binance something"), O.REFUSED, R.INVALID_ORDER),
+        (ccxt.InvalidNonce('binance {"code":-1021}'), Outcome.REFUSED, R.VENUE_UNAVAILABLE),
+        (ccxt.ExchangeError("binance something"), Outcome.REFUSED, R.INVALID_ORDER),
         # not from ccxt at all (ccxt.pro's KeyError('spot') on a refused subscription)
-        (KeyError("spot"), O.UNKNOWN, R.VENUE_UNAVAILABLE),
+        (KeyError("spot"), Outcome.UNKNOWN, R.VENUE_UNAVAILABLE),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
 )

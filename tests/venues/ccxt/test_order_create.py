@@ -135,7 +135,9 @@ async def test_filter_failures_from_rules_tighter_than_the_markets_loaded_are_ma
     """The venue changed its rules after the bot loaded markets: only its answer knows."""
     async with live_rig(tmp_path) as rig:
         feed = rig.server.venue.feeds["BTC/USDT"]
-        feed.market = replace(feed.market, amount_step=D("0.01"), price_step=D("1"), min_notional=D("50"))
+        feed.market = replace(
+            feed.market, amount_step=D("0.01"), price_step=D("1"), min_notional=D("50")
+        )
 
         off_step = rig.submit(rig.order("buy", "0.605", "limit", price="90"))
         off_tick = rig.submit(rig.order("buy", "1", "limit", price="90.5"))
@@ -143,7 +145,9 @@ async def test_filter_failures_from_rules_tighter_than_the_markets_loaded_are_ma
         for order in (off_step, off_tick, small):
             await rig.until_reported(order, "rejected")
 
-        assert rig.reports.reason(off_step.client_order_id, "rejected") is R.INVALID_AMOUNT_PRECISION
+        assert (
+            rig.reports.reason(off_step.client_order_id, "rejected") is R.INVALID_AMOUNT_PRECISION
+        )
         assert rig.reports.reason(off_tick.client_order_id, "rejected") is R.INVALID_PRICE_PRECISION
         assert rig.reports.reason(small.client_order_id, "rejected") is R.BELOW_MIN_NOTIONAL
         assert rig.server.orders == []
@@ -152,9 +156,7 @@ async def test_filter_failures_from_rules_tighter_than_the_markets_loaded_are_ma
 async def test_symbol_the_venue_stopped_listing_is_rejected_unknown_asset(tmp_path: Path) -> None:
     async with live_rig(tmp_path) as rig:
         rig.server.faults.inject(
-            FaultRule(
-                kind="status", status=400, code=-1121, msg="Invalid symbol.", path=ORDER_PATH
-            )
+            FaultRule(kind="status", status=400, code=-1121, msg="Invalid symbol.", path=ORDER_PATH)
         )
         order = rig.submit(rig.order("buy", "0.1"))
         await rig.until_reported(order, "rejected")
@@ -168,6 +170,8 @@ async def test_orders_the_venue_would_round_are_refused_before_sending(tmp_path:
         unknown = rig.submit(rig.order("buy", "1", symbol="DOGE/USDT"))
         for order in (off_step, unknown):
             await rig.until_reported(order, "rejected")
-        assert rig.reports.reason(off_step.client_order_id, "rejected") is R.INVALID_AMOUNT_PRECISION
+        assert (
+            rig.reports.reason(off_step.client_order_id, "rejected") is R.INVALID_AMOUNT_PRECISION
+        )
         assert rig.reports.reason(unknown.client_order_id, "rejected") is R.UNKNOWN_ASSET
         assert rig.order_requests() == 0

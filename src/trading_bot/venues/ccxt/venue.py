@@ -92,6 +92,7 @@ class CCXTVenue(Venue):
             secrets=self.secrets(),
             on_ban=lambda detail: self.on_ban(detail),
             on_change=lambda healthy: self.on_health(healthy),
+            probe=lambda: self.exchange.fetch_time(),
         )
         self.exchange = build_client(self.params)
         try:
@@ -112,6 +113,8 @@ class CCXTVenue(Venue):
             raise
 
     async def close(self) -> None:
+        if self._guard is not None:
+            await self._guard.close()
         for task in [*self._loops, *self._tasks]:
             task.cancel()
         await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
