@@ -285,11 +285,13 @@ class CCXTVenue(Venue):
             )
         except Exception as error:
             reading = guard.classify(error)
-            if reading.outcome is Outcome.NOT_FOUND and not tracked.closed_reported:
-                # gone already: filled, canceled (perhaps by our own earlier attempt) or never
+            if reading.outcome is Outcome.NOT_FOUND:
+                # gone already: filled, canceled (perhaps by our own earlier attempt, whose
+                # answer was lost and which the stream may have reported meanwhile) or never
                 # placed; what the venue says about it comes first
-                with contextlib.suppress(VenueQueryError):
-                    await self._refresh(tracked)
+                if not tracked.closed_reported:
+                    with contextlib.suppress(VenueQueryError):
+                        await self._refresh(tracked)
                 if order.status is S.CANCELED or tracked.canceled:
                     return
             self._reports_or_raise().cancel_rejected(coid, reading.reason, reading.detail)
