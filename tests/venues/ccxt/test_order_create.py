@@ -121,10 +121,17 @@ async def test_refusals_only_the_server_knows_are_rejected_with_its_reason(
         oversold = rig.submit(rig.order("sell", "5"))  # 1 BTC held
         for order in (poor, crossing, oversold):
             await rig.until_reported(order, "rejected")
+        # a symbol the venue stopped listing after the bot loaded its markets
+        rig.server.faults.inject(
+            FaultRule(kind="status", status=400, code=-1121, msg="Invalid symbol.", path=ORDER_PATH)
+        )
+        delisted = rig.submit(rig.order("buy", "0.1"))
+        await rig.until_reported(delisted, "rejected")
 
         assert rig.reports.reason(poor.client_order_id, "rejected") is R.INSUFFICIENT_BALANCE
         assert rig.reports.reason(crossing.client_order_id, "rejected") is R.POST_ONLY_WOULD_CROSS
         assert rig.reports.reason(oversold.client_order_id, "rejected") is R.INSUFFICIENT_BALANCE
+        assert rig.reports.reason(delisted.client_order_id, "rejected") is R.UNKNOWN_ASSET
         assert rig.server.orders == []
         assert rig.venue._guard is not None and not rig.venue._guard.breaker_open
 
@@ -151,17 +158,6 @@ async def test_filter_failures_from_rules_tighter_than_the_markets_loaded_are_ma
         assert rig.reports.reason(off_tick.client_order_id, "rejected") is R.INVALID_PRICE_PRECISION
         assert rig.reports.reason(small.client_order_id, "rejected") is R.BELOW_MIN_NOTIONAL
         assert rig.server.orders == []
-
-
-async def test_symbol_the_venue_stopped_listing_is_rejected_unknown_asset(tmp_path: Path) -> None:
-    async with live_rig(tmp_path) as rig:
-        rig.server.faults.inject(
-            FaultRule(kind="status", status=400, code=-1121, msg="Invalid symbol.", path=ORDER_PATH)
-        )
-        order = rig.submit(rig.order("buy", "0.1"))
-        await rig.until_reported(order, "rejected")
-        assert rig.reports.reason(order.client_order_id, "rejected") is R.UNKNOWN_ASSET
-        assert rig.reports.kinds(order.client_order_id) == ["rejected"]
 
 
 async def test_orders_the_venue_would_round_are_refused_before_sending(tmp_path: Path) -> None:
