@@ -353,10 +353,14 @@ class CCXTVenue(Venue):
             reports.modify_rejected(coid, *problem)
             return
         args = create_args(order)
+        replaced = tracked.venue_id
+        # the cancel half of the cancel-replace may reach the stream before the answer does:
+        # it is not the order's end (the new order carries the same client order id)
+        tracked.replacing = replaced
         try:
             view = await guard.once(
                 lambda: self.exchange.edit_order(
-                    tracked.venue_id,
+                    replaced,
                     order.symbol,
                     args["type"],
                     args["side"],
@@ -366,14 +370,20 @@ class CCXTVenue(Venue):
                 )
             )
         except Exception as error:
+            tracked.replacing = None
             reading = guard.classify(error)
             with contextlib.suppress(VenueQueryError):
-                await self._refresh(tracked)
-            if order.is_open:
+                await self._refresh(tracked)  # the newest order with our client order id
+            if tracked.venue_id != replaced and order.is_open:
+                # no answer, but the venue did it: the new order is there (never sent twice)
+                tracked.filled_before = order.filled_amount
+                reports.order_modified(coid, new_amount, price)
+            elif order.is_open:
                 reports.modify_rejected(coid, reading.reason, reading.detail)
             return
+        tracked.replacing = None
         tracked.filled_before = order.filled_amount
-        tracker.orders[coid].venue_ids.append(str(view["id"]))
+        tracker.add_venue_id(tracked, str(view["id"]))
         reports.order_modified(coid, new_amount, price)
         await self._apply(tracked, view)
 
