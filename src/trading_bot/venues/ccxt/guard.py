@@ -1,7 +1,8 @@
 """Every request to a live venue passes here: throttling, bans, the circuit breaker, retries.
 
-- A 429 pauses sending (the venue's Retry-After, else an exponential back-off): requests wait
-  it out, orders are refused meanwhile rather than queued behind it.
+- A 429 pauses sending for an exponential back-off (1 s, doubling up to 60 s, back to 1 s
+  after a success; ccxt's exception does not carry the venue's Retry-After): requests wait it
+  out, orders are refused meanwhile rather than queued behind it.
 - A 418 is a ban: nothing is sent until it ends (the venue's "banned until", else
   `BAN_DEFAULT_MS`), the alert callback fires once.
 - Failures that say the venue is unwell (no answer, 5xx, throttling) count towards the circuit
