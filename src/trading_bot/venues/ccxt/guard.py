@@ -1,12 +1,15 @@
 """Every request to a live venue passes here: throttling, bans, the circuit breaker, retries.
 
-- A 429 pauses sending (the venue's Retry-After, else an exponential back-off): requests wait
-  it out, orders are refused meanwhile rather than queued behind it.
+- A 429 pauses sending for an exponential back-off (1 s, doubling up to 60 s, back to 1 s
+  after a success; ccxt's exception does not carry the venue's Retry-After): requests wait it
+  out, orders are refused meanwhile rather than queued behind it.
 - A 418 is a ban: nothing is sent until it ends (the venue's "banned until", else
   `BAN_DEFAULT_MS`), the alert callback fires once.
 - Failures that say the venue is unwell (no answer, 5xx, throttling) count towards the circuit
   breaker (purgatory); while it is open no request is sent and `on_change` tells the service
-  to pause intake. Refusals of one order (insufficient funds...) do not count.
+  to pause intake. Refusals of one order (insufficient funds...) do not count. After
+  `recovery_s` the next request is let through to test the venue; the guard sends one itself
+  (`probe`), since with intake paused and no order open nothing else might ever come.
 - Calls that are safe to repeat (queries, cancels) are retried with jittered exponential
   back-off (tenacity); an order create is never retried here.
 """
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -52,9 +56,14 @@ class RequestGuard:
         secrets: frozenset[str] = frozenset(),
         on_ban: Callable[[str], None] = lambda detail: None,
         on_change: Callable[[bool], None] = lambda healthy: None,
+        probe: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self._clock = clock
         self._retry = retry
+        self._recovery_s = breaker.recovery_s
+        self._probe = probe
+        self._probe_task: asyncio.Task[None] | None = None
+        self.healthy = True
         self._secrets = secrets
         self._on_ban = on_ban
         self._on_change = on_change
@@ -73,7 +82,23 @@ class RequestGuard:
 
     @property
     def breaker_open(self) -> bool:
-        return self._breaker is not None and self._breaker.context.state == "opened"
+        """Open and not yet due for a test: a request now would not be sent. (purgatory
+        half-opens on the first request after `recovery_s`; its time is the wall clock, which
+        is what `LiveClock` reads.)"""
+        if self._breaker is None:
+            return False
+        context = self._breaker.context
+        if context.state != "opened":
+            return False
+        opened_at = context.opened_at or 0.0
+        return self._clock.now_ms() < (opened_at + self._recovery_s) * 1000
+
+    async def close(self) -> None:
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe_task
+            self._probe_task = None
 
     def refusal(self) -> VenueError | None:
         """Why an order must not be sent now, or None."""
@@ -132,8 +157,8 @@ class RequestGuard:
         raise AssertionError("unreachable: tenacity reraises the last failure")
 
     def classify(self, error: Exception) -> VenueError:
-        if isinstance(error, BreakerOpen):
-            return VenueError(Outcome.UNKNOWN, RejectionReason.VENUE_UNAVAILABLE, str(error))
+        if isinstance(error, BreakerOpen):  # not sent: no doubt about what happened
+            return VenueError(Outcome.REFUSED, RejectionReason.VENUE_UNAVAILABLE, str(error))
         return classify(error, self._secrets)
 
     # -- internals ------------------------------------------------------------------------------
@@ -178,8 +203,29 @@ class RequestGuard:
             return
         state = getattr(payload, "state", "")
         if state == "opened":
-            logger.error("venue circuit breaker OPEN: orders are refused and intake paused")
-            self._on_change(False)
-        elif state == "closed":
+            if self.healthy:
+                logger.error("venue circuit breaker OPEN: orders are refused and intake paused")
+                self.healthy = False
+                self._on_change(False)
+            self._probe_later()
+        elif state == "closed" and not self.healthy:
             logger.info("venue circuit breaker closed: the venue answers again")
+            self.healthy = True
             self._on_change(True)
+
+    def _probe_later(self) -> None:
+        if self._probe is None or (self._probe_task is not None and not self._probe_task.done()):
+            return
+        self._probe_task = asyncio.get_running_loop().create_task(self._test_venue(self._probe))
+
+    async def _test_venue(self, probe: Callable[[], Awaitable[Any]]) -> None:
+        """After `recovery_s`, one request: it closes the breaker, or opens it again (and
+        schedules the next test)."""
+        await asyncio.sleep(self._recovery_s)
+        self._probe_task = None
+        if not self.breaker_open and self.healthy:
+            return  # something else tested the venue meanwhile
+        try:
+            await self.once(probe)
+        except Exception as error:
+            logger.warning("the venue still fails ({})", self.classify(error).detail)

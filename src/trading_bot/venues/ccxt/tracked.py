@@ -36,6 +36,7 @@ class TrackedOrder:
     accepted_reported: bool = False
     canceled: bool = False
     closed_reported: bool = False
+    replacing: str | None = None  # the venue id a modify in flight is replacing
 
     @property
     def venue_id(self) -> str | None:
@@ -53,7 +54,7 @@ class OrderTracker:
         if tracked is None:
             tracked = self.orders[order.client_order_id] = TrackedOrder(order, sent_ms)
             if order.venue_order_id:
-                self._add_venue_id(tracked, order.venue_order_id)
+                self.add_venue_id(tracked, order.venue_order_id)
         return tracked
 
     def by_venue_id(self, venue_id: str) -> TrackedOrder | None:
@@ -71,7 +72,7 @@ class OrderTracker:
         order = tracked.order
         venue_id = view.get("id")
         if venue_id:
-            self._add_venue_id(tracked, str(venue_id))
+            self.add_venue_id(tracked, str(venue_id))
         status = view.get("status")
         if status != "rejected" and venue_id and not tracked.accepted_reported:
             tracked.accepted_reported = True
@@ -84,6 +85,8 @@ class OrderTracker:
         if filled > tracked.reported:
             return False
         closing = CLOSED_STATUS.get(str(status))
+        if closing is S.CANCELED and venue_id is not None and venue_id == tracked.replacing:
+            return True  # the cancel half of a modify in flight: its outcome decides
         if closing is not None and venue_id == tracked.venue_id:
             self._close(tracked, closing, view)
         return True
@@ -135,7 +138,7 @@ class OrderTracker:
             )
         tracked.closed_reported = True
 
-    def _add_venue_id(self, tracked: TrackedOrder, venue_id: str) -> None:
+    def add_venue_id(self, tracked: TrackedOrder, venue_id: str) -> None:
         if venue_id not in tracked.venue_ids:
             tracked.venue_ids.append(venue_id)
             self._by_venue_id[venue_id] = tracked.order.client_order_id

@@ -11,8 +11,13 @@ simulated venue does from its timers. The rules that keep money safe:
 - Queries and cancels are retried (`RequestGuard`); 429s pause sending, a 418 stops it and
   alerts, repeated failures open the circuit breaker (the service pauses intake).
 - Updates come from `watch_orders` / `watch_my_trades` when the venue has streams, and from
-  polling otherwise; after a stream reconnects every open order is polled once. Each update
-  is reported once (`OrderTracker`).
+  polling otherwise; while a stream reconnects every open order is polled, and once more
+  shortly after (what happened before the new subscription took effect). Each update is
+  reported once (`OrderTracker`).
+- The streams run on a ccxt client of their own, thrown away after any stream failure: ccxt's
+  stream state after an error is not trusted (4.5.90 leaves a refused user-data subscription
+  pending forever, so every later watch would wait on it), and the market data feed sharing
+  `exchange` is not disturbed by the rebuild.
 """
 
 from __future__ import annotations
@@ -53,6 +58,13 @@ S = OrderStatus
 R = RejectionReason
 LOOKUP_MARGIN_MS = 2_000  # clock skew allowance on top of the receive window
 STREAM_POLL_FACTOR = 10  # with streams, polling is a slow safety net
+RESUBSCRIBE_POLL_S = 2.0  # after a stream reconnects: poll again once it is subscribed
+
+
+def _cancelled_from_outside() -> bool:
+    """Whether the running task itself is being cancelled (not just something it awaited)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 class VenueNotConnected(RuntimeError):
@@ -67,6 +79,7 @@ class CCXTVenue(Venue):
         super().__init__(params)
         self.lookup_settle_ms = self.params.recv_window_ms + LOOKUP_MARGIN_MS  # type: ignore[misc]
         self.exchange: Any = None
+        self._stream_client: Any = None  # the streams' own ccxt client (see the module doc)
         self._markets: dict[str, Market] = {}
         self._balances: dict[str, Decimal] = {}
         self._reports: VenueReports | None = None
@@ -92,6 +105,7 @@ class CCXTVenue(Venue):
             secrets=self.secrets(),
             on_ban=lambda detail: self.on_ban(detail),
             on_change=lambda healthy: self.on_health(healthy),
+            probe=lambda: self.exchange.fetch_time(),
         )
         self.exchange = build_client(self.params)
         try:
@@ -112,11 +126,19 @@ class CCXTVenue(Venue):
             raise
 
     async def close(self) -> None:
+        if self._guard is not None:
+            await self._guard.close()
         for task in [*self._loops, *self._tasks]:
             task.cancel()
         await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
         self._loops.clear()
         self._tasks.clear()
+        # both clients at once: ccxt's close waits a quarter second after the sockets
+        await asyncio.gather(
+            self._discard_stream_client(self._stream_client), self._close_exchange()
+        )
+
+    async def _close_exchange(self) -> None:
         if self.exchange is not None:
             with contextlib.suppress(Exception):
                 await self.exchange.close()
@@ -268,7 +290,10 @@ class CCXTVenue(Venue):
                     failure,
                 )
                 return
-            await asyncio.sleep(backoff.next_delay())
+            delay_s = backoff.next_delay()
+            if not failure:  # the last look is the one just past the deadline: not later
+                delay_s = min(delay_s, max(0.05, (deadline - self._now()) / 1000 + 0.05))
+            await asyncio.sleep(delay_s)
 
     async def _cancel(self, order: Order) -> None:
         guard, tracker = self._guard_or_raise(), self._tracker_or_raise()
@@ -282,11 +307,13 @@ class CCXTVenue(Venue):
             )
         except Exception as error:
             reading = guard.classify(error)
-            if reading.outcome is Outcome.NOT_FOUND and not tracked.closed_reported:
-                # gone already: filled, canceled (perhaps by our own earlier attempt) or never
+            if reading.outcome is Outcome.NOT_FOUND:
+                # gone already: filled, canceled (perhaps by our own earlier attempt, whose
+                # answer was lost and which the stream may have reported meanwhile) or never
                 # placed; what the venue says about it comes first
-                with contextlib.suppress(VenueQueryError):
-                    await self._refresh(tracked)
+                if not tracked.closed_reported:
+                    with contextlib.suppress(VenueQueryError):
+                        await self._refresh(tracked)
                 if order.status is S.CANCELED or tracked.canceled:
                     return
             self._reports_or_raise().cancel_rejected(coid, reading.reason, reading.detail)
@@ -326,10 +353,14 @@ class CCXTVenue(Venue):
             reports.modify_rejected(coid, *problem)
             return
         args = create_args(order)
+        replaced = tracked.venue_id
+        # the cancel half of the cancel-replace may reach the stream before the answer does:
+        # it is not the order's end (the new order carries the same client order id)
+        tracked.replacing = replaced
         try:
             view = await guard.once(
                 lambda: self.exchange.edit_order(
-                    tracked.venue_id,
+                    replaced,
                     order.symbol,
                     args["type"],
                     args["side"],
@@ -339,14 +370,20 @@ class CCXTVenue(Venue):
                 )
             )
         except Exception as error:
+            tracked.replacing = None
             reading = guard.classify(error)
             with contextlib.suppress(VenueQueryError):
-                await self._refresh(tracked)
-            if order.is_open:
+                await self._refresh(tracked)  # the newest order with our client order id
+            if tracked.venue_id != replaced and order.is_open:
+                # no answer, but the venue did it: the new order is there (never sent twice)
+                tracked.filled_before = order.filled_amount
+                reports.order_modified(coid, new_amount, price)
+            elif order.is_open:
                 reports.modify_rejected(coid, reading.reason, reading.detail)
             return
+        tracked.replacing = None
         tracked.filled_before = order.filled_amount
-        tracker.orders[coid].venue_ids.append(str(view["id"]))
+        tracker.add_venue_id(tracked, str(view["id"]))
         reports.order_modified(coid, new_amount, price)
         await self._apply(tracked, view)
 
@@ -367,10 +404,11 @@ class CCXTVenue(Venue):
             return
         await self._apply(tracked, view)
 
-    async def _watch_orders(self) -> None:
+    async def _watch_orders(self, client: Any, alive: Callable[[], None]) -> None:
         tracker = self._tracker_or_raise()
         while True:
-            views = await self.exchange.watch_orders()
+            views = await client.watch_orders()
+            alive()
             for view in views:
                 tracked = tracker.orders.get(str(view.get("clientOrderId")))
                 if tracked is None:
@@ -379,10 +417,11 @@ class CCXTVenue(Venue):
                     await self._apply(tracked, view)
             self._refresh_balances_soon()
 
-    async def _watch_trades(self) -> None:
+    async def _watch_trades(self, client: Any, alive: Callable[[], None]) -> None:
         tracker = self._tracker_or_raise()
         while True:
-            trades = await self.exchange.watch_my_trades()
+            trades = await client.watch_my_trades()
+            alive()
             for trade in trades:
                 tracked = tracker.by_venue_id(str(trade.get("order")))
                 if tracked is not None:
@@ -390,29 +429,69 @@ class CCXTVenue(Venue):
                         tracked, trade, self._now(), taker=trade.get("takerOrMaker") != "maker"
                     )
 
-    async def _stream(self, name: str, watch: Callable[[], Awaitable[None]]) -> None:
-        """Run a stream for as long as the venue is open; after a drop, reconnect with
-        back-off and poll every open order once (what happened while it was down)."""
+    async def _stream(
+        self, name: str, watch: Callable[[Any, Callable[[], None]], Awaitable[None]]
+    ) -> None:
+        """Run a stream for as long as the venue is open. After a failure: a fresh stream
+        client, back-off, and every open order polled (what happened while it was down) before
+        and shortly after resubscribing; the back-off starts over once updates flow again."""
         backoff = Backoff(initial_s=0.5, max_s=30.0)
         down = False
+
+        def alive() -> None:
+            nonlocal down
+            backoff.reset()
+            if down:
+                down = False
+                logger.info("venue {} stream is back", name)
+
         while True:
+            client = self._streams()
             try:
                 if down:
                     await self._poll_open_orders()
-                await watch()
+                    self._spawn(self._poll_later(RESUBSCRIBE_POLL_S))
+                await watch(client, alive)
+                continue
             except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                if not down:
-                    logger.warning(
-                        "venue {} stream dropped ({}); reconnecting",
-                        name,
-                        self._guard_or_raise().classify(error).detail,
-                    )
-                down = True
-                await asyncio.sleep(backoff.next_delay())
-            else:
-                backoff.reset()
+                if _cancelled_from_outside():
+                    raise
+                # ccxt cancels what waits on a client being closed (the other stream replacing
+                # it): a failure of this watch, not the end of the venue
+                error: Exception = RuntimeError("stream client closed under the watch")
+            except Exception as failure:
+                error = failure
+            if not down:
+                logger.warning(
+                    "venue {} stream dropped ({}); reconnecting",
+                    name,
+                    self._guard_or_raise().classify(error).detail,
+                )
+            down = True
+            await self._discard_stream_client(client)
+            await asyncio.sleep(backoff.next_delay())
+
+    def _streams(self) -> Any:
+        """The streams' ccxt client, built on first use with the markets already loaded."""
+        if self._stream_client is None:
+            client = build_client(self.params)
+            client.set_markets(self.exchange.markets, self.exchange.currencies)
+            self._stream_client = client
+        return self._stream_client
+
+    async def _discard_stream_client(self, client: Any) -> None:
+        """Close `client` if it is still the streams' one (the other stream may have replaced
+        it already: then it is closed, and only the current one is used from now on)."""
+        if client is None or client is not self._stream_client:
+            return
+        self._stream_client = None
+        with contextlib.suppress(Exception):
+            await client.close()
+
+    async def _poll_later(self, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        with contextlib.suppress(VenueQueryError):
+            await self._poll_open_orders()
 
     async def _poll_every(self, interval_s: float) -> None:
         while True:

@@ -13,7 +13,11 @@ matching requests (None: until cleared):
   `delay_s` (past the client's timeout) or, with `drop_connection`, close the connection
   instead of answering.
 
-WebSockets: `FaultInjector.drop_websockets()` closes every open WebSocket connection now.
+WebSockets: `FaultInjector.drop_websockets()` closes every open WebSocket connection now; a
+`status` or `drop` rule whose path is a WebSocket route (`/ws-api/v3`, `/stream/ws/0`...)
+refuses the handshake (HTTP 403), so a dropped stream cannot come back while it is in force.
+`requests` lists the latest requests the API saw, `(method, path)` (`WS` for a handshake), and
+`request_count` counts them all, so a test can tell that a client sent nothing.
 Rules are set from Python (`server.faults.inject(FaultRule(...))`) or over HTTP
 (`POST /_admin/faults` with the rule as JSON) for a server in another process.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -51,9 +56,9 @@ class FaultRule(BaseModel):
     delay_s: float = Field(default=30.0, ge=0)
     drop_connection: bool = False
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, *, exact_path: bool = False) -> bool:
         return (self.method == "*" or self.method.upper() == method) and (
-            self.path == "*" or self.path == path
+            (self.path == "*" and not exact_path) or self.path == path
         )
 
 
@@ -94,6 +99,9 @@ class FaultInjector:
     rules: list[FaultRule] = field(default_factory=list)
     weight_limit: int | None = None
     hits: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, method, path)
+    # the latest requests, (method or WS, path), and how many there were in all
+    requests: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=10_000))
+    request_count: int = 0
     _websockets: set[Any] = field(default_factory=set)
     _transports: dict[Any, asyncio.Transport] = field(default_factory=dict)
     _window: int = -1
@@ -107,9 +115,11 @@ class FaultInjector:
     def clear(self) -> None:
         self.rules.clear()
 
-    def take(self, method: str, path: str) -> FaultRule | None:
+    def take(self, method: str, path: str, *, exact_path: bool = False) -> FaultRule | None:
+        """The first rule for this request (counted down), or None. `exact_path`: rules for
+        any path (`*`) do not apply (WebSocket handshakes are refused only by name)."""
         for rule in self.rules:
-            if rule.matches(method, path):
+            if rule.matches(method, path, exact_path=exact_path):
                 if rule.count is not None:
                     rule.count -= 1
                     if rule.count <= 0:
@@ -117,6 +127,10 @@ class FaultInjector:
                 self.hits.append((rule.kind, method, path))
                 return rule
         return None
+
+    def note_request(self, method: str, path: str) -> None:
+        self.requests.append((method, path))
+        self.request_count += 1
 
     def use_weight(self, weight: int, now_ms: int) -> tuple[int, bool]:
         """Count `weight` in this minute's window: (weight used, over the limit?)."""
@@ -177,11 +191,15 @@ class FaultMiddleware:
         self._now_ms = now_ms
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"].startswith("/_admin"):
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
         faults = self.faults
+        faults.note_request(method, path)
         used, over = faults.use_weight(ENDPOINT_WEIGHTS.get(path, 1), self._now_ms())
         weight_header = (b"x-mbx-used-weight-1m", str(used).encode())
         if over:
@@ -207,8 +225,11 @@ class FaultMiddleware:
         elif rule.kind == "drop":
             faults.abort(scope.get("client"))
         elif rule.kind == "delay":
+            # the request has arrived: read it now, so it is processed even if the client
+            # gives up (closes the connection) while it is held, as a venue would
+            arrived = await _read_request(receive)
             await asyncio.sleep(rule.delay_s)
-            await self.app(scope, receive, _with_header(send, weight_header))
+            await self.app(scope, arrived, _with_header(send, weight_header))
         else:  # timeout_after_accept: do it, then do not answer in time
             held: list[Message] = []
 
@@ -222,6 +243,35 @@ class FaultMiddleware:
             await asyncio.sleep(rule.delay_s)
             for message in held:
                 await send(message)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A handshake: refused while a `status` / `drop` rule names its path."""
+        path = scope["path"]
+        self.faults.note_request("WS", path)
+        rule = self.faults.take("GET", path, exact_path=True)
+        if rule is None or rule.kind not in ("status", "drop"):
+            await self.app(scope, receive, send)
+            return
+        message = await receive()  # websocket.connect
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": 1013})  # before accept: HTTP 403
+
+
+async def _read_request(receive: Receive) -> Receive:
+    """Read the whole request body now; a `receive` that hands it to the app later."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+
+    async def replay() -> Message:
+        if messages:
+            return messages.pop(0)
+        return await receive()  # the app waiting for a disconnect gets it from the server
+
+    return replay
 
 
 def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
