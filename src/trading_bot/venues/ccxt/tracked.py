@@ -2,13 +2,16 @@
 
 A live venue tells the same story several times and out of order: the create response, the
 order stream, the trade stream and polling all describe the same order. `OrderTracker` reads
-each description against the `Order` the order manager keeps (its status says what it was
-already told) and reports only what is new: accepted once, each trade once (by trade id), the
-closing status once and only after every fill the venue counted has been reported.
+each description against what it has reported (and, for acknowledgements, against the
+order's status, which reconciliation may have moved) and reports only what is new: accepted
+once, each trade once (by trade id), the closing status once and only after every fill the
+venue counted has been reported. Finished orders are kept for a while (late trades, cancels
+racing a fill), the most recent `KEEP_FINISHED` of them: memory stays bounded.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,6 +25,7 @@ from trading_bot.venues.base import VenueReports
 from trading_bot.venues.ccxt.translate import CLOSED_STATUS, decimal, fill_from_trade
 
 S = OrderStatus
+KEEP_FINISHED = 10_000
 _NOT_ACKNOWLEDGED = frozenset({S.INITIALIZED, S.SUBMITTED})
 
 
@@ -48,13 +52,18 @@ class OrderTracker:
         self.reports = reports
         self.orders: dict[str, TrackedOrder] = {}
         self._by_venue_id: dict[str, str] = {}
+        self._finished: deque[TrackedOrder] = deque()
 
     def track(self, order: Order, sent_ms: int) -> TrackedOrder:
+        """Follow `order`; one already followed keeps its record, with `sent_ms` moved on (a
+        restart re-sending an intent: the receive window runs from this send)."""
         tracked = self.orders.get(order.client_order_id)
         if tracked is None:
             tracked = self.orders[order.client_order_id] = TrackedOrder(order, sent_ms)
             if order.venue_order_id:
                 self.add_venue_id(tracked, order.venue_order_id)
+        else:
+            tracked.sent_ms = max(tracked.sent_ms, sent_ms)
         return tracked
 
     def by_venue_id(self, venue_id: str) -> TrackedOrder | None:
@@ -106,10 +115,10 @@ class OrderTracker:
         tracked.reported += fill.amount
         self.reports.order_filled(fill)
         if tracked.reported >= tracked.order.amount:
-            tracked.closed_reported = True
+            self._finish(tracked)
 
     def reject(self, tracked: TrackedOrder, reason: RejectionReason, detail: str) -> None:
-        tracked.closed_reported = True
+        self._finish(tracked)
         if tracked.order.status is S.SUBMITTED or tracked.order.status is S.INITIALIZED:
             self.reports.order_rejected(tracked.order.client_order_id, reason, detail)
 
@@ -118,7 +127,7 @@ class OrderTracker:
     def _close(self, tracked: TrackedOrder, closing: OrderStatus, view: dict[str, Any]) -> None:
         order = tracked.order
         if tracked.closed_reported or not order.is_open:
-            tracked.closed_reported = True
+            self._finish(tracked)
             return
         coid = order.client_order_id
         detail = str((view.get("info") or {}).get("status") or view.get("status"))
@@ -136,7 +145,21 @@ class OrderTracker:
             self.reports.order_rejected(
                 coid, RejectionReason.INVALID_ORDER, f"venue status {detail}"
             )
+        self._finish(tracked)
+
+    def _finish(self, tracked: TrackedOrder) -> None:
+        if tracked.closed_reported:
+            return
         tracked.closed_reported = True
+        self._finished.append(tracked)
+        while len(self._finished) > KEEP_FINISHED:
+            old = self._finished.popleft()
+            coid = old.order.client_order_id
+            if self.orders.get(coid) is old and old.closed_reported:
+                del self.orders[coid]
+                for venue_id in old.venue_ids:
+                    if self._by_venue_id.get(venue_id) == coid:
+                        del self._by_venue_id[venue_id]
 
     def add_venue_id(self, tracked: TrackedOrder, venue_id: str) -> None:
         if venue_id not in tracked.venue_ids:

@@ -1,0 +1,57 @@
+"""OrderTracker: each venue update reported once, and memory bounded over a long run."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.venues.conformance.reports import RecordingReports
+from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.order import Order
+from trading_bot.venues.ccxt import tracked as tracked_module
+from trading_bot.venues.ccxt.tracked import OrderTracker
+
+
+def order(coid: str) -> Order:
+    return Order(coid, "BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.1"), 0, "s")
+
+
+def filled_view(coid: str, venue_id: str) -> dict[str, object]:
+    trade = {
+        "id": f"t-{venue_id}",
+        "amount": "0.1",
+        "price": "100",
+        "fee": {"cost": "0.01", "currency": "USDT"},
+    }
+    return {
+        "id": venue_id,
+        "clientOrderId": coid,
+        "status": "closed",
+        "filled": "0.1",
+        "trades": [trade],
+    }
+
+
+def test_the_same_view_told_twice_is_reported_once() -> None:
+    reports = RecordingReports()
+    tracker = OrderTracker(reports)
+    tracked = tracker.track(order("a"), 0)
+    assert tracker.apply_order(tracked, filled_view("a", "1"), 0)
+    assert tracker.apply_order(tracked, filled_view("a", "1"), 0)
+    assert reports.kinds("a") == ["accepted", "filled"]
+    assert tracker.open_orders() == []
+
+
+def test_finished_orders_are_forgotten_oldest_first_past_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tracked_module, "KEEP_FINISHED", 100)
+    tracker = OrderTracker(RecordingReports())
+    for n in range(1_000):
+        coid = f"o{n}"
+        tracker.apply_order(tracker.track(order(coid), n), filled_view(coid, str(n)), n)
+    assert len(tracker.orders) == 100
+    assert "o999" in tracker.orders and "o899" not in tracker.orders
+    assert tracker.by_venue_id("999") is tracker.orders["o999"]
+    assert tracker.by_venue_id("5") is None
