@@ -1,0 +1,148 @@
+"""The bot as a service on a ccxt venue (the venue server on 127.0.0.1), in process: what a
+user sees when the venue fails for a while, and when it bans the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import config_data
+from tests.venues.conformance.scenario import MarketScenario
+from trading_bot.config.loader import load_config_data
+from trading_bot.intake.gate import IntakeOutcome
+from trading_bot.service.paper_bot import PaperService
+from trading_bot.venues.server import FaultRule, VenueServerConfig, running_venue_server
+from trading_bot.venues.server.server import VenueServer
+
+KEY, SECRET = "service-key", "service-secret-0123456789"
+
+
+@asynccontextmanager
+async def ccxt_bot(
+    tmp_path: Path, **params: Any
+) -> AsyncIterator[tuple[PaperService, VenueServer]]:
+    scenario = MarketScenario()
+    csv = scenario.write_candles_csv(tmp_path / "tape.csv")
+    server_config = VenueServerConfig(
+        market_data={scenario.symbol: csv},
+        replay_speed=240,
+        exchange=scenario.exchange_params(),
+        api_key=KEY,
+        api_secret=SECRET,
+    )
+    async with running_venue_server(server_config) as server:
+        exchange_params = {
+            "exchange": "binance",
+            "api_url": server.rest_url,
+            "ws_url": server.ws_url,
+            "credentials": {"api_key": KEY, "secret": SECRET},
+            "symbols": [scenario.symbol],
+            "rate_limit_ms": 1,
+            "timeout_ms": 2000,
+            "recv_window_ms": 1000,
+            "poll_interval_s": 0.3,
+            **params.pop("exchange", {}),
+        }
+        data = config_data(
+            mode="paper",
+            exchange={"class": "ccxt", "params": exchange_params},
+            store={"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
+            **params,
+        )
+        service = PaperService(load_config_data(data, source="bot.yaml", environ={}))
+        await service.start()
+        assert service.started
+        try:
+            yield service, server
+        finally:
+            assert await service.stop() == 0
+
+
+def signal(signal_id: str) -> dict[str, str]:
+    return {"signal_id": signal_id, "asset": "BTC/USDT", "side": "buy", "size": "0.1"}
+
+
+async def eventually(check: Any, timeout_s: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition never reached"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_failing_venue_pauses_intake_and_it_resumes_once_the_venue_answers(
+    tmp_path: Path,
+) -> None:
+    async with ccxt_bot(tmp_path, exchange={"breaker": {"failures": 2, "recovery_s": 1}}) as (
+        service,
+        server,
+    ):
+        gate = service.intake.gate  # type: ignore[union-attr]
+        server.faults.inject(FaultRule(kind="status", status=503, count=None))
+        first = await service.send_signal(signal("s1"))
+        assert first.outcome is IntakeOutcome.ACCEPTED
+        await eventually(lambda: gate.paused is not None)
+        paused = await service.send_signal(signal("s2"))
+        assert paused.outcome is IntakeOutcome.PAUSED
+        assert service.signal_status("", "s2") is None  # not taken: the sender retries
+        server.faults.clear()
+        await eventually(lambda: gate.paused is None)
+        resumed = await service.send_signal(signal("s3"))
+        assert resumed.outcome is IntakeOutcome.ACCEPTED
+        await eventually(
+            lambda: (service.signal_status("", "s3") or {}).get("status") == "executed"
+        )
+        # the create with no answer is looked up again once the venue answers: never placed
+        await eventually(
+            lambda: (service.signal_status("", "s1") or {}).get("status") == "rejected"
+        )
+        assert service.signal_status("", "s1")["reason"] == "venue_unavailable"  # type: ignore[index]
+        creates = [r for r in server.orders if r.client_order_id.startswith("tb-")]
+        assert len({r.client_order_id for r in creates}) == len(creates)
+
+
+@contextmanager
+def alert_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"json://127.0.0.1:{server.server_port}/alerts", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_ban_rejects_the_order_stops_sending_and_alerts_a_human(tmp_path: Path) -> None:
+    with alert_receiver() as (url, alerts):
+        monitoring = {"alerts": {"enabled": True, "params": {"urls": [url]}}}
+        async with ccxt_bot(tmp_path, monitoring=monitoring) as (service, server):
+            server.faults.inject(FaultRule(kind="status", status=418, path="/api/v3/order"))
+            await service.send_signal(signal("b1"))
+            await eventually(
+                lambda: (service.signal_status("", "b1") or {}).get("status") == "rejected"
+            )
+            assert service.signal_status("", "b1")["reason"] == "venue_banned"  # type: ignore[index]
+            await service.send_signal(signal("b2"))
+            await eventually(
+                lambda: (service.signal_status("", "b2") or {}).get("status") == "rejected"
+            )
+            assert service.signal_status("", "b2")["reason"] == "venue_banned"  # type: ignore[index]
+            assert not [o for o in server.orders if o.client_order_id.startswith("tb-")]
+            await eventually(lambda: len(alerts) == 1)
+            assert "banned" in alerts[0]["title"]
