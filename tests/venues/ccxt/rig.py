@@ -35,6 +35,7 @@ from trading_bot.engine.bus import EventBus
 from trading_bot.engine.clock import LiveClock
 from trading_bot.orders.manager import OrderManager
 from trading_bot.venues.ccxt.guard import RequestGuard
+from trading_bot.venues.ccxt.updates import OrderUpdates
 from trading_bot.venues.ccxt.venue import CCXTVenue
 from trading_bot.venues.server import VenueServerConfig, running_venue_server
 from trading_bot.venues.server.server import VenueServer
@@ -109,6 +110,11 @@ class LiveRig:
     def guard(self) -> RequestGuard:
         assert self.venue._guard is not None
         return self.venue._guard
+
+    @property
+    def updates(self) -> OrderUpdates:
+        assert self.venue._updates is not None
+        return self.venue._updates
 
     # -- orders ---------------------------------------------------------------------------------
 

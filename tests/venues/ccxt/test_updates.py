@@ -72,7 +72,7 @@ async def test_dropped_stream_reconnects_and_what_happened_meanwhile_is_reported
 
         rig.server.faults.clear()
         await rig.until(lambda: subscribed(rig), "the user stream back", timeout_s=40)
-        await rig.until(lambda: not rig.venue._tasks, "the poll after resubscribing done")
+        await rig.until(lambda: not rig.updates._polls, "the poll after resubscribing done")
         after = rig.submit(rig.order("buy", "0.2", "limit", price="90"))
         await rig.until_reported(after, "accepted")
         reads = order_reads(rig)
@@ -105,11 +105,11 @@ async def test_stream_survives_a_refused_subscription_and_comes_back(tmp_path: P
             "the stream retried after its subscription was refused",
         )
         assert not subscribed(rig)
-        assert all(not loop.done() for loop in rig.venue._loops)
+        assert all(not loop.done() for loop in rig.updates._loops)
 
         rig.server.signing.api_secret = secret  # the keys work again
         await rig.until(lambda: subscribed(rig), "the user stream back", timeout_s=40)
-        await rig.until(lambda: not rig.venue._tasks, "the poll after resubscribing done")
+        await rig.until(lambda: not rig.updates._polls, "the poll after resubscribing done")
         resting = rig.submit(rig.order("buy", "0.2", "limit", price="90"))
         await rig.until_reported(resting, "accepted")
         reads = order_reads(rig)

@@ -1,4 +1,5 @@
-"""Between ccxt's unified structures and the bot's domain objects.
+"""Between ccxt's unified structures and the bot's domain objects: markets, create arguments,
+fills, and the `VenueOrderSnapshot` reconciliation reads. Pure functions, no I/O.
 
 Numbers arrive as the venue wrote them (the client is built with `number = str`) and become
 `Decimal`s here; nothing passes through a binary float.
@@ -17,6 +18,8 @@ from trading_bot.domain.market import Market
 from trading_bot.domain.money import ZERO
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
+from trading_bot.venues.base import VenueOrderSnapshot
 
 S = OrderStatus
 # ccxt's unified order status -> ours for a closed order (an open one is refined by fills)
@@ -123,3 +126,38 @@ def order_type_of(info: dict[str, Any]) -> OrderType:
     if trigger:
         return OrderType.STOP_LIMIT if limit else OrderType.STOP_MARKET
     return OrderType.LIMIT if limit else OrderType.MARKET
+
+
+def snapshot_from_ccxt(
+    client_order_id: str, view: dict[str, Any], trades: list[dict[str, Any]], now_ms: int
+) -> VenueOrderSnapshot:
+    """What the venue says about one order, from a ccxt order and its trades; `now_ms` stamps a
+    trade the venue gave no timestamp."""
+    symbol = str(view["symbol"])
+    side = side_of(str(view.get("side")))
+    amount = decimal(view.get("amount")) or Decimal(0)
+    probe = Order(client_order_id, symbol, side, order_type_of(view), amount, 0, "")
+    fills = tuple(
+        fill_from_trade(t, probe, default_ts_ms=now_ms, default_taker=True) for t in trades
+    )
+    filled = decimal(view.get("filled")) or Decimal(0)
+    status = CLOSED_STATUS.get(str(view.get("status")))
+    if status is None:
+        status = S.PARTIALLY_FILLED if filled > 0 else S.ACCEPTED
+    elif status is S.FILLED and filled < amount:
+        status = S.CANCELED  # closed short of its amount: the venue ended it
+    return VenueOrderSnapshot(
+        client_order_id,
+        str(view.get("id")),
+        symbol,
+        side,
+        probe.order_type,
+        amount,
+        decimal(view.get("price")) if probe.order_type.has_limit_price else None,
+        decimal(view.get("triggerPrice")),
+        status,
+        filled,
+        fills,
+        RejectionReason.INVALID_ORDER if status is S.REJECTED else None,
+        str((view.get("info") or {}).get("status", "")),
+    )
