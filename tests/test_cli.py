@@ -168,7 +168,10 @@ def test_planned_modules_validate_with_a_warning_but_do_not_run(tmp_path: Path) 
 def test_the_guides_complete_config_example_validates(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("BINANCE_API_KEY", "BINANCE_SECRET"):
         monkeypatch.setenv(name, f"test-{name.lower()}")
-    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX")
+    monkeypatch.setenv(
+        "SLACK_WEBHOOK_URL",
+        "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+    )
     code, output = invoke("validate-config", str(TEST_DATA / "guide_complete_config.yaml"))
     assert code == 0, output
     for shipped in (

@@ -105,7 +105,9 @@ def test_bad_mode_lists_the_allowed_values() -> None:
 
 def test_planned_module_is_a_clear_error_unless_disabled() -> None:
     (problem,) = issues(config_data(exchange={"class": "futures"}))
-    assert "exchange.class: 'futures' (FuturesVenue) is not available in this version yet" in problem
+    assert (
+        "exchange.class: 'futures' (FuturesVenue) is not available in this version yet" in problem
+    )
     # every built-in risk check ships now: a disabled one may still name a plugin not installed
     data = config_data(risk={"checks": [{"class": "my_plugins.risk.Future", "enabled": False}]})
     assert load_config_data(data, source="bot.yaml", environ={}).risk_checks == []

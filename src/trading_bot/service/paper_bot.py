@@ -148,7 +148,9 @@ class PaperService:
         self._direct = gate.channel("direct")
         if isinstance(running.venue, CCXTVenue):  # the breaker open: signals wait, not orders
             running.venue.on_health = lambda healthy: (
-                gate.resume() if healthy else gate.pause("the venue is failing (circuit breaker open)")
+                gate.resume()
+                if healthy
+                else gate.pause("the venue is failing (circuit breaker open)")
             )
         self.intake = IntakeRunner([source.build() for source in self.loaded.sources], gate)
         try:
