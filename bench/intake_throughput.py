@@ -39,7 +39,7 @@ import redis
 from trading_bot.config.loader import load_config_data
 from trading_bot.domain.events import OrderAccepted, OrderSubmitted
 from trading_bot.intake.http_auth import signed_headers
-from trading_bot.service.paper_bot import PaperService
+from trading_bot.service.bot_service import BotService
 
 REPO = Path(__file__).resolve().parents[1]
 CANDLES = REPO / "examples" / "data" / "BTC-USD_1m_2022-01-01.csv"
@@ -151,7 +151,7 @@ async def _webhook_load(
 async def measure(source: dict[str, Any], expected: int, start_detector: Any) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_config_data(config(f"{tmp}/bench.sqlite", source), source="bench", environ={})
-        service = PaperService(loaded)
+        service = BotService(loaded)
         await service.start()
         assert service.running is not None
         latencies: list[float] = []  # sent -> order accepted by the venue

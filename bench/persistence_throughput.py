@@ -26,7 +26,7 @@ from trading_bot.config.loader import load_config_data
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.clock import LiveClock
 from trading_bot.market_data.loader import load_market_data
-from trading_bot.service.paper_bot import assemble_paper_bot
+from trading_bot.service.paper_venue import assemble_paper_bot
 from trading_bot.store.database import open_engine, upgrade_to_head
 
 REPO = Path(__file__).resolve().parents[1]

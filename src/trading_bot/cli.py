@@ -34,7 +34,8 @@ from trading_bot.market_data.order_book import BookSeries
 from trading_bot.monitoring.attribution import build_report, print_report
 from trading_bot.monitoring.logging import configure_logging
 from trading_bot.orders.reconciliation import ReconciliationReport
-from trading_bot.service.paper_bot import ServiceSetupError, run_paper_bot
+from trading_bot.service.assembly import ServiceSetupError
+from trading_bot.service.bot_service import run_bot
 from trading_bot.store.database import (
     StoreError,
     open_engine,
@@ -330,7 +331,7 @@ async def _run_until_signal(loaded: LoadedConfig) -> int:
         for line in report.lines():
             err.print(f"  {line}", highlight=False, markup=False)
 
-    return await run_paper_bot(loaded, stop, on_report=show)
+    return await run_bot(loaded, stop, on_report=show)
 
 
 @app.command()

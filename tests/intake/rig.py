@@ -18,8 +18,9 @@ from tests.service.rig import OPENS, paper_config
 from trading_bot.engine.clock import LiveClock
 from trading_bot.intake.gate import IntakeGate
 from trading_bot.intake.source import SignalSource
+from trading_bot.service.assembly import RunningBot
 from trading_bot.service.intake_runner import IntakeRunner
-from trading_bot.service.paper_bot import RunningBot, assemble_paper_bot
+from trading_bot.service.paper_venue import assemble_paper_bot
 from trading_bot.store.database import open_engine, upgrade_to_head
 from trading_bot.store.models import DeadLetterRow, DuplicateSignalRow, PaperOrderRow, SignalRow
 

@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 
 from tests.conftest import T0, loaded_config, make_bars
 from trading_bot.engine.clock import SimulatedClock
-from trading_bot.service.paper_bot import RunningBot, assemble_paper_bot
+from trading_bot.service.assembly import RunningBot
+from trading_bot.service.paper_venue import assemble_paper_bot
 from trading_bot.store.database import open_engine, upgrade_to_head
 
 OPENS = ["100", "101", "102", "103", "104", "105", "106", "107", "108", "109"]

@@ -16,7 +16,7 @@ from tests.conftest import config_data
 from tests.venues.conformance.scenario import MarketScenario
 from trading_bot.config.loader import load_config_data
 from trading_bot.intake.gate import IntakeOutcome
-from trading_bot.service.paper_bot import PaperService
+from trading_bot.service.bot_service import BotService
 from trading_bot.venues.server import FaultRule, VenueServerConfig, running_venue_server
 from trading_bot.venues.server.server import VenueServer
 
@@ -24,9 +24,7 @@ KEY, SECRET = "service-key", "service-secret-0123456789"
 
 
 @asynccontextmanager
-async def ccxt_bot(
-    tmp_path: Path, **params: Any
-) -> AsyncIterator[tuple[PaperService, VenueServer]]:
+async def ccxt_bot(tmp_path: Path, **params: Any) -> AsyncIterator[tuple[BotService, VenueServer]]:
     scenario = MarketScenario()
     csv = scenario.write_candles_csv(tmp_path / "tape.csv")
     server_config = VenueServerConfig(
@@ -55,7 +53,7 @@ async def ccxt_bot(
             store={"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
             **params,
         )
-        service = PaperService(load_config_data(data, source="bot.yaml", environ={}))
+        service = BotService(load_config_data(data, source="bot.yaml", environ={}))
         await service.start()
         assert service.started
         try:

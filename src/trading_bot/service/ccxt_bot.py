@@ -20,14 +20,14 @@ from trading_bot.domain.order_status import OrderStatus
 from trading_bot.engine.clock import LiveClock
 from trading_bot.market_data.live.feed import LiveMarketFeed
 from trading_bot.monitoring.alerts import Alerter, AlertLevel
-from trading_bot.service.faults import FaultPlan
-from trading_bot.service.paper_bot import (
+from trading_bot.service.assembly import (
     OUTCOME_GROUP_MS,
     RunningBot,
     ServiceSetupError,
     open_store,
     restore_bot,
 )
+from trading_bot.service.faults import FaultPlan
 from trading_bot.store.bot_state import load_bot_state, save_initial_balances
 from trading_bot.store.checkpoint import WalCheckpointer
 from trading_bot.store.journal import StoreJournal

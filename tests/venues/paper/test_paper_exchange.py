@@ -98,7 +98,8 @@ def test_a_restart_must_replay_what_the_venue_replayed_before(tmp_path: Path) ->
 
     from tests.conftest import make_bars
     from tests.service.rig import paper_config
-    from trading_bot.service.paper_bot import ServiceSetupError, assemble_paper_bot
+    from trading_bot.service.assembly import ServiceSetupError
+    from trading_bot.service.paper_venue import assemble_paper_bot
 
     engine = store(tmp_path)
     clock = SimulatedClock(T0)
@@ -125,7 +126,8 @@ def test_dropping_a_symbol_with_open_orders_refuses_the_start(tmp_path: Path) ->
 
     from tests.conftest import make_bars
     from tests.service.rig import OPENS, paper_config
-    from trading_bot.service.paper_bot import ServiceSetupError, assemble_paper_bot
+    from trading_bot.service.assembly import ServiceSetupError
+    from trading_bot.service.paper_venue import assemble_paper_bot
 
     engine = store(tmp_path)
     clock = SimulatedClock(T0)

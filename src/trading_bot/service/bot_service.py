@@ -1,10 +1,11 @@
-"""`trading-bot run` in paper mode: the kernel on the wall clock, the paper venue, the store.
+"""The bot as an object (`BotService`) and `trading-bot run`'s wait around it (`run_bot`), on
+the paper venue in process or a venue through ccxt.
 
-Start-up order matters: open and migrate the store, rebuild the paper venue from its books,
-rebuild the bot from the store (signals, orders, fills -> ledger, order manager, portfolio),
-reconcile with the venue, and only then read new signals. A start whose reconciliation finds
-something it cannot explain stops here with the report (exit code 3) rather than trade on
-books it does not trust.
+Start-up order matters: open and migrate the store, rebuild the venue's side (the paper
+venue from its books, or the ccxt connection and its market data feed), rebuild the bot from
+the store (signals, orders, fills -> ledger, order manager, portfolio), reconcile with the
+venue, and only then read new signals. A start whose reconciliation finds something it cannot
+explain stops here with the report (exit code 3) rather than trade on books it does not trust.
 """
 
 from __future__ import annotations
@@ -12,85 +13,44 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import Engine, insert
+from sqlalchemy import insert
 
-from trading_bot.app import Bot, build_bot
+from trading_bot.app import Bot
 from trading_bot.config.loader import LoadedConfig
-from trading_bot.domain.market import split_symbol
-from trading_bot.engine.clock import Clock, LiveClock
-from trading_bot.engine.context import PriceView
 from trading_bot.intake.gate import IntakeChannel, IntakeGate, IntakeResult
-from trading_bot.market_data.bars import BarSeries
-from trading_bot.market_data.errors import DataFileError
-from trading_bot.market_data.history import HistoricalPrices
-from trading_bot.market_data.loader import load_market_data
 from trading_bot.orders.reconciliation import Reconciler, ReconciliationReport
 from trading_bot.risk.trading_state import StateChange
+from trading_bot.service.assembly import RunningBot, ServiceSetupError
+from trading_bot.service.ccxt_bot import start_ccxt_bot
 from trading_bot.service.faults import FaultPlan
 from trading_bot.service.intake_runner import IntakeRunner, IntakeStartError
+from trading_bot.service.paper_venue import start_paper_bot
 from trading_bot.service.snapshots import write_snapshot
-from trading_bot.store.bot_state import (
-    BotState,
-    load_bot_state,
-    save_initial_balances,
-    save_trading_state,
-)
-from trading_bot.store.checkpoint import WalCheckpointer
-from trading_bot.store.database import open_engine, upgrade_to_head
-from trading_bot.store.journal import StoreJournal
-from trading_bot.store.lock import StoreLock, lock_store
 from trading_bot.store.models import RecoveryRunRow
-from trading_bot.store.paper_books import SqlPaperBookStore
 from trading_bot.store.trading_commands import mark_applied, read_command
-from trading_bot.venues.base import Venue, VenueQueryError
+from trading_bot.venues.base import VenueQueryError
 from trading_bot.venues.ccxt.venue import CCXTVenue
-from trading_bot.venues.paper.exchange import PaperExchange, PaperSetupError, Schedule
-from trading_bot.venues.simulated.exchange import SimulatedExchange
+from trading_bot.venues.paper.exchange import PaperExchange
 
 REFUSED = 3
-# outcomes (fills, acks) are committed at most this late: fewer commits, and a crash in
-# between costs nothing (recovery asks the venue)
-OUTCOME_GROUP_MS = 50
 COMMAND_POLL_S = 1.0  # how often the store is asked for a `trading-bot halt|reduce|resume`
 UNSAVED = 1
-HOUR_MS = 3_600_000
 
 
-class ServiceSetupError(Exception):
-    """The config cannot make a running bot (a message for the user, not a bug)."""
-
-
-@dataclass(slots=True)
-class RunningBot:
-    bot: Bot
-    venue: Venue
-    journal: StoreJournal
-    engine: Engine
-    prices: PriceView
-    currency: str
-    cursors: dict[str, str]
-    symbols: list[str]  # the markets the bot trades (valued in snapshots)
-    close: Callable[[], Awaitable[None]] | None = None  # a live venue's connections and feed
-    checkpointer: WalCheckpointer | None = None  # SQLite stores: folds the log back in a thread
-    lock: StoreLock | None = None  # one bot per store: held as long as this object lives
-
-
-async def run_paper_bot(
+async def run_bot(
     loaded: LoadedConfig,
     stop: asyncio.Event,
     *,
     on_report: Callable[[ReconciliationReport], None] | None = None,
-    on_ready: Callable[[PaperService], None] | None = None,
+    on_ready: Callable[[BotService], None] | None = None,
 ) -> int:
     """Run until `stop` is set; the exit code (0, REFUSED when recovery refused, UNSAVED when
     the last changes could not be saved)."""
-    service = PaperService(loaded)
+    service = BotService(loaded)
     report = await service.start()
     if on_report is not None and report is not None:
         on_report(report)
@@ -105,9 +65,9 @@ async def run_paper_bot(
     return code
 
 
-class PaperService:
-    """The paper bot as an object: `start`, then `send_signal` (the direct Python API) or let
-    the configured sources feed it, then `stop`."""
+class BotService:
+    """The bot as an object, on the paper venue or a ccxt one: `start`, then `send_signal`
+    (the direct Python API) or let the configured sources feed it, then `stop`."""
 
     def __init__(self, loaded: LoadedConfig) -> None:
         self.loaded = loaded
@@ -292,8 +252,6 @@ async def start_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
     """The paper venue in process, or a venue through ccxt (live, or `venue serve`)."""
     venue = loaded.exchange.build()
     if isinstance(venue, CCXTVenue):
-        from trading_bot.service.ccxt_bot import start_ccxt_bot  # it builds on this module
-
         return await start_ccxt_bot(loaded, venue, faults)
     if loaded.config.mode.value == "live":
         raise ServiceSetupError(
@@ -301,159 +259,6 @@ async def start_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
             "is simulated: use mode: paper"
         )
     return await start_paper_bot(loaded, faults)
-
-
-async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
-    config = loaded.config
-    data: dict[str, BarSeries] = {}
-    for symbol, path in config.paper.market_data.items():
-        try:
-            item = load_market_data(path, symbol.upper())
-        except DataFileError as error:
-            raise ServiceSetupError(
-                f"paper.market_data.{symbol}: {error.path}: {'; '.join(error.problems)}"
-            ) from None
-        if not isinstance(item, BarSeries):
-            raise ServiceSetupError(
-                f"paper.market_data.{symbol}: order book files cannot be replayed on the paper "
-                "venue yet; give candles or trades"
-            )
-        data[symbol.upper()] = item
-    engine, lock = open_store(config.store.url)
-    loop = asyncio.get_running_loop()
-    running = assemble_paper_bot(
-        loaded, engine, LiveClock(loop), data, schedule=loop.call_soon, faults=faults
-    )
-    running.lock = lock  # released with the process, or by `stop`
-    if engine.url.get_backend_name() == "sqlite":
-        running.checkpointer = WalCheckpointer(engine)
-        running.checkpointer.start()
-    return running
-
-
-def open_store(url: str) -> tuple[Engine, StoreLock]:
-    """Open and migrate the store, and take it: one bot per store."""
-    engine = open_engine(url, background_checkpoints=True)
-    upgrade_to_head(engine)
-    return engine, lock_store(engine)
-
-
-def assemble_paper_bot(
-    loaded: LoadedConfig,
-    engine: Engine,
-    clock: Clock,
-    data: dict[str, BarSeries],
-    *,
-    schedule: Schedule | None,
-    faults: FaultPlan | None = None,
-) -> RunningBot:
-    """Rebuild the paper venue and the bot from the store (empty on a first start). With
-    `schedule=None` every write commits at once (tests on a simulated clock)."""
-    config = loaded.config
-    venue_template = loaded.exchange.build()
-    if not isinstance(venue_template, SimulatedExchange):
-        raise ServiceSetupError(
-            f"exchange.class is {config.exchange.class_path!r}: paper mode runs the simulated "
-            "exchange (exchange.class: simulated); live venues are not available yet"
-        )
-    if not data:
-        raise ServiceSetupError(
-            "paper.market_data: give at least one SYMBOL: candles-or-trades.csv for the paper "
-            "venue's prices"
-        )
-    faults = faults or FaultPlan(None)
-    now = clock.now_ms()
-    journal = StoreJournal(
-        engine,
-        clock,
-        schedule=schedule,
-        on_intents_committed=lambda: faults.reached("after_intent_commit"),
-        group_ms=OUTCOME_GROUP_MS if schedule is not None else 0,
-    )
-    venue = PaperExchange(
-        venue_template,
-        SqlPaperBookStore(engine),
-        now_ms=now,
-        schedule=schedule,
-        on_commit=lambda: faults.reached("after_venue_commit"),
-    )
-    until = now + config.paper.horizon_hours * HOUR_MS
-    symbols = list(data)
-    state = load_bot_state(engine)
-    initial = state.initial_balances
-    configured = {
-        asset: Decimal(amount) for asset, amount in venue_template.params.balances.items()
-    }
-    if initial is not None and _nonzero(initial) != _nonzero(configured):
-        logger.warning(
-            "exchange.params.balances differ from the balances this store's paper venue started "
-            "with ({}); the venue keeps its own books: start a new store to use the new ones",
-            ", ".join(f"{asset} {amount}" for asset, amount in sorted(initial.items())),
-        )
-    currency = config.backtest.valuation_currency or split_symbol(symbols[0])[1]
-    try:
-        for series in data.values():
-            venue.add_market_data(series, speed=config.paper.replay_speed, until_ms=until)
-        prices = HistoricalPrices({symbol: venue.marks(symbol) for symbol in symbols}, clock)
-        if initial is None:
-            initial = venue.balances()
-            save_initial_balances(engine, initial)
-        bot = build_bot(
-            loaded,
-            venue=venue,
-            clock=clock,
-            prices=prices,
-            initial_balances=initial,
-            journal=journal,
-            valuation_currency=currency,
-        )
-    except PaperSetupError as error:
-        raise ServiceSetupError(str(error)) from None
-    restore_bot(bot, state, engine)
-    return RunningBot(bot, venue, journal, engine, prices, currency, state.cursors, symbols)
-
-
-def _save_trading_state(engine: Engine, change: StateChange) -> None:
-    try:
-        save_trading_state(engine, change)
-    except Exception:  # the switch still acts; only the record of it is missing
-        logger.exception("could not save the trading state {}", change.state.value)
-
-
-def _nonzero(balances: dict[str, Decimal]) -> dict[str, Decimal]:
-    return {asset: amount for asset, amount in balances.items() if amount}
-
-
-def restore_bot(bot: Bot, state: BotState, engine: Engine) -> None:
-    """Put back what the store holds (signals, orders, fills, the trading state) and keep
-    saving the trading state as it changes."""
-    _restore(bot, state)
-    if state.trading_state is not None:
-        bot.kernel.trading.restore(state.trading_state)
-        logger.warning(
-            "trading state restored from the store: {} ({})",
-            state.trading_state.state.value,
-            state.trading_state.reason,
-        )
-    bot.kernel.trading.listeners.append(lambda change: _save_trading_state(engine, change))
-
-
-def _restore(bot: Bot, state: BotState) -> None:
-    kernel = bot.kernel
-    for record in state.signals:
-        kernel.ledger.restore(record)
-    fills = state.fills_by_order()
-    for order in state.orders:
-        kernel.orders.restore(order, fills.get(order.client_order_id, []))
-    for fill in state.fills:
-        kernel.portfolio.apply_fill(fill)
-    logger.info(
-        "restored {} signal(s), {} order(s) ({} open), {} fill(s) from the store",
-        len(state.signals),
-        len(state.orders),
-        sum(1 for order in state.orders if order.is_open),
-        len(state.fills),
-    )
 
 
 def _snapshot(running: RunningBot) -> None:

@@ -1,0 +1,148 @@
+"""`trading-bot run` on the paper venue: the simulated exchange in process, on the wall clock,
+replaying the configured market data and keeping its own books in the store.
+
+Rebuilt on every start from those books (its orders, fills and balances), then the bot from
+what the store holds, before the service reconciles the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from loguru import logger
+from sqlalchemy import Engine
+
+from trading_bot.app import build_bot
+from trading_bot.config.loader import LoadedConfig
+from trading_bot.domain.market import split_symbol
+from trading_bot.engine.clock import Clock, LiveClock
+from trading_bot.market_data.bars import BarSeries
+from trading_bot.market_data.errors import DataFileError
+from trading_bot.market_data.history import HistoricalPrices
+from trading_bot.market_data.loader import load_market_data
+from trading_bot.service.assembly import (
+    OUTCOME_GROUP_MS,
+    RunningBot,
+    ServiceSetupError,
+    open_store,
+    restore_bot,
+)
+from trading_bot.service.faults import FaultPlan
+from trading_bot.store.bot_state import load_bot_state, save_initial_balances
+from trading_bot.store.checkpoint import WalCheckpointer
+from trading_bot.store.journal import StoreJournal
+from trading_bot.store.paper_books import SqlPaperBookStore
+from trading_bot.venues.paper.exchange import PaperExchange, PaperSetupError, Schedule
+from trading_bot.venues.simulated.exchange import SimulatedExchange
+
+HOUR_MS = 3_600_000
+
+
+async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
+    """Load the market data the venue replays, take the store, and assemble the bot on the
+    wall clock."""
+    config = loaded.config
+    data: dict[str, BarSeries] = {}
+    for symbol, path in config.paper.market_data.items():
+        try:
+            item = load_market_data(path, symbol.upper())
+        except DataFileError as error:
+            raise ServiceSetupError(
+                f"paper.market_data.{symbol}: {error.path}: {'; '.join(error.problems)}"
+            ) from None
+        if not isinstance(item, BarSeries):
+            raise ServiceSetupError(
+                f"paper.market_data.{symbol}: order book files cannot be replayed on the paper "
+                "venue yet; give candles or trades"
+            )
+        data[symbol.upper()] = item
+    engine, lock = open_store(config.store.url)
+    loop = asyncio.get_running_loop()
+    running = assemble_paper_bot(
+        loaded, engine, LiveClock(loop), data, schedule=loop.call_soon, faults=faults
+    )
+    running.lock = lock  # released with the process, or by `stop`
+    if engine.url.get_backend_name() == "sqlite":
+        running.checkpointer = WalCheckpointer(engine)
+        running.checkpointer.start()
+    return running
+
+
+def assemble_paper_bot(
+    loaded: LoadedConfig,
+    engine: Engine,
+    clock: Clock,
+    data: dict[str, BarSeries],
+    *,
+    schedule: Schedule | None,
+    faults: FaultPlan | None = None,
+) -> RunningBot:
+    """Rebuild the paper venue and the bot from the store (empty on a first start). With
+    `schedule=None` every write commits at once (tests on a simulated clock)."""
+    config = loaded.config
+    venue_template = loaded.exchange.build()
+    if not isinstance(venue_template, SimulatedExchange):
+        raise ServiceSetupError(
+            f"exchange.class is {config.exchange.class_path!r}: paper mode runs the simulated "
+            "exchange (exchange.class: simulated); live venues are not available yet"
+        )
+    if not data:
+        raise ServiceSetupError(
+            "paper.market_data: give at least one SYMBOL: candles-or-trades.csv for the paper "
+            "venue's prices"
+        )
+    faults = faults or FaultPlan(None)
+    now = clock.now_ms()
+    journal = StoreJournal(
+        engine,
+        clock,
+        schedule=schedule,
+        on_intents_committed=lambda: faults.reached("after_intent_commit"),
+        group_ms=OUTCOME_GROUP_MS if schedule is not None else 0,
+    )
+    venue = PaperExchange(
+        venue_template,
+        SqlPaperBookStore(engine),
+        now_ms=now,
+        schedule=schedule,
+        on_commit=lambda: faults.reached("after_venue_commit"),
+    )
+    until = now + config.paper.horizon_hours * HOUR_MS
+    symbols = list(data)
+    state = load_bot_state(engine)
+    initial = state.initial_balances
+    configured = {
+        asset: Decimal(amount) for asset, amount in venue_template.params.balances.items()
+    }
+    if initial is not None and _nonzero(initial) != _nonzero(configured):
+        logger.warning(
+            "exchange.params.balances differ from the balances this store's paper venue started "
+            "with ({}); the venue keeps its own books: start a new store to use the new ones",
+            ", ".join(f"{asset} {amount}" for asset, amount in sorted(initial.items())),
+        )
+    currency = config.backtest.valuation_currency or split_symbol(symbols[0])[1]
+    try:
+        for series in data.values():
+            venue.add_market_data(series, speed=config.paper.replay_speed, until_ms=until)
+        prices = HistoricalPrices({symbol: venue.marks(symbol) for symbol in symbols}, clock)
+        if initial is None:
+            initial = venue.balances()
+            save_initial_balances(engine, initial)
+        bot = build_bot(
+            loaded,
+            venue=venue,
+            clock=clock,
+            prices=prices,
+            initial_balances=initial,
+            journal=journal,
+            valuation_currency=currency,
+        )
+    except PaperSetupError as error:
+        raise ServiceSetupError(str(error)) from None
+    restore_bot(bot, state, engine)
+    return RunningBot(bot, venue, journal, engine, prices, currency, state.cursors, symbols)
+
+
+def _nonzero(balances: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {asset: amount for asset, amount in balances.items() if amount}
