@@ -139,6 +139,9 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
             if resolved is not None and spec.enabled:
                 checks.append(resolved)
     sources = _resolve_sources(config, issues) if config is not None else []
+    if config is not None and exchange is not None:
+        for path, problem in exchange.cls.problems_in_mode(config.mode.value, exchange.params):
+            issues.append(ConfigIssue(f"exchange.{path}", problem))
     alerter = None
     if config is not None and config.monitoring.alerts.enabled:
         alerter = _resolve("alerts", "monitoring.alerts", config.monitoring.alerts, issues)  # type: ignore[arg-type]
@@ -154,6 +157,10 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
         raise ConfigError(source, shown)
     warnings: list[str] = []
     _warn_unshipped(config, warnings)
+    real_money = getattr(exchange.cls, "real_money_in_paper", None)
+    problem = real_money(exchange.params) if real_money is not None else None
+    if config.mode.value == "paper" and problem is not None:
+        warnings.append(f"{problem} (`run` refuses this config)")
     _warn_shared_namespace(sources, warnings)
     return LoadedConfig(
         config, exchange, strategy, execution, checks, source, sources, secrets, warnings, alerter

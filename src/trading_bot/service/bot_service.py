@@ -252,6 +252,9 @@ async def start_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
     """The paper venue in process, or a venue through ccxt (live, or `venue serve`)."""
     venue = loaded.exchange.build()
     if isinstance(venue, CCXTVenue):
+        problem = venue.real_money_in_paper(venue.params)
+        if loaded.config.mode.value == "paper" and problem is not None:
+            raise ServiceSetupError(problem)
         return await start_ccxt_bot(loaded, venue, faults)
     if loaded.config.mode.value == "live":
         raise ServiceSetupError(

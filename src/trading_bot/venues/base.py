@@ -95,6 +95,12 @@ class Venue(ABC):
             params if isinstance(params, BaseModel) else self.Params.model_validate(params or {})
         )
 
+    @classmethod
+    def problems_in_mode(cls, mode: str, params: BaseModel) -> list[tuple[str, str]]:
+        """What makes these params wrong for `mode` (backtest, paper, live), as (key path
+        under `exchange`, message) pairs; the config loader reports them."""
+        return []
+
     @abstractmethod
     def bind(self, reports: VenueReports, clock: Clock) -> None:
         """Connect the venue to the bot's order manager and clock before any order."""

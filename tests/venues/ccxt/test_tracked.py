@@ -55,3 +55,33 @@ def test_finished_orders_are_forgotten_oldest_first_past_the_limit(
     assert "o999" in tracker.orders and "o899" not in tracker.orders
     assert tracker.by_venue_id("999") is tracker.orders["o999"]
     assert tracker.by_venue_id("5") is None
+
+
+def test_an_update_naming_another_client_order_id_is_not_booked_onto_ours() -> None:
+    """A venue that forgot its orders reuses their ids: the client order id tells them apart."""
+    reports = RecordingReports()
+    tracker = OrderTracker(reports)
+    ours = tracker.track(order("ours"), 0)
+    tracker.add_venue_id(ours, "14")
+    tracker.apply_order(ours, filled_view("someone-else", "14"), 0)
+    stream_trade = {**filled_view("x", "14")["trades"][0], "order": "14", "info": {"c": "x"}}  # type: ignore[index]
+    tracker.apply_trade(ours, stream_trade, 0, taker=True)
+    assert reports.kinds("ours") == []
+
+
+def test_a_fill_beyond_a_limit_orders_price_is_refused_as_not_ours() -> None:
+    reports = RecordingReports()
+    tracker = OrderTracker(reports)
+    limit = Order(
+        "lim", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.1"), 0, "s", price=Decimal("40")
+    )
+    tracked = tracker.track(limit, 0)
+    trade = {
+        "id": "t1",
+        "order": "9",
+        "amount": "0.1",
+        "price": "46",
+        "fee": {"cost": "0", "currency": "USDT"},
+    }
+    tracker.apply_trade(tracked, trade, 0, taker=True)
+    assert reports.fills("lim") == []

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from loguru import logger
+
+from trading_bot.domain.enums import Side
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.money import ZERO
 from trading_bot.domain.order import Order
@@ -25,6 +28,7 @@ from trading_bot.venues.base import VenueReports
 from trading_bot.venues.ccxt.translate import CLOSED_STATUS, decimal, fill_from_trade
 
 S = OrderStatus
+S_BUY = Side.BUY
 KEEP_FINISHED = 10_000
 _NOT_ACKNOWLEDGED = frozenset({S.INITIALIZED, S.SUBMITTED})
 
@@ -79,6 +83,8 @@ class OrderTracker:
         """Report what `view` (a ccxt order) adds. False when the venue counts fills not
         reported yet: fetch the order's trades, apply them, then apply the view again."""
         order = tracked.order
+        if not self._ours(tracked, view.get("clientOrderId"), view.get("id")):
+            return True
         venue_id = view.get("id")
         if venue_id:
             self.add_venue_id(tracked, str(venue_id))
@@ -106,10 +112,25 @@ class OrderTracker:
         trade_id = str(trade["id"])
         if trade_id in tracked.trade_ids:
             return
+        info = trade.get("info")
+        client_id = info.get("c") if isinstance(info, dict) else None  # Binance stream trades
+        if not self._ours(tracked, client_id, trade.get("order")):
+            return
         fill: Fill = fill_from_trade(
             trade, tracked.order, default_ts_ms=now_ms, default_taker=taker
         )
         if fill.amount <= 0:
+            return
+        limit = tracked.order.price
+        if limit is not None and (fill.price > limit if fill.side is S_BUY else fill.price < limit):
+            logger.error(
+                "venue reported trade {} at {} for order {} whose limit is {}: not ours (a "
+                "venue that reused order ids?); ignored",
+                trade_id,
+                fill.price,
+                tracked.order.client_order_id,
+                limit,
+            )
             return
         tracked.trade_ids.add(trade_id)
         tracked.reported += fill.amount
@@ -123,6 +144,20 @@ class OrderTracker:
             self.reports.order_rejected(tracked.order.client_order_id, reason, detail)
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _ours(self, tracked: TrackedOrder, client_id: object, venue_id: object) -> bool:
+        """An update names our order by its client order id when it can: one naming another
+        (a venue that forgot its orders and reuses their ids) is not applied."""
+        if not client_id or str(client_id) == tracked.order.client_order_id:
+            return True
+        logger.error(
+            "venue update for order id {} names client order id {}, not {}: ignored (a venue "
+            "that reused order ids?)",
+            venue_id,
+            client_id,
+            tracked.order.client_order_id,
+        )
+        return False
 
     def _close(self, tracked: TrackedOrder, closing: OrderStatus, view: dict[str, Any]) -> None:
         order = tracked.order

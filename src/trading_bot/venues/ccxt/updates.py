@@ -114,8 +114,9 @@ class OrderUpdates:
             views = await client.watch_orders()
             alive()
             for view in views:
-                tracked = tracker.orders.get(str(view.get("clientOrderId")))
-                if tracked is None:
+                client_id = view.get("clientOrderId")
+                tracked = tracker.orders.get(str(client_id)) if client_id else None
+                if tracked is None and not client_id:  # a venue that names orders by id only
                     tracked = tracker.by_venue_id(str(view.get("id")))
                 if tracked is not None:
                     await self.apply(tracked, view)

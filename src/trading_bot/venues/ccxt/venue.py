@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from loguru import logger
+from pydantic import BaseModel
 
 from trading_bot.domain.market import Market
 from trading_bot.domain.order import Order
@@ -81,6 +82,30 @@ class CCXTVenue(Venue):
         self._balance_refresh: asyncio.Task[None] | None = None
         self.on_ban: Callable[[str], None] = lambda detail: None
         self.on_health: Callable[[bool], None] = lambda healthy: None
+
+    @classmethod
+    def problems_in_mode(cls, mode: str, params: BaseModel) -> list[tuple[str, str]]:
+        assert isinstance(params, CCXTVenueParams)
+        problems: list[tuple[str, str]] = []
+        credentials = params.credentials
+        for name, value in (("api_key", credentials.api_key), ("secret", credentials.secret)):
+            if mode != "backtest" and (value is None or not value.get_secret_value()):
+                problems.append(
+                    (f"params.credentials.{name}", "required to trade (give it as ${VAR})")
+                )
+        return problems
+
+    @staticmethod
+    def real_money_in_paper(params: CCXTVenueParams) -> str | None:
+        """Paper must never mean real money by accident: without a testnet or another URL the
+        venue is the real one."""
+        if params.sandbox or params.api_url:
+            return None
+        return (
+            "mode: paper with exchange.class: ccxt would trade on the real venue: set "
+            "exchange.params.sandbox: true (the venue's testnet) or exchange.params.api_url "
+            "(a paper venue such as trading-bot venue serve), or use mode: live"
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
