@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from loguru import logger
 from sqlalchemy import text
 
 from tests.conftest import MINUTE, T0, make_signal
@@ -280,3 +281,28 @@ async def test_rejected_snapshot_with_a_venue_order_id_closes_the_order(tmp_path
     restored = second.bot.orders.get(o.client_order_id)
     assert restored is not None and restored.status is OrderStatus.REJECTED
     assert restored.reject_reason is RejectionReason.INSUFFICIENT_BALANCE
+
+
+async def test_a_lasting_difference_is_told_once_while_running_and_its_end_is_told_too(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    start(engine, clock)
+    with engine.begin() as c:
+        c.execute(text("UPDATE paper_balances SET total = '9000' WHERE asset = 'USDT'"))
+    running = start(engine, clock)
+    told: list[list[str]] = []
+    lines: list[str] = []
+    sink = logger.add(lines.append, format="{level} {message}")
+    try:
+        reconciler = Reconciler(running.bot.kernel, running.venue, on_new_problems=told.append)
+        for _ in range(3):
+            await reconciler.reconcile()
+        running.venue._exchange.account.total["USDT"] = Decimal("10000")  # the difference ends
+        await reconciler.reconcile()
+    finally:
+        logger.remove(sink)
+    assert told == [["UNEXPLAINED balance difference USDT: bot 10000, venue 9000"]]
+    assert sum(line.startswith("ERROR") for line in lines) == 1
+    assert any(line.startswith("INFO reconciliation: resolved:") for line in lines)

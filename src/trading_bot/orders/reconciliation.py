@@ -15,6 +15,7 @@ A venue query that fails is retried, then raises: it is never read as "no orders
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -99,11 +100,22 @@ class ReconciliationReport:
 
 
 class Reconciler:
-    def __init__(self, kernel: TradingKernel, venue: Venue, *, attempts: int = 5) -> None:
+    def __init__(
+        self,
+        kernel: TradingKernel,
+        venue: Venue,
+        *,
+        attempts: int = 5,
+        on_new_problems: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        """`on_new_problems` hears each unexplained difference once, when it first appears
+        (an alert); the log too says it once, and says when it is gone."""
         self._kernel = kernel
         self._venue = venue
         self._attempts = attempts
+        self._on_new_problems = on_new_problems
         self._unprotected_seen: set[str] = set()
+        self._problems_seen: set[str] = set()
 
     async def reconcile(self, *, at_start: bool = False) -> ReconciliationReport:
         report = ReconciliationReport()
@@ -129,8 +141,18 @@ class Reconciler:
         # an unprotected position is logged when it appears, not at every interval
         new = [p for p in report.unprotected_positions if p not in self._unprotected_seen]
         self._unprotected_seen = set(report.unprotected_positions)
+        problems = {line for line in report.lines()[1:] if "UNEXPLAINED" in line}
+        fresh = sorted(problems - self._problems_seen)
+        for line in sorted(self._problems_seen - problems):
+            logger.info("reconciliation: resolved: {}", line)
+        self._problems_seen = problems
         for line in report.lines(unprotected=new)[1:]:
-            (logger.error if "UNEXPLAINED" in line else logger.warning)("reconciliation: {}", line)
+            if "UNEXPLAINED" not in line:
+                logger.warning("reconciliation: {}", line)
+            elif line in fresh:
+                logger.error("reconciliation: {}", line)
+        if fresh and self._on_new_problems is not None:
+            self._on_new_problems(fresh)
         return report
 
     # -- one order ------------------------------------------------------------------------------

@@ -8,13 +8,14 @@ the service chooses between them in `bot_service.start_bot`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loguru import logger
 from sqlalchemy import Engine
 
 from trading_bot.app import Bot
 from trading_bot.engine.context import PriceView
+from trading_bot.monitoring.alerts import Alerter
 from trading_bot.risk.trading_state import StateChange
 from trading_bot.store.bot_state import BotState, save_trading_state
 from trading_bot.store.checkpoint import WalCheckpointer
@@ -45,6 +46,7 @@ class RunningBot:
     close: Callable[[], Awaitable[None]] | None = None  # a live venue's connections and feed
     checkpointer: WalCheckpointer | None = None  # SQLite stores: folds the log back in a thread
     lock: StoreLock | None = None  # one bot per store: held as long as this object lives
+    alerter: Alerter = field(default_factory=Alerter)  # `monitoring.alerts`, else logs only
 
 
 def open_store(url: str) -> tuple[Engine, StoreLock]:

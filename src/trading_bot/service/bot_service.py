@@ -22,6 +22,7 @@ from sqlalchemy import insert
 from trading_bot.app import Bot
 from trading_bot.config.loader import LoadedConfig
 from trading_bot.intake.gate import IntakeChannel, IntakeGate, IntakeResult
+from trading_bot.monitoring.alerts import AlertLevel
 from trading_bot.orders.reconciliation import Reconciler, ReconciliationReport
 from trading_bot.risk.trading_state import StateChange
 from trading_bot.service.assembly import RunningBot, ServiceSetupError
@@ -125,7 +126,15 @@ class BotService:
         )
         self._tasks.append(asyncio.create_task(_every(COMMAND_POLL_S, self._apply_trading_command)))
         if config.recovery.reconcile_interval_s > 0:
-            reconciler = Reconciler(running.bot.kernel, running.venue)
+            reconciler = Reconciler(
+                running.bot.kernel,
+                running.venue,
+                on_new_problems=lambda lines: running.alerter.alert(
+                    AlertLevel.CRITICAL,
+                    "the bot's books and the venue disagree",
+                    "\n".join(lines) + "\nSee `trading-bot report`; the bot keeps running.",
+                ),
+            )
             self._tasks.append(
                 asyncio.create_task(
                     _every_async(config.recovery.reconcile_interval_s, reconciler.reconcile)

@@ -95,6 +95,7 @@ async def start_ccxt_bot(loaded: LoadedConfig, venue: CCXTVenue, faults: FaultPl
         bot, venue, journal, engine, feed.prices, currency, state.cursors, symbols, close=close
     )
     running.lock = lock
+    running.alerter = alerter
     if engine.url.get_backend_name() == "sqlite":
         running.checkpointer = WalCheckpointer(engine)
         running.checkpointer.start()
