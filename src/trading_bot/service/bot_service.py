@@ -23,6 +23,7 @@ from trading_bot.app import Bot
 from trading_bot.config.loader import LoadedConfig
 from trading_bot.intake.gate import IntakeChannel, IntakeGate, IntakeResult
 from trading_bot.monitoring.alerts import AlertLevel
+from trading_bot.monitoring.order_log import log_order_events
 from trading_bot.orders.reconciliation import Reconciler, ReconciliationReport
 from trading_bot.risk.trading_state import StateChange
 from trading_bot.service.assembly import RunningBot, ServiceSetupError
@@ -83,6 +84,7 @@ class BotService:
         """Rebuild, reconcile, then open intake. The report (None if the venue could not be
         asked); `started` says whether the bot now runs. Raises `ServiceSetupError`."""
         running = self.running = await start_bot(self.loaded, FaultPlan.from_environment())
+        log_order_events(running.bot.kernel.bus)
         try:
             report = await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
         except VenueQueryError as error:
