@@ -11,6 +11,7 @@ explain stops here with the report (exit code 3) rather than trade on books it d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 from collections.abc import Callable, Mapping
@@ -53,10 +54,15 @@ async def run_bot(
     """Run until `stop` is set; the exit code (0, REFUSED when recovery refused, UNSAVED when
     the last changes could not be saved)."""
     service = BotService(loaded)
-    report = await service.start()
+    try:
+        report = await service.start()
+    except BaseException:
+        await service.abandon()
+        raise
     if on_report is not None and report is not None:
         on_report(report)
     if not service.started:
+        await service.abandon()
         return REFUSED
     if on_ready is not None:
         on_ready(service)
@@ -220,6 +226,21 @@ class BotService:
         if self.intake is None:
             return None
         return self.intake.gate.signal_status(source, signal_id)
+
+    async def abandon(self) -> None:
+        """A start that did not get to run: close the venue's connections and let go of the
+        store (nothing was taken in, so there is nothing to save)."""
+        running = self.running
+        if running is None or self.started:
+            return
+        if running.close is not None:
+            with contextlib.suppress(Exception):
+                await running.close()
+        if running.checkpointer is not None:
+            running.checkpointer.stop()
+        if running.lock is not None:
+            running.lock.release()
+            running.lock = None
 
     async def stop(self) -> int:
         """Stop intake, let in-flight work finish, save everything; the exit code."""

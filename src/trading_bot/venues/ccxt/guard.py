@@ -32,6 +32,7 @@ from tenacity import (
 )
 
 from trading_bot.domain.rejections import RejectionReason
+from trading_bot.domain.timestamps import format_ms
 from trading_bot.engine.clock import Clock
 from trading_bot.venues.ccxt.errors import Outcome, VenueError, banned_until_ms, classify
 from trading_bot.venues.ccxt.params import BreakerRules, RetryRules
@@ -107,13 +108,13 @@ class RequestGuard:
             return VenueError(
                 Outcome.BANNED,
                 RejectionReason.VENUE_BANNED,
-                f"the venue banned this bot until {self.banned_until_ms} (epoch ms)",
+                f"the venue banned this bot until {format_ms(self.banned_until_ms)}",
             )
         if now < self.paused_until_ms:
             return VenueError(
                 Outcome.RATE_LIMITED,
                 RejectionReason.VENUE_RATE_LIMITED,
-                f"sending paused after a 429 until {self.paused_until_ms} (epoch ms)",
+                f"sending paused after a 429 until {format_ms(self.paused_until_ms)}",
             )
         if self.breaker_open:
             return VenueError(
@@ -167,6 +168,9 @@ class RequestGuard:
         wait_ms = max(self.banned_until_ms, self.paused_until_ms) - self._clock.now_ms()
         if wait_ms > 0:
             await asyncio.sleep(wait_ms / 1000)
+        if self.banned_until_ms and self._clock.now_ms() >= self.banned_until_ms:
+            logger.warning("the venue's ban has ended: sending again")
+            self.banned_until_ms = 0
 
     def _worth_retrying(self, error: BaseException) -> bool:
         if not isinstance(error, Exception) or isinstance(error, BreakerOpen):
@@ -182,7 +186,7 @@ class RequestGuard:
             if first:
                 logger.critical(
                     "the venue BANNED this bot (HTTP 418) until {}: nothing is sent until then; {}",
-                    self.banned_until_ms,
+                    format_ms(self.banned_until_ms),
                     reading.detail,
                 )
                 self._on_ban(reading.detail)
