@@ -121,6 +121,11 @@ async def test_acknowledged_order_the_venue_has_no_trace_of_refuses_the_start(
     report = await reconcile(second)
     assert not report.ok
     assert "no record of it" in report.unexplained[0]
+    # `run --accept-venue-state`: the venue's word is taken, the order is closed
+    reconciler = Reconciler(second.bot.kernel, second.venue)
+    (done,) = reconciler.accept_venue_state(report)
+    assert "closed as canceled" in done
+    assert second.bot.orders.all_orders[0].status is OrderStatus.CANCELED
 
 
 async def test_balance_the_fills_cannot_explain_refuses_the_start(tmp_path: Path) -> None:
@@ -306,3 +311,21 @@ async def test_a_lasting_difference_is_told_once_while_running_and_its_end_is_to
     assert told == [["UNEXPLAINED balance difference USDT: bot 10000, venue 9000"]]
     assert sum(line.startswith("ERROR") for line in lines) == 1
     assert any(line.startswith("INFO reconciliation: resolved:") for line in lines)
+
+
+async def test_accepting_the_venue_state_closes_what_it_forgot_and_adopts_its_balances(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    start(engine, clock)
+    with engine.begin() as c:
+        c.execute(text("UPDATE paper_balances SET total = '9000' WHERE asset = 'USDT'"))
+    running = start(engine, clock)
+    reconciler = Reconciler(running.bot.kernel, running.venue)
+    report = await reconciler.reconcile(at_start=True)
+    assert not report.ok
+    done = reconciler.accept_venue_state(report)
+    assert done == ["balance USDT set to the venue's 9000 (was 10000)"]
+    assert (await reconciler.reconcile(at_start=True)).ok
+    assert running.bot.portfolio.initial_balances["USDT"] == Decimal("9000")

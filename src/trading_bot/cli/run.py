@@ -30,13 +30,20 @@ def run(
     env_file: Annotated[
         Path | None, typer.Option(help="A .env file to read variables from.")
     ] = None,
+    accept_venue_state: Annotated[
+        bool,
+        typer.Option(
+            help="Where the books and the venue disagree at start, take the venue's word "
+            "(orders it has no record of closed, balances adjusted) instead of refusing."
+        ),
+    ] = False,
 ) -> None:
     """Run the bot until stopped (Ctrl-C or SIGTERM): paper mode on the simulated exchange, or
     paper/live through ccxt (exchange.class: ccxt; a real venue, its testnet, or `venue serve`).
 
     On start it rebuilds its state from the store, reconciles with the venue and prints what
     it did; if the books and the venue disagree in a way it cannot explain it refuses to start
-    (exit code 3) and says why.
+    (exit code 3) and says why, unless --accept-venue-state.
     """
     loaded = load_config_or_exit(config, env_file)
     if loaded.config.mode.value == "backtest":
@@ -54,7 +61,7 @@ def run(
     # until the event loop takes over SIGTERM, it stops the start-up like Ctrl-C does
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        code = asyncio.run(_run_until_signal(loaded))
+        code = asyncio.run(_run_until_signal(loaded, accept_venue_state))
     except (ServiceSetupError, StoreError) as error:
         # masked like the log: a start-up error may name a URL with a password in it
         raise fail(masker.mask(str(error))) from None
@@ -68,7 +75,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-async def _run_until_signal(loaded: LoadedConfig) -> int:
+async def _run_until_signal(loaded: LoadedConfig, accept_venue_state: bool) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -80,4 +87,4 @@ async def _run_until_signal(loaded: LoadedConfig) -> int:
         for line in report.lines():
             err.print(f"  {line}", highlight=False, markup=False)
 
-    return await run_bot(loaded, stop, on_report=show)
+    return await run_bot(loaded, stop, on_report=show, accept_venue_state=accept_venue_state)

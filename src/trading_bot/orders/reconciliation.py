@@ -53,6 +53,7 @@ class ReconciliationReport:
     adopted: list[str] = field(default_factory=list)
     resumed_signals: list[str] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)
+    missing_orders: list[str] = field(default_factory=list)  # acknowledged, unknown to the venue
     balance_differences: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     unprotected_positions: list[str] = field(default_factory=list)
 
@@ -155,6 +156,23 @@ class Reconciler:
             self._on_new_problems(fresh)
         return report
 
+    def accept_venue_state(self, report: ReconciliationReport) -> list[str]:
+        """Take the venue's word where the books cannot explain it (`run
+        --accept-venue-state`): orders it has no record of are closed as canceled, balance
+        differences become adjustments of the initial balances. What was done, as lines."""
+        done: list[str] = []
+        orders = self._kernel.orders
+        for coid in report.missing_orders:
+            order = orders.get(coid)
+            if order is not None and order.is_open:
+                orders.order_canceled(coid, "the venue has no record of it (accepted at start)")
+                done.append(f"order {coid} closed as canceled: the venue has no record of it")
+        portfolio = self._kernel.portfolio
+        for asset, (ours, theirs) in sorted(report.balance_differences.items()):
+            portfolio.adjust_balance(asset, theirs - ours)
+            done.append(f"balance {asset} set to the venue's {theirs} (was {ours})")
+        return done
+
     # -- one order ------------------------------------------------------------------------------
 
     async def _not_at_venue(self, order: Order, report: ReconciliationReport) -> None:
@@ -164,6 +182,7 @@ class Reconciler:
                 f"order {order.client_order_id} ({order.symbol}) is {order.status} in the store "
                 "but the venue has no record of it"
             )
+            report.missing_orders.append(order.client_order_id)
             return
         wait_ms = (
             order.created_ms + self._venue.lookup_settle_ms - self._kernel.context.clock.now_ms()

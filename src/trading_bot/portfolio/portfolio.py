@@ -69,6 +69,12 @@ class Portfolio:
         self.fees_by_asset: dict[str, Decimal] = {}
         self.fills: list[Fill] = []
 
+    def adjust_balance(self, asset: str, delta: Decimal) -> None:
+        """Money that moved outside the bot (a deposit, a manual trade), accepted from the
+        venue: counted as initial balance, so rebuilding from fills gives the same books."""
+        self.initial_balances[asset] = self.initial_balances.get(asset, ZERO) + delta
+        self._balances[asset] = self._balances.get(asset, ZERO) + delta
+
     def on_order_filled(self, event: OrderFilled) -> None:
         self.apply_fill(event.fill)
 

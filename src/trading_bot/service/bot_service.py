@@ -33,6 +33,7 @@ from trading_bot.service.faults import FaultPlan
 from trading_bot.service.intake_runner import IntakeRunner, IntakeStartError
 from trading_bot.service.paper_venue import start_paper_bot
 from trading_bot.service.snapshots import write_snapshot
+from trading_bot.store.bot_state import save_initial_balances
 from trading_bot.store.models import RecoveryRunRow
 from trading_bot.store.trading_commands import mark_applied, read_command
 from trading_bot.venues.base import VenueQueryError
@@ -50,10 +51,11 @@ async def run_bot(
     *,
     on_report: Callable[[ReconciliationReport], None] | None = None,
     on_ready: Callable[[BotService], None] | None = None,
+    accept_venue_state: bool = False,
 ) -> int:
     """Run until `stop` is set; the exit code (0, REFUSED when recovery refused, UNSAVED when
     the last changes could not be saved)."""
-    service = BotService(loaded)
+    service = BotService(loaded, accept_venue_state=accept_venue_state)
     try:
         report = await service.start()
     except BaseException:
@@ -77,8 +79,11 @@ class BotService:
     """The bot as an object, on the paper venue or a ccxt one: `start`, then `send_signal`
     (the direct Python API) or let the configured sources feed it, then `stop`."""
 
-    def __init__(self, loaded: LoadedConfig) -> None:
+    def __init__(self, loaded: LoadedConfig, *, accept_venue_state: bool = False) -> None:
+        """`accept_venue_state`: a start whose books the venue contradicts takes the venue's
+        word (orders it has no record of closed, balances adjusted) instead of refusing."""
         self.loaded = loaded
+        self.accept_venue_state = accept_venue_state
         self.started = False
         self.running: RunningBot | None = None
         self.intake: IntakeRunner | None = None
@@ -91,8 +96,16 @@ class BotService:
         asked); `started` says whether the bot now runs. Raises `ServiceSetupError`."""
         running = self.running = await start_bot(self.loaded, FaultPlan.from_environment())
         log_order_events(running.bot.kernel.bus)
+        reconciler = Reconciler(running.bot.kernel, running.venue)
         try:
-            report = await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
+            report = await reconciler.reconcile(at_start=True)
+            if not report.ok and self.accept_venue_state:
+                _save_report(running, report)
+                for line in reconciler.accept_venue_state(report):
+                    logger.warning("accepted from the venue: {}", line)
+                save_initial_balances(running.engine, running.bot.portfolio.initial_balances)
+                running.journal.flush()
+                report = await reconciler.reconcile(at_start=True)
         except VenueQueryError as error:
             logger.error("start refused: the venue could not be asked about orders: {}", error)
             return None
@@ -101,7 +114,10 @@ class BotService:
             return None
         _save_report(running, report)
         if not report.ok:
-            logger.error("start refused: the books do not agree with the venue (see the report)")
+            logger.error(
+                "start refused: the books do not agree with the venue (see the report); "
+                "`trading-bot run --accept-venue-state` takes the venue's word"
+            )
             return report
         if isinstance(running.venue, CCXTVenue):
             for order in running.bot.kernel.orders.open_orders():  # found at the venue by
