@@ -45,6 +45,7 @@ class TrackedOrder:
     canceled: bool = False
     closed_reported: bool = False
     replacing: str | None = None  # the venue id a modify in flight is replacing
+    limit: Decimal | None = None  # the limit price the venue holds now (a modify moves it)
 
     @property
     def venue_id(self) -> str | None:
@@ -63,7 +64,9 @@ class OrderTracker:
         restart re-sending an intent: the receive window runs from this send)."""
         tracked = self.orders.get(order.client_order_id)
         if tracked is None:
-            tracked = self.orders[order.client_order_id] = TrackedOrder(order, sent_ms)
+            tracked = self.orders[order.client_order_id] = TrackedOrder(
+                order, sent_ms, limit=order.price
+            )
             if order.venue_order_id:
                 self.add_venue_id(tracked, order.venue_order_id)
         else:
@@ -121,7 +124,7 @@ class OrderTracker:
         )
         if fill.amount <= 0:
             return
-        limit = tracked.order.price
+        limit = tracked.limit
         if limit is not None and (fill.price > limit if fill.side is S_BUY else fill.price < limit):
             logger.error(
                 "venue reported trade {} at {} for order {} whose limit is {}: not ours (a "

@@ -379,6 +379,9 @@ class CCXTVenue(Venue):
         # the cancel half of the cancel-replace may reach the stream before the answer does:
         # it is not the order's end (the new order carries the same client order id)
         tracked.replacing = replaced
+        old_limit = tracked.limit
+        if order.order_type.has_limit_price:  # fills at the new price are the new order's
+            tracked.limit = new_price
         try:
             view = await guard.once(
                 lambda: self.exchange.edit_order(
@@ -401,6 +404,7 @@ class CCXTVenue(Venue):
                 tracked.filled_before = order.filled_amount
                 reports.order_modified(coid, new_amount, price)
             elif order.is_open:
+                tracked.limit = old_limit
                 reports.modify_rejected(coid, reading.reason, reading.detail)
             return
         tracked.replacing = None
