@@ -57,3 +57,11 @@ def test_an_empty_key_from_the_environment_is_missing_too() -> None:
     data = ccxt_config("live", credentials={"api_key": "${KEY:-}", "secret": "s"})
     with pytest.raises(ConfigError, match=r"credentials\.api_key: required"):
         load_config_data(data, source="bot.yaml", environ={})
+
+
+def test_the_usual_spellings_of_keys_and_testnet_are_accepted() -> None:
+    params = {"testnet": True, "credentials": {"apiKey": "k-1", "api_secret": "s-2"}}
+    loaded = load_config_data(ccxt_config("paper", **params), source="bot.yaml", environ={})
+    venue_params = loaded.exchange.params
+    assert venue_params.sandbox is True  # type: ignore[attr-defined]
+    assert venue_params.credentials.secret.get_secret_value() == "s-2"  # type: ignore[attr-defined]

@@ -18,7 +18,9 @@ class Credentials(Section):
     api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("api_key", "apikey", "apiKey")
     )
-    secret: SecretStr | None = None
+    secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("secret", "api_secret", "apiSecret")
+    )
     password: SecretStr | None = Field(
         default=None, description="passphrase, for venues that have one (OKX, KuCoin...)"
     )
@@ -45,7 +47,11 @@ class BreakerRules(Section):
 class CCXTVenueParams(Section):
     exchange: str = Field(description="ccxt exchange id, e.g. binance")
     credentials: Credentials = Field(default_factory=Credentials)
-    sandbox: bool = Field(default=False, description="trade on the venue's testnet")
+    sandbox: bool = Field(
+        default=False,
+        description="trade on the venue's testnet",
+        validation_alias=AliasChoices("sandbox", "testnet"),
+    )
     api_url: str | None = Field(
         default=None,
         description="replaces scheme and host of the venue's REST URLs (a testnet, a proxy, "
