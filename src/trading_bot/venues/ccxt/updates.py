@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loguru import logger
@@ -31,6 +31,7 @@ from trading_bot.venues.ccxt.client import build_client
 from trading_bot.venues.ccxt.guard import RequestGuard
 from trading_bot.venues.ccxt.params import CCXTVenueParams
 from trading_bot.venues.ccxt.queries import VenueQueries
+from trading_bot.venues.ccxt.tasks import BackgroundTasks
 from trading_bot.venues.ccxt.tracked import OrderTracker, TrackedOrder
 
 S = OrderStatus
@@ -65,7 +66,7 @@ class OrderUpdates:
         self.balances_moved = balances_moved  # after each batch of orders from the stream
         self._stream_client: Any = None  # the streams' own ccxt client (see the module doc)
         self._loops: list[asyncio.Task[None]] = []
-        self._polls: set[asyncio.Task[None]] = set()  # one-off polls after a reconnect
+        self._polls = BackgroundTasks()  # one-off polls after a reconnect
 
     def start(self) -> None:
         """The streams the venue has (if `use_websocket`), and polling."""
@@ -80,12 +81,10 @@ class OrderUpdates:
 
     async def stop(self) -> None:
         """Cancel the streams and polls, wait for them to end, close the streams' client."""
-        tasks = [*self._loops, *self._polls]
-        for task in tasks:
+        for task in self._loops:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._loops, self._polls.cancel_all(), return_exceptions=True)
         self._loops.clear()
-        self._polls.clear()
         await self._discard_stream_client(self._stream_client)
 
     async def apply(self, tracked: TrackedOrder, view: dict[str, Any]) -> None:
@@ -158,7 +157,7 @@ class OrderUpdates:
             try:
                 if down:
                     await self._poll_open_orders()
-                    self._spawn(self._poll_later(RESUBSCRIBE_POLL_S))
+                    self._polls.spawn(self._poll_later(RESUBSCRIBE_POLL_S))
                 await watch(client, alive)
                 continue
             except asyncio.CancelledError:
@@ -221,13 +220,3 @@ class OrderUpdates:
         for tracked in self.tracker.open_orders():
             if tracked.order.status is not S.SUBMITTED or tracked.venue_id is not None:
                 await self.refresh(tracked)
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._polls.add(task)
-        task.add_done_callback(self._poll_done)
-
-    def _poll_done(self, task: asyncio.Task[None]) -> None:
-        self._polls.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.opt(exception=task.exception()).error("a venue request failed unexpectedly")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -42,6 +42,7 @@ from trading_bot.venues.ccxt.errors import Outcome
 from trading_bot.venues.ccxt.guard import RequestGuard
 from trading_bot.venues.ccxt.params import CCXTVenueParams
 from trading_bot.venues.ccxt.queries import VenueQueries
+from trading_bot.venues.ccxt.tasks import BackgroundTasks
 from trading_bot.venues.ccxt.tracked import OrderTracker, TrackedOrder
 from trading_bot.venues.ccxt.translate import (
     CLOSED_STATUS,
@@ -78,7 +79,7 @@ class CCXTVenue(Venue):
         self._guard: RequestGuard | None = None
         self._queries: VenueQueries | None = None
         self._updates: OrderUpdates | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks()  # requests under way
         self._balance_refresh: asyncio.Task[None] | None = None
         self.on_ban: Callable[[str], None] = lambda detail: None
         self.on_health: Callable[[bool], None] = lambda healthy: None
@@ -144,10 +145,7 @@ class CCXTVenue(Venue):
     async def close(self) -> None:
         if self._guard is not None:
             await self._guard.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._tasks.cancel_all()
         # the streams' client and `exchange` at once: ccxt's close waits a quarter second after
         # the sockets
         stopping = [self._updates.stop()] if self._updates is not None else []
@@ -201,15 +199,15 @@ class CCXTVenue(Venue):
 
     def submit_order(self, order: Order) -> None:
         tracked = self._tracker_or_raise().track(order, self._now())
-        self._spawn(self._create(tracked))
+        self._tasks.spawn(self._create(tracked))
 
     def cancel_order(self, order: Order) -> None:
-        self._spawn(self._cancel(order))
+        self._tasks.spawn(self._cancel(order))
 
     def modify_order(
         self, order: Order, *, amount: Decimal | None = None, price: Decimal | None = None
     ) -> None:
-        self._spawn(self._modify(order, amount, price))
+        self._tasks.spawn(self._modify(order, amount, price))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrderSnapshot | None:
         queries = self._queries_or_raise()
@@ -428,16 +426,6 @@ class CCXTVenue(Venue):
         self._balance_refresh = asyncio.get_running_loop().create_task(refresh())
 
     # -- plumbing -------------------------------------------------------------------------------
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.opt(exception=task.exception()).error("a venue request failed unexpectedly")
 
     def _by_client_id(self, tracked: TrackedOrder) -> dict[str, Any]:
         if tracked.venue_id is not None:
