@@ -110,21 +110,27 @@ class SpotOrder:
             "orderId": self.order_id,
             "orderListId": -1,
             "clientOrderId": self.client_order_id,
-            "price": num(self.price),
-            "origQty": num(self.orig_qty),
-            "executedQty": num(self.executed_qty),
-            "cummulativeQuoteQty": num(self.cumm_quote),
-            "status": self.status,
-            "timeInForce": self.time_in_force,
-            "type": self.type,
-            "side": self.side.upper(),
+            **self._terms(),
             "stopPrice": num(self.stop_price),
             "icebergQty": num(ZERO),
             "time": self.created_ms,
             "updateTime": self.update_ms or self.created_ms,
             "isWorking": self.working_ms >= 0,
             "workingTime": self.working_ms,
+        }
+
+    def _terms(self) -> dict[str, Any]:
+        """What every Binance description of an order carries: its terms and progress."""
+        return {
+            "price": num(self.price),
+            "origQty": num(self.orig_qty),
+            "executedQty": num(self.executed_qty),
             "origQuoteOrderQty": num(self.orig_quote_qty),
+            "cummulativeQuoteQty": num(self.cumm_quote),
+            "status": self.status,
+            "timeInForce": self.time_in_force,
+            "type": self.type,
+            "side": self.side.upper(),
             "selfTradePreventionMode": "NONE",
         }
 
@@ -139,20 +145,7 @@ class SpotOrder:
         }
         if resp_type == "ACK":
             return ack
-        result = {
-            **ack,
-            "price": num(self.price),
-            "origQty": num(self.orig_qty),
-            "executedQty": num(self.executed_qty),
-            "origQuoteOrderQty": num(self.orig_quote_qty),
-            "cummulativeQuoteQty": num(self.cumm_quote),
-            "status": self.status,
-            "timeInForce": self.time_in_force,
-            "type": self.type,
-            "side": self.side.upper(),
-            "workingTime": self.working_ms,
-            "selfTradePreventionMode": "NONE",
-        }
+        result = {**ack, **self._terms(), "workingTime": self.working_ms}
         if self.stop_price:
             result["stopPrice"] = num(self.stop_price)
         if resp_type == "FULL":
@@ -177,17 +170,8 @@ class SpotOrder:
             "orderListId": -1,
             "clientOrderId": cancel_client_id,
             "transactTime": transact_ms,
-            "price": num(self.price),
-            "origQty": num(self.orig_qty),
-            "executedQty": num(self.executed_qty),
-            "origQuoteOrderQty": num(self.orig_quote_qty),
-            "cummulativeQuoteQty": num(self.cumm_quote),
-            "status": self.status,
-            "timeInForce": self.time_in_force,
-            "type": self.type,
-            "side": self.side.upper(),
+            **self._terms(),
             "stopPrice": num(self.stop_price),
-            "selfTradePreventionMode": "NONE",
         }
 
 
