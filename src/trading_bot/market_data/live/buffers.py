@@ -10,8 +10,9 @@ Both are async iterators for a consumer task and can be drained without waiting.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections import deque
-from typing import Generic, TypeVar
+from typing import Generic, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -20,12 +21,36 @@ class BufferClosed(Exception):
     """The feed stopped: nothing more will arrive."""
 
 
-class LatestOnly(Generic[T]):
+class _Handover(ABC, Generic[T]):
+    """What both buffers share: a consumer waits on `get` (or iterates) until `close`."""
+
     def __init__(self) -> None:
-        self._value: T | None = None
-        self._fresh = False
         self._closed = False
         self._ready = asyncio.Event()
+
+    @abstractmethod
+    async def get(self) -> T:
+        """The next value; `BufferClosed` once the feed stopped and nothing is left."""
+
+    def close(self) -> None:
+        self._closed = True
+        self._ready.set()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        try:
+            return await self.get()
+        except BufferClosed:
+            raise StopAsyncIteration from None
+
+
+class LatestOnly(_Handover[T]):
+    def __init__(self) -> None:
+        super().__init__()
+        self._value: T | None = None
+        self._fresh = False
         self.puts = 0
         self.coalesced = 0  # values replaced before anyone read them
 
@@ -66,27 +91,13 @@ class LatestOnly(Generic[T]):
         assert value is not None
         return value
 
-    def close(self) -> None:
-        self._closed = True
-        self._ready.set()
 
-    def __aiter__(self) -> LatestOnly[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        try:
-            return await self.get()
-        except BufferClosed:
-            raise StopAsyncIteration from None
-
-
-class DropOldest(Generic[T]):
+class DropOldest(_Handover[T]):
     def __init__(self, maxlen: int) -> None:
         if maxlen < 1:
             raise ValueError("maxlen must be at least 1")
+        super().__init__()
         self._items: deque[T] = deque(maxlen=maxlen)
-        self._closed = False
-        self._ready = asyncio.Event()
         self.puts = 0
         self.dropped = 0  # oldest items pushed out unread by newer ones
 
@@ -120,16 +131,3 @@ class DropOldest(Generic[T]):
             self._ready.clear()
             await self._ready.wait()
         return self._items.popleft()
-
-    def close(self) -> None:
-        self._closed = True
-        self._ready.set()
-
-    def __aiter__(self) -> DropOldest[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        try:
-            return await self.get()
-        except BufferClosed:
-            raise StopAsyncIteration from None
