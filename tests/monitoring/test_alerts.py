@@ -3,57 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from loguru import logger
 
+from tests.alert_receiver import alert_receiver
 from tests.conftest import config_data
 from trading_bot.config.errors import ConfigError
 from trading_bot.config.loader import load_config_data
 from trading_bot.monitoring.alerts import Alerter, AlerterParams, AlertLevel
 
 
-@contextmanager
-def alert_receiver() -> Iterator[tuple[str, list[dict[str, object]]]]:
-    """A local HTTP endpoint apprise's json:// posts to; yields its URL and what it got."""
-    received: list[dict[str, object]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", 0))
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"json://127.0.0.1:{server.server_port}/alerts", received
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 async def test_an_alert_is_delivered_to_the_channel_and_logged() -> None:
     lines: list[str] = []
     sink = logger.add(lines.append, format="{level} {message}")
     try:
-        with alert_receiver() as (url, received):
-            alerter = Alerter(AlerterParams.model_validate({"urls": [url]}))
+        with alert_receiver() as inbox:
+            alerter = Alerter(AlerterParams.model_validate({"urls": [inbox.url]}))
             alerter.alert(AlertLevel.CRITICAL, "binance banned the bot", "until 12:00")
             await alerter.drain()
     finally:
         logger.remove(sink)
-    (message,) = received
+    (message,) = inbox.messages()
     assert message["title"] == "binance banned the bot"
     assert message["message"] == "until 12:00"
     assert message["type"] == "failure"

@@ -4,14 +4,12 @@ user sees when the venue fails for a while, and when it bans the bot."""
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.alert_receiver import alert_receiver
 from tests.conftest import config_data
 from tests.venues.conformance.scenario import MarketScenario
 from trading_bot.config.loader import load_config_data
@@ -104,31 +102,9 @@ async def test_a_failing_venue_pauses_intake_and_it_resumes_once_the_venue_answe
         assert len({r.client_order_id for r in creates}) == len(creates)
 
 
-@contextmanager
-def alert_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"json://127.0.0.1:{server.server_port}/alerts", received
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 async def test_a_ban_rejects_the_order_stops_sending_and_alerts_a_human(tmp_path: Path) -> None:
-    with alert_receiver() as (url, alerts):
-        monitoring = {"alerts": {"enabled": True, "params": {"urls": [url]}}}
+    with alert_receiver() as inbox:
+        monitoring = {"alerts": {"enabled": True, "params": {"urls": [inbox.url]}}}
         async with ccxt_bot(tmp_path, monitoring=monitoring) as (service, server):
             server.faults.inject(FaultRule(kind="status", status=418, path="/api/v3/order"))
             await service.send_signal(signal("b1"))
@@ -142,5 +118,5 @@ async def test_a_ban_rejects_the_order_stops_sending_and_alerts_a_human(tmp_path
             )
             assert service.signal_status("", "b2")["reason"] == "venue_banned"  # type: ignore[index]
             assert not [o for o in server.orders if o.client_order_id.startswith("tb-")]
-            await eventually(lambda: len(alerts) == 1)
-            assert "banned" in alerts[0]["title"]
+            await eventually(lambda: len(inbox.bodies) == 1)
+            assert "banned" in inbox.messages()[0]["title"]

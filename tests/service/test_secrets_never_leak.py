@@ -20,13 +20,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -36,6 +34,7 @@ import pytest
 import yaml
 from loguru import logger
 
+from tests.alert_receiver import alert_receiver
 from tests.conftest import EXAMPLES
 from trading_bot.config.errors import ConfigError
 from trading_bot.config.loader import load_config
@@ -87,31 +86,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def alert_receiver() -> Iterator[tuple[int, list[str]]]:
-    """An HTTP endpoint for apprise's json:// alerts: keeps every body it gets."""
-    bodies: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            bodies.append(self.rfile.read(length).decode("utf-8", "replace"))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], bodies
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -326,7 +300,8 @@ def test_secrets_reach_no_output_log_store_or_alert(tmp_path: Path):
         "VENUE_API_SECRET": API_SECRET,
     }
     with contextlib.ExitStack() as stack:
-        alert_port, alert_bodies = stack.enter_context(alert_receiver())
+        inbox = stack.enter_context(alert_receiver())
+        alert_port, alert_bodies = inbox.port, inbox.bodies
         venue = stack.enter_context(
             process(
                 ["venue", "serve", "-c", str(venue_yaml(tmp_path)), "--port", "0"],
