@@ -284,7 +284,7 @@ async def test_a_server_down_at_start_is_waited_for_when_not_required(
             publish("late", signal("r1"), url=url)
             await eventually(lambda: len(rig.signals()) == 1)
             assert each_order_once(rig, 1)
-    assert any("works again" in line for line in log_lines)
+            await eventually(lambda: any("works again" in line for line in log_lines))
     assert not any(PASSWORD in line for line in log_lines)
     assert PASSWORD.encode() not in (tmp_path / "store.sqlite").read_bytes()
 

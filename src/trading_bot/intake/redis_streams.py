@@ -137,6 +137,7 @@ class RedisStreamSource(SignalSource):
         while not self.stopping.is_set():
             try:
                 entries = await self._read()
+                self._outage.recovered()  # a read answered: told before a long batch is taken
                 if entries:
                     await self._take(entries)
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:
@@ -159,7 +160,6 @@ class RedisStreamSource(SignalSource):
                     self._outage.failed(str(refused))
                     await self._backoff.wait(self.stopping)
                 continue
-            self._outage.recovered()
             self._backoff.reset()
 
     async def close(self) -> None:
