@@ -39,6 +39,7 @@ import redis
 from trading_bot.config.loader import load_config_data
 from trading_bot.domain.events import OrderAccepted, OrderSubmitted
 from trading_bot.intake.http_auth import signed_headers
+from trading_bot.monitoring.logging import configure_logging
 from trading_bot.service.bot_service import BotService
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,6 +152,7 @@ async def _webhook_load(
 async def measure(source: dict[str, Any], expected: int, start_detector: Any) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_config_data(config(f"{tmp}/bench.sqlite", source), source="bench", environ={})
+        configure_logging(loaded.config.logging)  # as `trading-bot run` does: WARNING and up
         service = BotService(loaded)
         await service.start()
         assert service.running is not None

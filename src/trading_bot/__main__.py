@@ -1,5 +1,5 @@
 """`python -m trading_bot` runs the CLI."""
 
-from trading_bot.cli import main
+from trading_bot.launch import main
 
 main()

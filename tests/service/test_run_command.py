@@ -155,6 +155,22 @@ def test_sigterm_during_start_up_stops_cleanly(tmp_path: Path) -> None:
     assert b"Traceback" not in seen + stderr
 
 
+def test_sigterm_while_the_command_is_still_loading_stops_with_a_message(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trading_bot", "run", "-c", str(config)],
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(0.3)  # the interpreter is up, the command line's imports are still running
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr.decode()
+    assert b"stopped while starting" in stderr or b"stopped during start-up" in stderr
+    assert b"Traceback" not in stderr
+
+
 def test_a_second_bot_on_the_same_store_is_refused_while_the_first_runs(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     first = launch_run(config)

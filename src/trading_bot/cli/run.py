@@ -13,13 +13,12 @@ import typer
 from trading_bot.cli.config_check import load_config_or_exit
 from trading_bot.cli.console import err, fail
 from trading_bot.config.loader import LoadedConfig
+from trading_bot.launch import INTERRUPTED, interrupt
 from trading_bot.monitoring.logging import configure_logging
 from trading_bot.orders.reconciliation import ReconciliationReport
 from trading_bot.service.assembly import ServiceSetupError
 from trading_bot.service.bot_service import run_bot
 from trading_bot.store.database import StoreError, url_password
-
-INTERRUPTED = 130
 
 
 def run(
@@ -59,7 +58,7 @@ def run(
     for warning in loaded.warnings:
         err.print(f"[yellow]warning:[/] {masker.mask(warning)}", highlight=False)
     # until the event loop takes over SIGTERM, it stops the start-up like Ctrl-C does
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         code = asyncio.run(_run_until_signal(loaded, accept_venue_state))
     except (ServiceSetupError, StoreError) as error:
@@ -69,10 +68,6 @@ def run(
         err.print("stopped during start-up; the next start reconciles and carries on")
         raise typer.Exit(INTERRUPTED) from None
     raise typer.Exit(code)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 async def _run_until_signal(loaded: LoadedConfig, accept_venue_state: bool) -> int:
