@@ -1,15 +1,17 @@
-"""Shared test helpers: build signals, bar series and a wired bot without files."""
+"""Shared test helpers: build signals, bar series and a wired bot without files; capture
+the log."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from loguru import logger
 
 from trading_bot.app import Bot, build_bot
 from trading_bot.config.loader import LoadedConfig, load_config_data
@@ -23,6 +25,15 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 T0 = 1_640_995_200_000  # 2022-01-01T00:00:00Z
 MINUTE = 60_000
+
+
+@pytest.fixture
+def log_lines() -> Iterator[list[str]]:
+    """Every message logged during the test, debug included, as the sinks would get it."""
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="DEBUG", format="{level} {message}")
+    yield lines
+    logger.remove(sink)
 
 
 def services_required() -> bool:

@@ -1,12 +1,9 @@
-"""Fixtures for intake tests: a capture of every log line, and no proxy between the bot and
-the test's own detectors on 127.0.0.1."""
+"""Fixtures for intake tests: no proxy between the bot and the test's own detectors on
+127.0.0.1."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from loguru import logger
 
 
 @pytest.fixture(autouse=True)
@@ -21,12 +18,3 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-
-
-@pytest.fixture
-def log_lines() -> Iterator[list[str]]:
-    """Every message logged during the test, debug included, as the sinks would get it."""
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="DEBUG", format="{level} {message}")
-    yield lines
-    logger.remove(sink)

@@ -236,6 +236,39 @@ def test_flatten_leaves_assets_the_bot_did_not_buy() -> None:
     assert bot.portfolio.balance("BTC") == 2
 
 
+def test_flatten_leaves_a_remainder_below_the_minimum_notional_open_and_says_so(
+    log_lines: list[str],
+) -> None:
+    markets = {"BTC/USDT": {"amount_step": "0.01", "min_notional": "10"}}
+    bot = bot_with_checks([], make_bars("BTC/USDT", FLAT), markets=markets)
+    trade(bot, "entry", size="0.15")  # 15 USDT at 100
+    trade(bot, "part", side="sell", size="0.1")  # 0.05 BTC left: 5 USDT, under the minimum
+    assert bot.portfolio.position_quantity("BTC/USDT") == D("0.05")
+    bot.halt("test", flatten=True)
+    bot.clock.advance_to(bot.clock.now_ms() + MINUTE)
+    assert [o for o in bot.orders.all_orders if o.source == FLATTEN_SOURCE] == []
+    assert bot.portfolio.position_quantity("BTC/USDT") == D("0.05")
+    (warning,) = [line for line in log_lines if "left open" in line]
+    assert "0.05 BTC/USDT" in warning and "below_min_notional" in warning
+
+
+def test_flatten_sells_no_more_base_than_the_account_holds() -> None:
+    loaded = loaded_config(
+        exchange={
+            "class": "simulated",
+            "params": {"balances": {"USDT": "10000"}, "fees": {"maker": "0", "taker": "0"}},
+        },
+        risk={"checks": []},
+    )
+    bot = build_test_bot(loaded, make_bars("BTC/USDT", FLAT))
+    trade(bot, "entry", size="2")
+    bot.portfolio.adjust_balance("BTC", D("-0.5"))  # say a fee or a withdrawal took some
+    bot.halt("test", flatten=True)
+    bot.clock.advance_to(bot.clock.now_ms() + MINUTE)
+    (close,) = [o for o in bot.orders.all_orders if o.source == FLATTEN_SOURCE]
+    assert (close.amount, close.status) == (D("1.5"), OrderStatus.FILLED)
+
+
 def test_a_trading_state_code_cannot_be_a_breach() -> None:
     with pytest.raises(ConfigError):
         loaded_config(risk={"halt_on": ["trading_halted"]})

@@ -4,10 +4,14 @@ The closing orders are market orders placed through the order manager like any o
 they are journaled, reconciled and reported; they carry the source `kill_switch` and a
 signal id naming the moment, which keeps their client order ids deterministic and distinct.
 
-Spot: only long positions are closed (their base is sold back to the quote). A negative spot
-position means base the account held before the bot started was sold; buying it back would
-open exposure the bot never had, so it is left alone. Derivative symbols (`BTC/USDT:USDT`)
-close both ways.
+Spot: only long positions are closed (their base is sold back to the quote), and never for
+more base than the account holds (a fee taken in the base leaves less than the position). A
+negative spot position means base the account held before the bot started was sold; buying
+it back would open exposure the bot never had, so it is left alone. Derivative symbols
+(`BTC/USDT:USDT`) close both ways.
+
+A remainder the market will not take (below its minimum amount or notional at the last
+price) is left open with a warning naming it, instead of an order the venue would refuse.
 """
 
 from __future__ import annotations
@@ -38,8 +42,22 @@ def flatten(context: TradingContext, orders: OrderManager, run: int) -> list[Ord
             continue
         market = context.market(position.symbol)
         amount = abs(quantity)
+        if quantity > 0 and ":" not in position.symbol and market is not None:
+            amount = min(amount, context.portfolio.balance(market.base))
         if market is not None:
             amount = market.round_amount(amount)
+            refused = market.check_order(amount, context.prices.last_price(position.symbol))
+            if refused is not None and amount > 0:
+                logger.warning(
+                    "flatten: {} {} left open: {} (the market's minimum amount is {}, "
+                    "minimum notional {})",
+                    abs(quantity),
+                    position.symbol,
+                    refused.value,
+                    market.min_amount,
+                    market.min_notional,
+                )
+                continue
         if amount <= 0:
             continue
         order = Order(
