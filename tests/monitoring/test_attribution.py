@@ -31,7 +31,7 @@ def test_books_agree_while_the_venue_is_ahead_of_the_bot_and_not_when_corrupted(
     assert (row["fill_ratio"], row["slippage_bps"], row["fees"]) == (
         "1.0000",
         "101.01",
-        {"USDT": "0.0500"},
+        {"USDT": "0.05"},
     )
     assert report["books"]["bot_balances"]["BTC"] == str(Decimal("1.5"))
     with engine.begin() as c:

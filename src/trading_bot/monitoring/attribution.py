@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select
 from trading_bot.domain.enums import Side
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.market import split_symbol
-from trading_bot.domain.money import ZERO
+from trading_bot.domain.money import ZERO, format_decimal
 from trading_bot.domain.position import Position
 from trading_bot.portfolio.portfolio import Portfolio
 from trading_bot.store.bot_state import INITIAL_BALANCES_KEY, TRADING_STATE_KEY
@@ -146,8 +146,8 @@ def build_report(engine: Engine) -> dict[str, Any]:
         "attribution": [_attribution_row(key, item) for key, item in sorted(by_key.items())],
         "positions": {
             symbol: {
-                "quantity": str(p.quantity),
-                "realized_pnl": str(p.realized_pnl),
+                "quantity": format_decimal(p.quantity),
+                "realized_pnl": format_decimal(p.realized_pnl),
                 "pnl_method": "FIFO",
             }
             for symbol, p in sorted(book.positions.items())
@@ -167,8 +167,8 @@ def _books(
     committed fills the bot has not recorded yet (the venue writes first): those are counted
     and added before comparing, so a running bot is not reported as disagreeing."""
     books: dict[str, Any] = {
-        "bot_balances": {a: str(v) for a, v in sorted(book.balances.items())},
-        "venue_balances": {a: str(v) for a, v in sorted(venue_balances.items())},
+        "bot_balances": {a: format_decimal(v) for a, v in sorted(book.balances.items())},
+        "venue_balances": {a: format_decimal(v) for a, v in sorted(venue_balances.items())},
         "venue_orders": venue_orders,
         "agree": None,  # no paper venue in this store
     }
@@ -207,8 +207,8 @@ def _attribution_row(key: Key, item: _Attribution) -> dict[str, Any]:
         "rejected": item.rejected,
         "orders": item.orders,
         "fill_ratio": str(ratio) if ratio is not None else None,
-        "realized_pnl": {k: str(v) for k, v in sorted(item.realized_pnl.items())},
-        "fees": {k: str(v) for k, v in sorted(item.fees.items())},
+        "realized_pnl": {k: format_decimal(v) for k, v in sorted(item.realized_pnl.items())},
+        "fees": {k: format_decimal(v) for k, v in sorted(item.fees.items())},
         "slippage_bps": str(slippage) if slippage is not None else None,
     }
 
