@@ -17,6 +17,7 @@ from trading_bot.intake.gate import IntakeOutcome
 from trading_bot.service.bot_service import BotService
 from trading_bot.venues.server import FaultRule, VenueServerConfig, running_venue_server
 from trading_bot.venues.server.server import VenueServer
+from trading_bot.venues.server.testing import ccxt_client
 
 KEY, SECRET = "service-key", "service-secret-0123456789"
 
@@ -120,3 +121,20 @@ async def test_a_ban_rejects_the_order_stops_sending_and_alerts_a_human(tmp_path
             assert not [o for o in server.orders if o.client_order_id.startswith("tb-")]
             await eventually(lambda: len(inbox.bodies) == 1)
             assert "banned" in inbox.messages()[0]["title"]
+
+
+async def test_an_order_adopted_while_running_is_followed_to_its_end(tmp_path: Path) -> None:
+    recovery = {"reconcile_interval_s": 4, "snapshot_interval_s": 3600}
+    async with ccxt_bot(tmp_path, recovery=recovery) as (service, server):
+        by_hand = ccxt_client(server)
+        try:
+            await by_hand.create_order(
+                "BTC/USDT", "limit", "buy", 0.1, 90, {"clientOrderId": "by-hand-1"}
+            )
+            orders = service.running.bot.orders  # type: ignore[union-attr]
+            await eventually(lambda: orders.get("by-hand-1") is not None, timeout_s=10)
+            await by_hand.cancel_order(None, "BTC/USDT", {"origClientOrderId": "by-hand-1"})
+            # told by the venue's updates, not found at the next reconciliation 4 s later
+            await eventually(lambda: not orders.get("by-hand-1").is_open, timeout_s=3)  # type: ignore[union-attr]
+        finally:
+            await by_hand.close()

@@ -276,6 +276,7 @@ class Reconciler:
             trigger_price=snapshot.trigger_price,
         )
         self._kernel.orders.adopt(order)
+        self._venue.follow(order)  # its fills and its end are reported like any other order's
         report.adopted.append(
             f"{snapshot.client_order_id} {snapshot.symbol} {snapshot.side} {snapshot.amount}"
         )

@@ -119,9 +119,8 @@ class BotService:
                 "`trading-bot run --accept-venue-state` takes the venue's word"
             )
             return report
-        if isinstance(running.venue, CCXTVenue):
-            for order in running.bot.kernel.orders.open_orders():  # found at the venue by
-                running.venue.follow(order)  # reconciliation: reported on from now on
+        for order in running.bot.kernel.orders.open_orders():  # found at the venue by
+            running.venue.follow(order)  # reconciliation: reported on from now on
         config = self.loaded.config
         self._apply_trading_command()  # one issued while the bot was down, before any signal
         gate = IntakeGate(

@@ -127,6 +127,11 @@ class Venue(ABC):
     ) -> None:
         """Ask to change the amount and/or price of a resting order (outcome via reports)."""
 
+    def follow(self, order: Order) -> None:  # noqa: B027 - most venues report on every order
+        """Report on `order` from now on: one the bot learned of from the venue itself
+        (adopted by reconciliation, or open from before a restart). Venues that report on
+        every order they hold need nothing here."""
+
     # -- queries for recovery and reconciliation ------------------------------------------------
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrderSnapshot | None:
