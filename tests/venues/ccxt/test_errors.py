@@ -4,11 +4,22 @@ exception instances, with the texts ccxt builds from Binance's replies."""
 
 from __future__ import annotations
 
+from email.utils import formatdate
+from types import SimpleNamespace
+
 import ccxt
 import pytest
 
 from trading_bot.domain.rejections import RejectionReason
-from trading_bot.venues.ccxt.errors import Outcome, banned_until_ms, classify, describe
+from trading_bot.venues.ccxt.errors import (
+    RETRY_AFTER_MAX_MS,
+    Outcome,
+    banned_until_ms,
+    classify,
+    describe,
+    failed_response_headers,
+    retry_after_ms,
+)
 
 R = RejectionReason
 
@@ -152,6 +163,47 @@ def test_a_ban_says_until_when() -> None:
     )
     assert banned_until_ms(error) == 1_700_000_000_000
     assert banned_until_ms(ccxt.DDoSProtection("binance 418 I'm a teapot")) is None
+
+
+NOW_MS = 1_700_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("value", "wait_ms"),
+    [
+        ("2", 2_000),
+        (" 30 ", 30_000),
+        (formatdate(NOW_MS / 1000 + 90, usegmt=True), 90_000),  # an HTTP date
+        ("99999999999", RETRY_AFTER_MAX_MS),  # a bogus header stops the bot a day at most
+        ("0", None),  # no wait asked
+        (formatdate(NOW_MS / 1000 - 90, usegmt=True), None),  # already past
+        ("soon", None),
+        ("-5", None),
+        ("1.5", None),
+        ("", None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_an_http_date(value: str, wait_ms: int | None) -> None:
+    assert retry_after_ms({"Retry-After": value}, NOW_MS) == wait_ms
+
+
+def test_retry_after_header_name_is_case_insensitive_and_may_be_absent() -> None:
+    assert retry_after_ms({"retry-after": "3"}, NOW_MS) == 3_000
+    assert retry_after_ms({"Content-Type": "application/json"}, NOW_MS) is None
+    assert retry_after_ms(None, NOW_MS) is None
+
+
+def test_response_headers_are_trusted_only_if_they_came_with_the_failure() -> None:
+    body = '{"code":-1003,"msg":"Too many requests."}'
+    client = SimpleNamespace(last_http_response=body, last_response_headers={"Retry-After": "2"})
+    throttled = ccxt.DDoSProtection(f"binance 429 Too Many Requests {body}")
+    assert failed_response_headers(client, throttled) == {"Retry-After": "2"}
+    # another request answered since (its body is not the one in the error)
+    other = ccxt.DDoSProtection('binance 429 Too Many Requests {"code":-1003,"msg":"other"}')
+    assert failed_response_headers(client, other) is None
+    empty = SimpleNamespace(last_http_response="", last_response_headers={"Retry-After": "2"})
+    assert failed_response_headers(empty, throttled) is None
+    assert failed_response_headers(SimpleNamespace(), throttled) is None
 
 
 def test_details_carry_no_query_string_and_no_secret() -> None:

@@ -79,6 +79,96 @@ async def test_429_on_queries_and_cancels_is_waited_out_and_retried(tmp_path: Pa
         assert held.status == "CANCELED"
 
 
+async def test_a_429_with_retry_after_pauses_sending_that_long(tmp_path: Path) -> None:
+    async with live_rig(tmp_path) as rig:
+        rig.server.faults.inject(
+            FaultRule(kind="status", status=429, path=ORDER_PATH, retry_after=2)
+        )
+        sent_ms = rig.clock.now_ms()
+        throttled = rig.submit(rig.order("buy", "0.1"))
+        await rig.until_reported(throttled, "rejected")
+        rejected_ms = rig.clock.now_ms()
+        assert rig.reports.reason(throttled.client_order_id, "rejected") is R.VENUE_RATE_LIMITED
+        assert sent_ms + 2_000 <= rig.guard.paused_until_ms <= rejected_ms + 2_000
+
+        # past the bot's own back-off (1 s), inside the venue's 2 s
+        await rig.until(lambda: rig.clock.now_ms() >= rejected_ms + 1_100, "past 1 s", 3)
+        inside_pause = rig.submit(rig.order("buy", "0.1"))
+        await rig.until_reported(inside_pause, "rejected")
+        assert rig.reports.reason(inside_pause.client_order_id, "rejected") is R.VENUE_RATE_LIMITED
+        assert rig.order_requests() == 1  # refused without reaching the server
+
+        balances = await asyncio.wait_for(rig.venue.fetch_balances(), 3)  # waits it out
+        assert rig.clock.now_ms() >= sent_ms + 2_000
+        assert balances["USDT"] == D("10000")
+        after = rig.submit(rig.order("buy", "0.1"))
+        await rig.until_filled(after)
+        assert [o.client_order_id for o in rig.server.orders] == [after.client_order_id]
+
+
+async def paused_for_own_back_off(rig: LiveRig, retry_after: str | None) -> None:
+    """A 429 on a create with this Retry-After pauses sending for the bot's own first
+    back-off (1 s), then orders go through again."""
+    rig.server.faults.inject(
+        FaultRule(kind="status", status=429, path=ORDER_PATH, retry_after=retry_after)
+    )
+    sent_ms = rig.clock.now_ms()
+    throttled = rig.submit(rig.order("buy", "0.1"))
+    await rig.until_reported(throttled, "rejected")
+    assert rig.reports.reason(throttled.client_order_id, "rejected") is R.VENUE_RATE_LIMITED
+    assert sent_ms + 1_000 <= rig.guard.paused_until_ms <= rig.clock.now_ms() + 1_000
+
+    await rig.until(lambda: rig.guard.refusal() is None, "the 1 s pause ended", 2)
+    after = rig.submit(rig.order("buy", "0.1"))
+    await rig.until_filled(after)
+
+
+async def test_a_429_without_retry_after_keeps_the_bots_own_back_off(tmp_path: Path) -> None:
+    async with live_rig(tmp_path) as rig:
+        await paused_for_own_back_off(rig, None)
+
+
+async def test_an_unreadable_retry_after_is_ignored(tmp_path: Path) -> None:
+    async with live_rig(tmp_path) as rig:
+        await paused_for_own_back_off(rig, "in a while")
+
+
+async def test_a_418_with_retry_after_and_no_banned_until_bans_for_that_long(
+    tmp_path: Path,
+) -> None:
+    async with live_rig(tmp_path) as rig:
+        rig.server.faults.inject(
+            FaultRule(
+                kind="status",
+                status=418,
+                path=ORDER_PATH,
+                code=-1003,
+                msg="Way too much request weight used.",  # no "banned until"
+                retry_after=2,
+            )
+        )
+        sent_ms = rig.clock.now_ms()
+        banned = rig.submit(rig.order("buy", "0.1"))
+        await rig.until_reported(banned, "rejected")
+        rejected_ms = rig.clock.now_ms()
+        assert rig.reports.reason(banned.client_order_id, "rejected") is R.VENUE_BANNED
+        # the venue's 2 s, not BAN_DEFAULT_MS
+        assert sent_ms + 2_000 <= rig.guard.banned_until_ms <= rejected_ms + 2_000
+        sent = rig.server.faults.request_count
+
+        waiting = asyncio.create_task(rig.venue.fetch_balances())  # waits for the ban's end
+        await rig.until(lambda: rig.clock.now_ms() >= rejected_ms + 1_500, "1.5 s later", 3)
+        assert rig.server.faults.request_count == sent, "something was sent during the ban"
+        assert not waiting.done()
+
+        balances = await asyncio.wait_for(waiting, 3)
+        assert rig.clock.now_ms() >= sent_ms + 2_000
+        assert balances["USDT"] == D("10000")
+        after = rig.submit(rig.order("buy", "0.1"))
+        await rig.until_filled(after)
+        assert len(rig.bans) == 1
+
+
 async def test_418_stops_all_sending_until_the_ban_ends_and_alerts_once(tmp_path: Path) -> None:
     async with live_rig(tmp_path) as rig:
         rig.server.faults.inject(ban_rule(rig, 2.0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import ccxt
@@ -37,6 +38,29 @@ async def test_ip_ban_body_is_binance_s(tmp_path: Path):
         server.faults.inject(FaultRule(kind="status", status=418))
         with pytest.raises(ccxt.DDoSProtection, match="IP banned until"):
             await client.fetch_ticker("BTC/USDT")
+
+
+@pytest.mark.parametrize(
+    ("rule", "retry_after"),
+    [
+        ({"status": 429}, "1"),
+        ({"status": 418}, "120"),  # the default body's ban
+        ({"status": 429, "retry_after": 7}, "7"),
+        ({"status": 418, "retry_after": "Wed, 21 Oct 2037 07:28:00 GMT"}, "Wed, 21 Oct 2037 07:28:00 GMT"),
+        ({"status": 429, "retry_after": None}, None),
+        ({"status": 503, "retry_after": 7}, None),  # only with a 429 or 418
+    ],
+)  # fmt: skip
+async def test_throttling_and_bans_carry_a_retry_after_the_rule_can_set(
+    tmp_path: Path, rule: dict[str, Any], retry_after: str | None
+) -> None:
+    async with venue_and_client(tmp_path) as (server, _), aiohttp.ClientSession() as http:
+        fault = {"kind": "status", "path": "/api/v3/time", **rule}
+        async with http.post(f"{server.rest_url}/_admin/faults", json=fault):
+            pass
+        async with http.get(f"{server.rest_url}/api/v3/time") as reply:
+            assert reply.status == rule["status"]
+            assert reply.headers.get("Retry-After") == retry_after
 
 
 async def test_dropped_connection_before_the_order_is_not_available_and_places_nothing(
@@ -117,3 +141,6 @@ async def test_request_weight_over_the_limit_is_answered_429(tmp_path: Path):
         await client.fetch_balance()
         with pytest.raises(ccxt.DDoSProtection, match="request weight"):
             await client.fetch_balance()
+        # Retry-After: the seconds left in this minute's window
+        headers = {k.lower(): v for k, v in client.last_response_headers.items()}
+        assert 1 <= int(headers["retry-after"]) <= 60

@@ -10,8 +10,12 @@ order, so subclasses come before their parents.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from enum import Enum
+from typing import Any
 
 import ccxt
 
@@ -75,6 +79,8 @@ REFINED_BY_TEXT: tuple[tuple[str, RejectionReason], ...] = (
 # an HTTP 418 is a ban (Binance: "IP banned until ..."), a 429 a warning before one
 _BANNED = re.compile(r"(?:^|\s)418(?:\s|$)")
 _BANNED_UNTIL = re.compile(r"banned until (\d{13})")
+# a longer Retry-After is read as this: a bogus header must not stop the bot for years
+RETRY_AFTER_MAX_MS = 24 * 3_600_000
 _URL_QUERY = re.compile(r"(\b[a-z]+://[^\s?]+)\?\S*", re.IGNORECASE)
 # `user:password@` of a URL (a proxy's, or a venue URL given with credentials)
 _URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#@]+@", re.IGNORECASE)
@@ -97,6 +103,42 @@ def banned_until_ms(error: Exception) -> int | None:
     """When a ban ends, if the venue said (Binance puts it in the message)."""
     found = _BANNED_UNTIL.search(str(error))
     return int(found.group(1)) if found else None
+
+
+def failed_response_headers(exchange: Any, error: Exception) -> Mapping[str, str] | None:
+    """The headers of the HTTP response `error` was raised for, or None if that is not sure.
+
+    ccxt keeps the latest response's headers and body (`last_response_headers`,
+    `last_http_response`, set in `fetch` just before `handle_errors` raises), so read them as
+    soon as the error is caught. Another request on the same client may have answered in
+    between: they are trusted only if that body is in the error's text (ccxt puts it there
+    for a 429 / 418 and the venue's error codes)."""
+    body = getattr(exchange, "last_http_response", None)
+    headers = getattr(exchange, "last_response_headers", None)
+    if isinstance(body, str) and body and body in str(error) and isinstance(headers, Mapping):
+        return headers
+    return None
+
+
+def retry_after_ms(headers: Mapping[str, str] | None, now_ms: int) -> int | None:
+    """How long the venue's `Retry-After` header asks to wait (seconds, or an HTTP date),
+    at most `RETRY_AFTER_MAX_MS`; None without one, when it cannot be read, or when it asks
+    for no wait at all."""
+    value = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    try:
+        if value.isascii() and value.isdigit():
+            wait_ms = int(value) * 1000
+        else:
+            when = parsedate_to_datetime(value)
+            if when.tzinfo is None:  # "-0000": UTC, as HTTP dates are
+                when = when.replace(tzinfo=UTC)
+            wait_ms = int(when.timestamp() * 1000) - now_ms
+    except (TypeError, ValueError, OverflowError):  # not a number or a date
+        return None
+    return min(wait_ms, RETRY_AFTER_MAX_MS) if wait_ms > 0 else None
 
 
 def describe(error: Exception, secrets: frozenset[str] = frozenset()) -> str:

@@ -1,10 +1,13 @@
 """Every request to a live venue passes here: throttling, bans, the circuit breaker, retries.
 
 - A 429 pauses sending for an exponential back-off (1 s, doubling up to 60 s, back to 1 s
-  after a success; ccxt's exception does not carry the venue's Retry-After): requests wait it
+  after a success), or for the venue's `Retry-After` when that is longer: requests wait it
   out, orders are refused meanwhile rather than queued behind it.
-- A 418 is a ban: nothing is sent until it ends (the venue's "banned until", else
-  `BAN_DEFAULT_MS`), the alert callback fires once.
+- A 418 is a ban: nothing is sent until it ends (the venue's "banned until", else its
+  `Retry-After`, else `BAN_DEFAULT_MS`), the alert callback fires once.
+- `Retry-After` (seconds or an HTTP date, at most a day; an unreadable one is ignored) is not
+  on ccxt's exception: `response_headers` reads the failing response's headers off the client
+  the moment the error is caught (`errors.failed_response_headers`).
 - Failures that say the venue is unwell (no answer, 5xx, throttling) count towards the circuit
   breaker (purgatory); while it is open no request is sent and `on_change` tells the service
   to pause intake. Refusals of one order (insufficient funds...) do not count. After
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from loguru import logger
@@ -34,7 +37,13 @@ from tenacity import (
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.domain.timestamps import format_ms
 from trading_bot.engine.clock import Clock
-from trading_bot.venues.ccxt.errors import Outcome, VenueError, banned_until_ms, classify
+from trading_bot.venues.ccxt.errors import (
+    Outcome,
+    VenueError,
+    banned_until_ms,
+    classify,
+    retry_after_ms,
+)
 from trading_bot.venues.ccxt.params import BreakerRules, RetryRules
 
 T = TypeVar("T")
@@ -58,8 +67,10 @@ class RequestGuard:
         on_ban: Callable[[str], None] = lambda detail: None,
         on_change: Callable[[bool], None] = lambda healthy: None,
         probe: Callable[[], Awaitable[Any]] | None = None,
+        response_headers: Callable[[Exception], Mapping[str, str] | None] = lambda error: None,
     ) -> None:
         self._clock = clock
+        self._response_headers = response_headers
         self._retry = retry
         self._recovery_s = breaker.recovery_s
         self._probe = probe
@@ -133,12 +144,15 @@ class RequestGuard:
             self._breaker = await self._factory.get_breaker("venue")
         try:
             async with self._breaker:
-                result = await call()
+                try:
+                    result = await call()
+                except Exception as error:
+                    # now, before the breaker's bookkeeping: the failing response's headers
+                    # are still the client's latest
+                    self._note_failure(error)
+                    raise
         except OpenedState:
             raise BreakerOpen("the circuit breaker is open after repeated venue failures") from None
-        except Exception as error:
-            self._note_failure(error)
-            raise
         self._pause_ms = RATE_LIMIT_PAUSE_MS[0]
         return result
 
@@ -179,10 +193,13 @@ class RequestGuard:
 
     def _note_failure(self, error: Exception) -> None:
         reading = self.classify(error)
+        if reading.outcome not in (Outcome.BANNED, Outcome.RATE_LIMITED):
+            return
         now = self._clock.now_ms()
+        retry_after = retry_after_ms(self._response_headers(error), now)
         if reading.outcome is Outcome.BANNED:
             first = now >= self.banned_until_ms
-            self.banned_until_ms = banned_until_ms(error) or now + BAN_DEFAULT_MS
+            self.banned_until_ms = banned_until_ms(error) or now + (retry_after or BAN_DEFAULT_MS)
             if first:
                 logger.critical(
                     "the venue BANNED this bot (HTTP 418) until {}: nothing is sent until then; {}",
@@ -190,10 +207,14 @@ class RequestGuard:
                     reading.detail,
                 )
                 self._on_ban(reading.detail)
-        elif reading.outcome is Outcome.RATE_LIMITED:
-            self.paused_until_ms = now + self._pause_ms
+        else:
+            pause_ms = max(self._pause_ms, retry_after or 0)
+            # a longer pause already in force (another request's Retry-After) is kept
+            self.paused_until_ms = max(self.paused_until_ms, now + pause_ms)
             logger.warning(
-                "the venue is throttling (HTTP 429): sending paused for {} ms", self._pause_ms
+                "the venue is throttling (HTTP 429): sending paused for {} ms (Retry-After {})",
+                pause_ms,
+                "absent or unreadable" if retry_after is None else f"{retry_after} ms",
             )
             self._pause_ms = min(self._pause_ms * 2, RATE_LIMIT_PAUSE_MS[1])
 

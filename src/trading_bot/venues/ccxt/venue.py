@@ -38,7 +38,7 @@ from trading_bot.engine.clock import Clock
 from trading_bot.intake.source import Backoff
 from trading_bot.venues.base import Venue, VenueOrderSnapshot, VenueQueryError, VenueReports
 from trading_bot.venues.ccxt.client import build_client
-from trading_bot.venues.ccxt.errors import Outcome
+from trading_bot.venues.ccxt.errors import Outcome, failed_response_headers
 from trading_bot.venues.ccxt.guard import RequestGuard
 from trading_bot.venues.ccxt.params import CCXTVenueParams
 from trading_bot.venues.ccxt.queries import VenueQueries
@@ -122,6 +122,7 @@ class CCXTVenue(Venue):
             on_ban=lambda detail: self.on_ban(detail),
             on_change=lambda healthy: self.on_health(healthy),
             probe=lambda: self.exchange.fetch_time(),
+            response_headers=lambda error: failed_response_headers(self.exchange, error),
         )
         self.exchange = build_client(self.params)
         self._queries = VenueQueries(self.exchange, self._guard)

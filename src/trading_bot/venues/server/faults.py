@@ -5,7 +5,10 @@ matching requests (None: until cleared):
 
 - `status`: answer at once with `status` (500, 502, 503, 504, 429, 418, ...) and the body
   Binance sends with it (JSON -1001 for 500, an HTML page for 502/503/504, -1003 for 429
-  and 418); `code` / `msg` replace the JSON body.
+  and 418); `code` / `msg` replace the JSON body. A 429 or 418 carries a `Retry-After`
+  header, as Binance's do: `retry_after` (seconds, or any text: an HTTP date, or garbage a
+  client must survive; None: no header), by default 1 s for a 429 and the default ban's
+  length (`BAN_S`) for a 418.
 - `delay`: hold the request `delay_s`, then process it: a client that gave up before may
   still find its order placed.
 - `drop`: close the connection without reading or answering the request.
@@ -27,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trading_bot.venues.server.errors import INTERNAL
 
@@ -41,6 +45,8 @@ Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+BAN_S = 120  # a 418's ban with the default body (and its Retry-After)
+RETRY_AFTER_STATUSES = (418, 429)
 
 
 class FaultRule(BaseModel):
@@ -55,11 +61,29 @@ class FaultRule(BaseModel):
     msg: str | None = None
     delay_s: float = Field(default=30.0, ge=0)
     drop_connection: bool = False
+    # the Retry-After header sent with a 429 / 418 (None: none); unset: Binance's (see below)
+    retry_after: int | str | None = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _binance_retry_after(cls, data: Any) -> Any:
+        """Unset, `retry_after` is what Binance sends: the ban's length with a 418."""
+        if isinstance(data, dict) and "retry_after" not in data and data.get("status") == 418:
+            return {**data, "retry_after": BAN_S}
+        return data
 
     def matches(self, method: str, path: str, *, exact_path: bool = False) -> bool:
         return (self.method == "*" or self.method.upper() == method) and (
             (self.path == "*" and not exact_path) or self.path == path
         )
+
+
+def fault_headers(rule: FaultRule) -> list[tuple[bytes, bytes]]:
+    """The headers Binance sends with `rule.status` besides the content type: Retry-After with
+    a 429 or 418."""
+    if rule.status not in RETRY_AFTER_STATUSES or rule.retry_after is None:
+        return []
+    return [(b"retry-after", str(rule.retry_after).encode())]
 
 
 def fault_body(rule: FaultRule, now_ms: int) -> tuple[bytes, str]:
@@ -69,7 +93,7 @@ def fault_body(rule: FaultRule, now_ms: int) -> tuple[bytes, str]:
         body = {"code": rule.code if rule.code is not None else -1000, "msg": rule.msg or ""}
         return json.dumps(body).encode(), "application/json"
     if status == 418:
-        until = now_ms + 120_000
+        until = now_ms + BAN_S * 1000
         return json.dumps(
             {
                 "code": -1003,
@@ -200,7 +224,8 @@ class FaultMiddleware:
         method, path = scope["method"], scope["path"]
         faults = self.faults
         faults.note_request(method, path)
-        used, over = faults.use_weight(ENDPOINT_WEIGHTS.get(path, 1), self._now_ms())
+        now_ms = self._now_ms()
+        used, over = faults.use_weight(ENDPOINT_WEIGHTS.get(path, 1), now_ms)
         weight_header = (b"x-mbx-used-weight-1m", str(used).encode())
         if over:
             body = json.dumps(
@@ -211,17 +236,20 @@ class FaultMiddleware:
                     "Streams for live updates to avoid polling the API.",
                 }
             ).encode()
-            await _reply(
-                send, 429, body, "application/json", [weight_header, (b"retry-after", b"60")]
-            )
+            # Retry-After: the seconds until this minute's window ends, rounded up
+            window_left_s = math.ceil((60_000 - now_ms % 60_000) / 1000)
+            retry_after = (b"retry-after", str(window_left_s).encode())
+            await _reply(send, 429, body, "application/json", [weight_header, retry_after])
             return
         rule = faults.take(method, path)
         if rule is None:
             await self.app(scope, receive, _with_header(send, weight_header))
             return
         if rule.kind == "status":
-            body, content_type = fault_body(rule, self._now_ms())
-            await _reply(send, rule.status, body, content_type, [weight_header])
+            body, content_type = fault_body(rule, now_ms)
+            await _reply(
+                send, rule.status, body, content_type, [weight_header, *fault_headers(rule)]
+            )
         elif rule.kind == "drop":
             faults.abort(scope.get("client"))
         elif rule.kind == "delay":
