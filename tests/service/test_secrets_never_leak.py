@@ -41,6 +41,7 @@ from trading_bot.config.loader import load_config
 from trading_bot.config.models import LoggingConfig
 from trading_bot.monitoring.logging import configure_logging
 from trading_bot.venues.ccxt.errors import describe
+from trading_bot.venues.ccxt.guard import RATE_LIMIT_PAUSE_MS
 from trading_bot.webhook_client import WebhookClient
 
 API_KEY = "AKprobe7Q2xZ9kW4mN8pR1sT6vY3aaaa"
@@ -355,6 +356,9 @@ def test_secrets_reach_no_output_log_store_or_alert(tmp_path: Path):
                 code=-2015, msg=f"Invalid API-key, IP, or permissions for action: {API_KEY}",
             )  # fmt: skip
             texts["send-signal"] = _send(env, tmp_path, webhook)
+            # ccxt reads -2015 as DDoSProtection: the bot holds orders for its first back-off
+            # before sending again, and the faults below must reach the venue
+            time.sleep(RATE_LIMIT_PAUSE_MS[0] / 1000 + 0.5)
             answers = []
             with WebhookClient(webhook, WEBHOOK_SECRET) as client:
                 faults: list[dict[str, Any]] = [
