@@ -2,8 +2,8 @@
 
 It wraps the same `SimulatedExchange` (and so the same matching conventions) the backtest uses,
 fed by recorded market data replayed from an anchor time (`BarSeries.replayed`), or by a
-venue's live trades (`add_live_market`, `on_live_trade`). Around it, it
-acts as a real exchange's back office does: every change to its books (orders, fills, balances)
+venue's live trades (`add_live_market`, `on_live_trade`). Around it, it acts as a real
+exchange's back office does: every change to its books (orders, fills, balances)
 is committed to its `PaperBookStore` *before* the bot hears of it. A bot killed at any moment
 therefore finds, on restart, a venue that knows exactly what it did, and can be reconciled
 against it. Commits are grouped: changes made in one turn of the event loop are written

@@ -1,9 +1,8 @@
-"""SimulatedExchange: a venue that matches orders on recorded market data.
+"""SimulatedExchange: a venue that matches orders on recorded or live market data.
 
 It uses the best data it is given per symbol: an L2 order book, else trades, else bars (see
 `path_matcher` and `book_matcher` for the fill conventions), or a venue's live trades as they
-arrive (`live_matcher`). Around the matching it does what
-a real exchange does: validates orders against the market rules (same rejection reasons a
+arrive (`live_matcher`). Around the matching it does what a real exchange does: validates orders against the market rules (same rejection reasons a
 venue gives), applies latency on the simulated clock, reserves funds for open orders, charges
 maker or taker fees in the quote asset, links OCO legs (one fills or triggers, the other is
 canceled) and reports every outcome through `VenueReports`, the path a live venue uses too.
