@@ -322,3 +322,46 @@ def test_every_risk_check_takes_a_guide_style_module_path() -> None:
         "modules.risk.drawdown.DrawdownProtection": "DrawdownProtection",
     }
     assert {path: resolve("risk", path).__name__ for path in paths} == paths
+
+
+LIVE_DATA = {"exchange": "Binance", "symbols": ["btc/usdt"], "api_url": "http://127.0.0.1:8765/"}
+
+
+def test_paper_live_data_names_an_exchange_and_unified_symbols() -> None:
+    loaded = load_config_data(
+        config_data(mode="paper", paper={"live_data": LIVE_DATA}), source="bot.yaml", environ={}
+    )
+    live = loaded.config.paper.live_data
+    assert live is not None
+    assert (live.exchange, live.symbols, live.api_url) == (
+        "binance",
+        ["BTC/USDT"],
+        "http://127.0.0.1:8765",
+    )
+
+
+def test_paper_market_data_and_live_data_together_are_an_error_naming_live_data() -> None:
+    paper = {"market_data": {"BTC/USDT": "btc.csv"}, "live_data": LIVE_DATA}
+    (found,) = issues(config_data(mode="paper", paper=paper))
+    assert found.startswith("paper.live_data: give paper.live_data (live prices) or ")
+    assert "not both" in found
+
+
+def test_paper_live_data_refuses_unknown_keys_and_needs_symbols() -> None:
+    found = issues(
+        config_data(mode="paper", paper={"live_data": {"exchange": "binance", "api_key": "k"}})
+    )
+    assert any(p.startswith("paper.live_data.api_key: unknown key") for p in found)
+    assert "paper.live_data.symbols: required key is missing" in found
+
+
+def test_paper_live_data_checks_the_exchange_id_and_the_symbols() -> None:
+    live = {"exchange": "nowhere", "symbols": ["BTCUSDT"], "ws_url": "127.0.0.1"}
+    found = issues(config_data(mode="paper", paper={"live_data": live}))
+    assert any(
+        p.startswith("paper.live_data.exchange: 'nowhere' is not a ccxt exchange") for p in found
+    )
+    assert any(
+        p.startswith("paper.live_data.symbols: 'BTCUSDT' is not a unified symbol") for p in found
+    )
+    assert any(p.startswith("paper.live_data.ws_url: '127.0.0.1' is not an http") for p in found)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from trading_bot.domain.enums import TradingMode
 from trading_bot.domain.rejections import RejectionReason
+from trading_bot.venues.endpoints import ccxt_exchange_id, endpoint_url
 
 UNIFIED_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 
@@ -161,6 +162,49 @@ class IntakeConfig(Section):
     )
 
 
+def unified_symbol(key: object) -> str:
+    """`key` as a unified symbol (`btc/usdt` -> `BTC/USDT`), or a ValueError saying why not."""
+    symbol = key.strip().upper() if isinstance(key, str) else key
+    if not isinstance(symbol, str) or not UNIFIED_SYMBOL.match(symbol):
+        raise ValueError(f"{key!r} is not a unified symbol like BTC/USDT")
+    base, quote = symbol.split(":")[0].split("/")
+    if base == quote:
+        raise ValueError(f"{key!r} trades an asset against itself")
+    return symbol
+
+
+class LiveDataConfig(Section):
+    """A real venue's public market data (no keys) as the paper venue's prices: the simulated
+    exchange matches the bot's orders on its live trades."""
+
+    exchange: str = Field(
+        description="ccxt exchange id whose public streams are read, e.g. binance"
+    )
+    api_url: str | None = Field(
+        default=None, description="replaces scheme and host of its REST URLs (as exchange.params)"
+    )
+    ws_url: str | None = Field(default=None, description="the same for its WebSocket URLs")
+    symbols: list[str] = Field(min_length=1, description="unified symbols to follow and trade")
+
+    @field_validator("exchange")
+    @classmethod
+    def _known_exchange(cls, value: str) -> str:
+        return ccxt_exchange_id(value)
+
+    @field_validator("api_url", "ws_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return endpoint_url(value)
+
+    @field_validator("symbols")
+    @classmethod
+    def _unified_symbols(cls, value: list[str]) -> list[str]:
+        symbols = [unified_symbol(item) for item in value]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("a symbol is listed twice")
+        return symbols
+
+
 class PaperConfig(Section):
     market_data: dict[str, str] = Field(
         default_factory=dict,
@@ -172,16 +216,7 @@ class PaperConfig(Section):
     def _unified_symbols(cls, value: object) -> object:
         if not isinstance(value, dict):
             return value
-        checked: dict[object, object] = {}
-        for key, path in value.items():
-            symbol = key.strip().upper() if isinstance(key, str) else key
-            if not isinstance(symbol, str) or not UNIFIED_SYMBOL.match(symbol):
-                raise ValueError(f"{key!r} is not a unified symbol like BTC/USDT")
-            base, quote = symbol.split(":")[0].split("/")
-            if base == quote:
-                raise ValueError(f"{key!r} trades an asset against itself")
-            checked[symbol] = path
-        return checked
+        return {unified_symbol(key): path for key, path in value.items()}
 
     replay_speed: int = Field(
         default=1, ge=1, le=10_000, description="recorded time played per unit of wall time"
@@ -189,6 +224,22 @@ class PaperConfig(Section):
     horizon_hours: int = Field(
         default=48, ge=1, le=24 * 365, description="wall time the replay covers from the start"
     )
+    live_data: LiveDataConfig | None = Field(
+        default=None,
+        description="match on a venue's live trades instead of replaying market_data",
+    )
+
+    @field_validator("live_data")
+    @classmethod
+    def _one_price_source(
+        cls, value: LiveDataConfig | None, info: ValidationInfo
+    ) -> LiveDataConfig | None:
+        if value is not None and info.data.get("market_data"):
+            raise ValueError(
+                "give paper.live_data (live prices) or paper.market_data (recorded files), "
+                "not both: remove one of them"
+            )
+        return value
 
 
 class RecoveryConfig(Section):

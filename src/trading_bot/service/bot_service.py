@@ -31,6 +31,7 @@ from trading_bot.service.assembly import RunningBot, ServiceSetupError
 from trading_bot.service.ccxt_bot import start_ccxt_bot
 from trading_bot.service.faults import FaultPlan
 from trading_bot.service.intake_runner import IntakeRunner, IntakeStartError
+from trading_bot.service.live_paper import start_live_paper_bot
 from trading_bot.service.paper_venue import start_paper_bot
 from trading_bot.service.snapshots import write_snapshot
 from trading_bot.store.bot_state import save_initial_balances
@@ -296,9 +297,17 @@ class BotService:
 
 
 async def start_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
-    """The paper venue in process, or a venue through ccxt (live, or `venue serve`)."""
+    """The paper venue in process (on replayed files or live trades), or a venue through ccxt
+    (live, or `venue serve`)."""
     venue = loaded.exchange.build()
+    live_data = loaded.config.paper.live_data
     if isinstance(venue, CCXTVenue):
+        if live_data is not None:
+            raise ServiceSetupError(
+                "paper.live_data: matching on live prices runs the simulated exchange: set "
+                "exchange.class: simulated, or remove paper.live_data (with exchange.class: "
+                "ccxt the venue itself matches)"
+            )
         problem = venue.real_money_in_paper(venue.params)
         if loaded.config.mode.value == "paper" and problem is not None:
             raise ServiceSetupError(problem)
@@ -308,6 +317,8 @@ async def start_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
             f"mode: live needs a live venue (exchange.class: ccxt); {loaded.config.exchange.class_path!r} "
             "is simulated: use mode: paper"
         )
+    if live_data is not None:
+        return await start_live_paper_bot(loaded, faults)
     return await start_paper_bot(loaded, faults)
 
 

@@ -1,5 +1,6 @@
 """`trading-bot run` on the paper venue: the simulated exchange in process, on the wall clock,
-replaying the configured market data and keeping its own books in the store.
+replaying the configured market data (or, through `live_paper`, matching on a venue's live
+trades) and keeping its own books in the store.
 
 Rebuilt on every start from those books (its orders, fills and balances), then the bot from
 what the store holds, before the service reconciles the two.
@@ -8,6 +9,7 @@ what the store holds, before the service reconciles the two.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from decimal import Decimal
 
 from loguru import logger
@@ -17,6 +19,7 @@ from trading_bot.app import build_bot
 from trading_bot.config.loader import LoadedConfig
 from trading_bot.domain.market import split_symbol
 from trading_bot.engine.clock import Clock, LiveClock
+from trading_bot.engine.context import PriceView
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.errors import DataFileError
 from trading_bot.market_data.history import HistoricalPrices
@@ -78,22 +81,45 @@ def assemble_paper_bot(
     schedule: Schedule | None,
     faults: FaultPlan | None = None,
 ) -> RunningBot:
-    """Rebuild the paper venue and the bot from the store (empty on a first start). With
-    `schedule=None` every write commits at once (tests on a simulated clock)."""
+    """Rebuild the paper venue replaying `data` and the bot from the store (empty on a first
+    start). With `schedule=None` every write commits at once (tests on a simulated clock)."""
+    if not data:
+        raise ServiceSetupError(
+            "paper.market_data: give at least one SYMBOL: candles-or-trades.csv for the paper "
+            "venue's prices (or paper.live_data to match on a venue's live trades)"
+        )
+    until = clock.now_ms() + loaded.config.paper.horizon_hours * HOUR_MS
+
+    def replay(venue: PaperExchange) -> PriceView:
+        for series in data.values():
+            venue.add_market_data(series, speed=loaded.config.paper.replay_speed, until_ms=until)
+        return HistoricalPrices({symbol: venue.marks(symbol) for symbol in data}, clock)
+
+    return assemble_paper_venue_bot(
+        loaded, engine, clock, list(data), replay, schedule=schedule, faults=faults
+    )
+
+
+def assemble_paper_venue_bot(
+    loaded: LoadedConfig,
+    engine: Engine,
+    clock: Clock,
+    symbols: list[str],
+    add_markets: Callable[[PaperExchange], PriceView],
+    *,
+    schedule: Schedule | None,
+    faults: FaultPlan | None = None,
+) -> RunningBot:
+    """Rebuild the paper venue from its books and the bot from the store. `add_markets` gives
+    the venue its markets (replayed files or live trades) and returns the bot's prices."""
     config = loaded.config
     venue_template = loaded.exchange.build()
     if not isinstance(venue_template, SimulatedExchange):
         raise ServiceSetupError(
             f"exchange.class is {config.exchange.class_path!r}: paper mode runs the simulated "
-            "exchange (exchange.class: simulated); live venues are not available yet"
-        )
-    if not data:
-        raise ServiceSetupError(
-            "paper.market_data: give at least one SYMBOL: candles-or-trades.csv for the paper "
-            "venue's prices"
+            "exchange (exchange.class: simulated) or a venue through ccxt (exchange.class: ccxt)"
         )
     faults = faults or FaultPlan(None)
-    now = clock.now_ms()
     journal = StoreJournal(
         engine,
         clock,
@@ -104,12 +130,10 @@ def assemble_paper_bot(
     venue = PaperExchange(
         venue_template,
         SqlPaperBookStore(engine),
-        now_ms=now,
+        now_ms=clock.now_ms(),
         schedule=schedule,
         on_commit=lambda: faults.reached("after_venue_commit"),
     )
-    until = now + config.paper.horizon_hours * HOUR_MS
-    symbols = list(data)
     state = load_bot_state(engine)
     initial = state.initial_balances
     configured = {
@@ -123,9 +147,7 @@ def assemble_paper_bot(
         )
     currency = config.backtest.valuation_currency or split_symbol(symbols[0])[1]
     try:
-        for series in data.values():
-            venue.add_market_data(series, speed=config.paper.replay_speed, until_ms=until)
-        prices = HistoricalPrices({symbol: venue.marks(symbol) for symbol in symbols}, clock)
+        prices = add_markets(venue)
         if initial is None:
             initial = venue.balances()
             save_initial_balances(engine, initial)

@@ -31,7 +31,19 @@ def test_paper_mode_on_the_real_venue_is_warned_at_validation_and_refused_by_run
     data["store"] = {"url": f"sqlite:///{tmp_path / 'store.sqlite'}"}
     loaded = load_config_data(data, source="bot.yaml", environ={})
     assert any("would trade on the real venue" in w for w in loaded.warnings)
-    with pytest.raises(ServiceSetupError, match="sandbox: true"):
+    with pytest.raises(ServiceSetupError, match="sandbox: true") as refused:
+        asyncio.run(start_bot(loaded, FaultPlan(None)))
+    # the way to paper trade on that venue's live prices without keys is named too
+    assert "exchange.class: simulated with paper.live_data" in str(refused.value)
+
+
+def test_paper_live_data_with_a_ccxt_exchange_is_refused_by_run(tmp_path: Path) -> None:
+    data = ccxt_config("paper", credentials=CREDENTIALS, sandbox=True)
+    data["paper"] = {"live_data": {"exchange": "binance", "symbols": ["BTC/USDT"]}}
+    loaded = load_config_data(data, source="bot.yaml", environ={})
+    with pytest.raises(
+        ServiceSetupError, match=r"paper\.live_data: .* set exchange\.class: simulated"
+    ):
         asyncio.run(start_bot(loaded, FaultPlan(None)))
 
 

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from trading_bot.venues.endpoints import ccxt_exchange_id, endpoint_url
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -79,18 +81,9 @@ class CCXTVenueParams(Section):
     @field_validator("exchange")
     @classmethod
     def _known_exchange(cls, value: str) -> str:
-        import ccxt
-
-        name = value.strip().lower()
-        if name not in ccxt.exchanges:
-            raise ValueError(f"{value!r} is not a ccxt exchange id (e.g. binance, kraken, okx)")
-        return name
+        return ccxt_exchange_id(value)
 
     @field_validator("api_url", "ws_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://", "ws://", "wss://")):
-            raise ValueError(f"{value!r} is not an http(s):// or ws(s):// URL")
-        return value.rstrip("/")
+        return endpoint_url(value)

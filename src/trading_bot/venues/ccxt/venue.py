@@ -105,7 +105,9 @@ class CCXTVenue(Venue):
         return (
             "mode: paper with exchange.class: ccxt would trade on the real venue: set "
             "exchange.params.sandbox: true (the venue's testnet) or exchange.params.api_url "
-            "(a paper venue such as trading-bot venue serve), or use mode: live"
+            "(a paper venue such as trading-bot venue serve), or use mode: live; to paper trade "
+            "on this venue's live prices without keys, use exchange.class: simulated with "
+            "paper.live_data (exchange, symbols)"
         )
 
     # -- lifecycle ------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """PaperExchange: the simulated exchange on the wall clock, with durable books.
 
 It wraps the same `SimulatedExchange` (and so the same matching conventions) the backtest uses,
-fed by recorded market data replayed from an anchor time (`BarSeries.replayed`). Around it, it
-acts as a real exchange's back office does: every change to its books (orders, fills, balances)
+fed by recorded market data replayed from an anchor time (`BarSeries.replayed`), or by a
+venue's live trades (`add_live_market`, `on_live_trade`). Around it, it acts as a real
+exchange's back office does: every change to its books (orders, fills, balances)
 is committed to its `PaperBookStore` *before* the bot hears of it. A bot killed at any moment
 therefore finds, on restart, a venue that knows exactly what it did, and can be reconciled
 against it. Commits are grouped: changes made in one turn of the event loop are written
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -29,6 +30,9 @@ from trading_bot.market_data.marks import MarkSeries
 from trading_bot.venues.base import Venue, VenueOrderSnapshot, VenueReports
 from trading_bot.venues.paper.books import PaperBookStore, PaperOrderRecord
 from trading_bot.venues.simulated.exchange import SimulatedExchange
+
+if TYPE_CHECKING:  # the live feed's package imports ccxt: only live paper trading needs it
+    from trading_bot.market_data.live.trades import LiveTrade
 
 Schedule = Callable[[Callable[[], None]], None]
 # replayed rows held in memory at most (a short file replayed fast over a long horizon is
@@ -97,6 +101,12 @@ class PaperExchange(Venue):
         before (same speed, same data per symbol): its timeline and its open orders depend
         on it. New symbols may be added."""
         symbol = data.symbol
+        live = self._saved_replay.get("live")
+        if live is not None:
+            raise PaperSetupError(
+                f"paper.market_data: this store's paper venue matches on {live}'s live trades "
+                "(paper.live_data); keep paper.live_data or start a new store"
+            )
         saved_speed = self._saved_replay.get("speed")
         if saved_speed is not None and saved_speed != speed:
             raise PaperSetupError(
@@ -126,6 +136,33 @@ class PaperExchange(Venue):
             self.replay["data"][symbol] = fingerprint
             self._state_saved = False  # the new replay settings go into the next commit
 
+    def add_live_market(self, symbol: str, venue_rules: Market | None, exchange: str) -> None:
+        """Match `symbol` on the live trades of `exchange` handed to `on_live_trade`. A store
+        whose venue replayed files, or followed another exchange, is not continued on it: its
+        open orders and balances belong to those prices."""
+        replayed = sorted(self._saved_replay.get("data", {}))
+        if replayed:
+            raise PaperSetupError(
+                f"paper.live_data: this store's paper venue replays paper.market_data "
+                f"({', '.join(replayed)}); give those files again or start a new store"
+            )
+        saved = self._saved_replay.get("live")
+        if saved is not None and saved != exchange:
+            raise PaperSetupError(
+                f"paper.live_data.exchange is {exchange}, but this store's paper venue matched "
+                f"on {saved}'s trades; keep {saved} or start a new store"
+            )
+        self._exchange.add_live_market(symbol, venue_rules)
+        self.replay["live"] = exchange
+        if saved != exchange:
+            self._state_saved = False  # what the venue follows goes into the next commit
+
+    def on_live_trade(self, trade: LiveTrade) -> None:
+        """A live trade: the orders it reaches act, and what changed is committed before it
+        is reported (the feed's callback, on the event loop)."""
+        self._exchange.on_live_trade(trade)
+        self._entry_done()
+
     def marks(self, symbol: str) -> MarkSeries:
         return self._exchange.marks(symbol)
 
@@ -137,7 +174,7 @@ class PaperExchange(Venue):
         if orphans:
             raise PaperSetupError(
                 f"the paper venue has open orders in {', '.join(orphans)}, which "
-                "paper.market_data no longer lists; add it back"
+                "paper.market_data (or paper.live_data.symbols) no longer lists; add it back"
             )
         for record in self._to_restore:
             self._exchange.restore_open_order(record.venue_order())

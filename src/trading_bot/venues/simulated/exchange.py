@@ -1,8 +1,8 @@
-"""SimulatedExchange: a venue that matches orders on recorded market data.
+"""SimulatedExchange: a venue that matches orders on recorded or live market data.
 
 It uses the best data it is given per symbol: an L2 order book, else trades, else bars (see
-`path_matcher` and `book_matcher` for the fill conventions). Around the matching it does what
-a real exchange does: validates orders against the market rules (same rejection reasons a
+`path_matcher` and `book_matcher` for the fill conventions), or a venue's live trades as they
+arrive (`live_matcher`). Around the matching it does what a real exchange does: validates orders against the market rules (same rejection reasons a
 venue gives), applies latency on the simulated clock, reserves funds for open orders, charges
 maker or taker fees in the quote asset, links OCO legs (one fills or triggers, the other is
 canceled) and reports every outcome through `VenueReports`, the path a live venue uses too.
@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -30,12 +31,16 @@ from trading_bot.venues.base import Venue, VenueReports
 from trading_bot.venues.order_rules import invalid_order, rules_problem
 from trading_bot.venues.simulated.account import SimulatedAccount
 from trading_bot.venues.simulated.book_matcher import BookMatcher
+from trading_bot.venues.simulated.live_matcher import LiveMatcher
 from trading_bot.venues.simulated.params import SimulatedExchangeParams
 from trading_bot.venues.simulated.path_matcher import PathMatcher
 from trading_bot.venues.simulated.reservations import Reservations, worst_fee
 from trading_bot.venues.simulated.venue_order import VenueOrder
 
-Matcher = PathMatcher | BookMatcher
+if TYPE_CHECKING:  # the live feed's package imports ccxt: not for backtests
+    from trading_bot.market_data.live.trades import LiveTrade
+
+Matcher = PathMatcher | BookMatcher | LiveMatcher
 R = RejectionReason
 MAKER, BUY, MARKET = LiquiditySide.MAKER, Side.BUY, OrderType.MARKET
 
@@ -99,17 +104,36 @@ class SimulatedExchange(Venue):
                 self, data, market, self.params.fills, self.params.slippage
             )
 
+    def add_live_market(self, symbol: str, venue_rules: Market | None) -> None:
+        """Make `symbol` tradeable on live trades handed to `on_live_trade`. Its rules are
+        `params.markets`' if given, else the live venue's (`venue_rules`: steps and minimums;
+        the fee rates stay this venue's own)."""
+        market = self._market_for(symbol, venue_rules)
+        self._markets[symbol] = market
+        self._matchers[symbol] = LiveMatcher(self, market, self.params.fills, self.params.slippage)
+
+    def on_live_trade(self, trade: LiveTrade) -> None:
+        """A live trade of a market added with `add_live_market`: orders it reaches act."""
+        matcher = self._matchers.get(trade.symbol)
+        if isinstance(matcher, LiveMatcher):
+            matcher.on_trade(trade)
+
     def unused_market_rules(self) -> list[str]:
         """Symbols with rules under `params.markets` but no market data: probably a typo."""
         return sorted(set(self.params.markets) - set(self._matchers))
 
     def marks(self, symbol: str) -> MarkSeries:
+        """The recorded prices of `symbol` (a live market's are the live feed's, not here)."""
+        matcher = self._matchers[symbol]
+        if isinstance(matcher, LiveMatcher):
+            raise LookupError(f"{symbol} matches on live trades: read its prices from the feed")
+        return matcher.marks()
 
-        return self._matchers[symbol].marks()
-
-    def _market_for(self, symbol: str) -> Market:
+    def _market_for(self, symbol: str, venue_rules: Market | None = None) -> Market:
         rules = self.params.markets.get(symbol)
         fees = self.params.fees
+        if rules is None and venue_rules is not None:
+            return replace(venue_rules, maker_fee=fees.maker, taker_fee=fees.taker)
         if rules is None:
             return Market.for_symbol(symbol, maker_fee=fees.maker, taker_fee=fees.taker)
         return Market.for_symbol(
