@@ -1,4 +1,5 @@
-"""One log line per order event in a running bot: what a trader reads to follow it.
+"""One log line per order event in a running bot: what a trader reads to follow it, numbers
+as a trader writes them (0.01 at 46448, not 0.010000 at 46448.00000000).
 
 Backtests do not subscribe (a million-bar run would print a million lines); `trading-bot
 run` does, for paper and live alike.
@@ -16,6 +17,7 @@ from trading_bot.domain.events import (
     OrderRejected,
     OrderSubmitted,
 )
+from trading_bot.domain.money import format_decimal
 from trading_bot.domain.order import Order
 from trading_bot.engine.bus import EventBus
 
@@ -35,13 +37,15 @@ def _name(order: Order) -> str:
 
 def _submitted(event: OrderSubmitted) -> None:
     order = event.order
-    price = f" at {order.price}" if order.price is not None else ""
-    trigger = f" trigger {order.trigger_price}" if order.trigger_price is not None else ""
+    price = f" at {format_decimal(order.price)}" if order.price is not None else ""
+    trigger = (
+        f" trigger {format_decimal(order.trigger_price)}" if order.trigger_price is not None else ""
+    )
     logger.info(
         "{} sent: {} {} {} {}{}{}",
         _name(order),
         order.side.value,
-        order.amount,
+        format_decimal(order.amount),
         order.symbol,
         order.order_type.value,
         price,
@@ -54,13 +58,13 @@ def _filled(event: OrderFilled) -> None:
     logger.info(
         "{} filled {} at {} (fee {} {}, {}); {} of {} filled, {}",
         _name(order),
-        fill.amount,
-        fill.price,
-        fill.fee,
+        format_decimal(fill.amount),
+        format_decimal(fill.price),
+        format_decimal(fill.fee),
         fill.fee_asset,
         fill.liquidity.value,
-        order.filled_amount,
-        order.amount,
+        format_decimal(order.filled_amount),
+        format_decimal(order.amount),
         order.status.value,
     )
 
@@ -79,4 +83,7 @@ def _expired(event: OrderExpired) -> None:
 
 def _modified(event: OrderModified) -> None:
     order = event.order
-    logger.info("{} modified: amount {} price {}", _name(order), order.amount, order.price)
+    price = format_decimal(order.price) if order.price is not None else None
+    logger.info(
+        "{} modified: amount {} price {}", _name(order), format_decimal(order.amount), price
+    )
