@@ -63,6 +63,44 @@ async def test_intent_the_venue_never_received_is_sent_once(tmp_path: Path) -> N
     assert third.bot.portfolio.balances == third.venue.balances()
 
 
+async def test_a_restart_right_after_a_resend_waits_for_that_request_before_sending_again(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock)
+    first.journal.when_durable = lambda action: None  # type: ignore[method-assign]  # crash before sending
+    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    first.journal.flush()
+    clock.advance_to(T0 + 30 * MINUTE)  # the intent is long past any receive window
+    second = start(engine, clock)
+    second.venue.lookup_settle_ms = 300  # type: ignore[misc]  # a live venue's receive window
+    in_flight: list[Order] = []
+    second.venue.submit_order = in_flight.append  # type: ignore[method-assign]  # held on the way
+    assert (await reconcile(second)).resent
+    second.journal.flush()  # the resend leaves; the bot dies before hearing back
+    assert len(in_flight) == 1
+
+    third = start(engine, clock)
+    third.venue.lookup_settle_ms = 300  # type: ignore[misc]
+    ask_venue = third.venue.fetch_order
+    lookups: list[str] = []
+
+    async def arriving_late(client_order_id: str, symbol: str):  # type: ignore[no-untyped-def]
+        lookups.append(client_order_id)
+        if len(lookups) == 1:
+            third.venue.submit_order(in_flight[0])  # the held request reaches the venue now,
+            return None  # just after this first lookup missed it
+        return await ask_venue(client_order_id, symbol)
+
+    third.venue.fetch_order = arriving_late  # type: ignore[method-assign]
+    report = await reconcile(third)
+    assert report.resent == []  # the second send's window was waited out: no third send
+    third.journal.flush()
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 1
+
+
 async def test_signal_delivered_again_after_restart_is_a_duplicate(tmp_path: Path) -> None:
     engine = store(tmp_path)
     clock = SimulatedClock(T0 + 1)

@@ -61,6 +61,10 @@ class Order:
     fees: Decimal = ZERO
     reject_reason: RejectionReason | None = None
     reject_detail: str = ""
+    # when recovery last sent it, or (restored from the store) the last write of its row, which
+    # comes after any earlier send: the venue may still receive a request until this time plus
+    # its receive window, so "not found" before then is not final
+    sent_ms: int | None = None
 
     def transition(self, new_status: OrderStatus) -> None:
         status = self.status

@@ -169,13 +169,16 @@ class OrderManager:
 
         Only recovery calls this, after the venue answered that it has no order with this
         client order id and can no longer receive the earlier request: sending it now is the
-        first time the venue gets it, not a duplicate.
+        first time the venue gets it, not a duplicate. The send waits until the store has
+        this moment (`sent_ms`, the row's write): a restart right after it then waits out
+        the receive window of this request too before deciding the venue never got it.
         """
-        if order.status is OrderStatus.INITIALIZED:
-            self._send(order)
-            return
+        order.sent_ms = self._clock.now_ms()
         self._record(order, "resubmitted", "the venue had no record of it")
-        self._venue.submit_order(order)
+        if order.status is OrderStatus.INITIALIZED:
+            self._journal.when_durable(lambda: self._send(order))
+        else:
+            self._journal.when_durable(lambda: self._venue.submit_order(order))
 
     def record(self, order: Order, event: str, detail: str = "") -> None:
         """Journal an event about `order` decided outside the manager (recovery)."""

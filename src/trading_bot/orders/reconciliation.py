@@ -184,9 +184,8 @@ class Reconciler:
             )
             report.missing_orders.append(order.client_order_id)
             return
-        wait_ms = (
-            order.created_ms + self._venue.lookup_settle_ms - self._kernel.context.clock.now_ms()
-        )
+        last_sent = max(order.created_ms, order.sent_ms or 0)
+        wait_ms = last_sent + self._venue.lookup_settle_ms - self._kernel.context.clock.now_ms()
         if wait_ms > 0:
             # the first request may still reach the venue: ask again once it no longer can
             await asyncio.sleep(wait_ms / 1000)

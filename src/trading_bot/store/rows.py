@@ -106,6 +106,7 @@ def order_from_row(row: Any) -> Order:
         fees=row.fees,
         reject_reason=RejectionReason(row.reject_reason) if row.reject_reason else None,
         reject_detail=row.reject_detail or "",
+        sent_ms=row.updated_ms,  # sends are write-ahead: none happened after this write
     )
 
 
