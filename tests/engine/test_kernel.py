@@ -114,7 +114,15 @@ def test_a_bug_in_a_module_rejects_that_signal_and_the_bot_keeps_going(btc_bars:
 def test_target_position_trades_the_difference_including_pending_orders(
     btc_bars: BarSeries,
 ) -> None:
-    bot = build_test_bot(loaded_config(), btc_bars)
+    # 1 BTC held: t3's sell (0.2 of the 0.3 still being bought) is fundable on spot now
+    exchange = {
+        "class": "simulated",
+        "params": {
+            "balances": {"USDT": "10000", "BTC": "1"},
+            "fees": {"maker": "0.001", "taker": "0.001"},
+        },
+    }
+    bot = build_test_bot(loaded_config(exchange=exchange), btc_bars)
     bot.kernel.submit_signal(
         make_signal(signal_id="t1", side=None, size=None, target_position="0.3")
     )

@@ -131,3 +131,51 @@ def test_a_reversal_counts_orders_still_open_as_filled() -> None:
     )
     assert refusal is not None and refusal.reason is RejectionReason.SHORT_NOT_POSSIBLE
     assert [(i.side, i.amount) for i in intents] == [(Side.SELL, D(1))]  # the close only
+
+
+def sell(signal_id: str, size: str, minute: int) -> Signal:
+    return make_signal(
+        signal_id=signal_id, side="sell", size=size, created_at=T0 + minute * MINUTE + 30_000
+    )
+
+
+def test_a_spot_sell_beyond_the_free_base_is_refused_before_sending_and_a_flat_target_sells() -> (
+    None
+):
+    # the black-box case: long 0.017 bought by the bot, 0.517 BTC held; "sell 0.6" then
+    # "target 0" together. The sell used to go out (and be refused by the venue) while the
+    # target counted it as pending and bought 0.583.
+    bot = run(
+        [target("t1", "0.017", 0), sell("tp-sell", "0.6", 2), target("tp-flat", "0", 2)],
+        {"USDT": "10000", "BTC": "0.5"},
+    )
+    assert legs(bot, "tp-sell") == []  # nothing unfillable was sent or counted as pending
+    refused = bot.kernel.ledger.get(("", "tp-sell"))
+    assert refused is not None and refused.reason is RejectionReason.INSUFFICIENT_BALANCE
+    assert refused.detail == (
+        "selling 0.6 BTC on BTC/USDT needs 0.6 BTC, the spot account has 0.517 BTC free "
+        "(0.517 held, 0 needed by open sells)"
+    )
+    assert legs(bot, "tp-flat") == [(Side.SELL, D("0.017"))]
+    assert bot.portfolio.position_quantity("BTC/USDT") == D(0)
+    assert bot.portfolio.balance("BTC") == D("0.5")
+
+
+def test_a_spot_sell_counts_the_base_open_sells_already_need() -> None:
+    # both at 02:30: the first is still open (it fills at the 03:00 open) when the second
+    # arrives, so only 0.217 of the 0.517 is free for it
+    bot = run(
+        [
+            target("t1", "0.017", 0),
+            sell("s1", "0.3", 2),
+            sell("s2", "0.3", 2),
+            sell("s3", "0.2", 2),
+        ],
+        {"USDT": "10000", "BTC": "0.5"},
+    )
+    assert legs(bot, "s1") == [(Side.SELL, D("0.3"))]
+    assert legs(bot, "s2") == []
+    record = bot.kernel.ledger.get(("", "s2"))
+    assert record is not None and record.reason is RejectionReason.INSUFFICIENT_BALANCE
+    assert legs(bot, "s3") == [(Side.SELL, D("0.2"))]  # within what is left: it goes
+    assert bot.portfolio.balance("BTC") == D("0.017")

@@ -18,13 +18,18 @@ D = Decimal
 S = OrderStatus
 
 
-def bot(opens: list[str], params: dict[str, Any] | None = None, **fills: str) -> Bot:
+def bot(
+    opens: list[str],
+    params: dict[str, Any] | None = None,
+    balances: dict[str, str] | None = None,
+    **fills: str,
+) -> Bot:
     loaded = loaded_config(
         execution={"class": "bracket", "params": params or {}},
         exchange={
             "class": "simulated",
             "params": {
-                "balances": {"USDT": "100000"},
+                "balances": balances or {"USDT": "100000"},
                 "markets": {"BTC/USDT": {"amount_step": "0.01", "price_step": "0.5"}},
                 "fills": fills,
             },
@@ -111,7 +116,7 @@ def test_a_partial_entry_fill_is_protected_for_what_filled() -> None:
 
 
 def test_levels_on_the_wrong_side_of_the_entry_are_refused_before_sending() -> None:
-    b = bot(["100"] * 3)
+    b = bot(["100"] * 3, balances={"USDT": "100000", "BTC": "1"})  # the sell is fundable
     b.kernel.submit_signal(make_signal(signal_id="b", size="1", price="100", stop_loss="105"))
     b.kernel.submit_signal(
         make_signal(signal_id="s", side="sell", size="1", price="100", take_profit="104")

@@ -33,6 +33,15 @@ def bot(params: dict[str, Any], *, btc: str = "10", **rules: str) -> Bot:
     return build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 30))
 
 
+def withdraw(b: Bot, btc: str) -> None:
+    """Leave the venue `btc` BTC while the bot's books keep what it started with (base taken
+    out of the account behind the bot's back): the signal passes the bot's own balance check
+    and later orders meet the venue's refusal."""
+    account = b.venue.account  # type: ignore[attr-defined]
+    account.total["BTC"] = D(btc)
+    account.version += 1
+
+
 def orders(b: Bot) -> list[tuple[int, Decimal, OrderStatus, int]]:
     """(leg, amount, status, seconds after T0 it was sent) per order."""
     return [(o.leg, o.amount, o.status, (o.created_ms - T0) // 1000) for o in b.orders.all_orders]
@@ -119,7 +128,8 @@ def test_randomize_is_deterministic_per_signal_and_seed() -> None:
 
 
 def test_a_failed_chunk_stops_the_iceberg_and_the_outcome_says_why() -> None:
-    b = bot({"chunk_size": "0.3", "interval_seconds": 60}, btc="0.5")
+    b = bot({"chunk_size": "0.3", "interval_seconds": 60}, btc="1.0")
+    withdraw(b, "0.5")
     b.kernel.submit_signal(make_signal(side="sell", size="1.0"))
     b.clock.advance_to(T0 + 20 * MINUTE)
     # the second chunk needs 0.3 BTC and 0.2 is left: rejected, nothing more is sent
@@ -133,7 +143,8 @@ def test_a_failed_chunk_stops_the_iceberg_and_the_outcome_says_why() -> None:
 
 
 def test_a_first_chunk_failing_rejects_the_signal() -> None:
-    b = bot({"chunk_size": "0.3"}, btc="0.1")
+    b = bot({"chunk_size": "0.3"}, btc="1.0")
+    withdraw(b, "0.1")
     b.kernel.submit_signal(make_signal(side="sell", size="1.0"))
     b.clock.advance_to(T0 + 20 * MINUTE)
     assert len(b.orders.all_orders) == 1
@@ -171,8 +182,9 @@ def test_retry_after_an_insufficient_balance_gives_up_after_max_retries() -> Non
             "max_retries": 1,
             "interval_seconds": 30,
         },
-        btc="0.5",
+        btc="1.0",
     )
+    withdraw(b, "0.5")
     b.kernel.submit_signal(make_signal(side="sell", size="1.0"))
     b.clock.advance_to(T0 + 20 * MINUTE)
     assert orders(b) == [

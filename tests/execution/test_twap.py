@@ -31,6 +31,15 @@ def bot(params: dict[str, Any], *, btc: str = "10", **rules: str) -> Bot:
     return build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 30))
 
 
+def withdraw(b: Bot, btc: str) -> None:
+    """Leave the venue `btc` BTC while the bot's books keep what it started with (base taken
+    out of the account behind the bot's back): the signal passes the bot's own balance check
+    and later orders meet the venue's refusal."""
+    account = b.venue.account  # type: ignore[attr-defined]
+    account.total["BTC"] = D(btc)
+    account.version += 1
+
+
 def sent(b: Bot) -> list[tuple[Decimal, int, OrderStatus]]:
     """(amount, seconds after T0 it was sent, status) per order."""
     return [(o.amount, (o.created_ms - T0) // 1000, o.status) for o in b.orders.all_orders]
@@ -88,7 +97,8 @@ def test_limit_slices_use_the_signal_price() -> None:
 
 
 def test_a_failed_slice_rolls_into_the_next_and_the_last_one_ends_it() -> None:
-    b = bot({"duration_seconds": 240, "slices": 4}, btc="0.5")
+    b = bot({"duration_seconds": 240, "slices": 4}, btc="1.0")
+    withdraw(b, "0.5")
     b.kernel.submit_signal(make_signal(side="sell", size="1.0"))
     b.clock.advance_to(T0 + 20 * MINUTE)
     # 0.5 BTC: two slices fill; the third is rejected and its 0.25 joins the fourth

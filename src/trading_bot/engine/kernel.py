@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from loguru import logger
 
+from trading_bot.domain.enums import Side
 from trading_bot.domain.events import (
     OrderCanceled,
     OrderExpired,
@@ -29,7 +30,7 @@ from trading_bot.domain.signal import Signal
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.context import TradingContext
 from trading_bot.engine.flatten import flatten as flatten_positions
-from trading_bot.engine.intents import build_intents
+from trading_bot.engine.intents import build_intents, unfunded_spot_sell
 from trading_bot.engine.journal import Journal
 from trading_bot.engine.placer import SignalOrders
 from trading_bot.engine.signal_ledger import (
@@ -48,6 +49,7 @@ from trading_bot.strategy.base import Decision, Deferred, Strategy
 # how far a detector's clock may run ahead of the bot's (created_at after the signal arrived)
 MAX_CLOCK_AHEAD_MS = 60_000
 _FILLED = OrderStatus.FILLED  # `OrderStatus.FILLED` is a slow class attribute lookup on 3.11
+_SELL = Side.SELL
 
 
 class TradingKernel:
@@ -229,7 +231,9 @@ class TradingKernel:
 
     def _execute(self, signal: Signal, record: SignalRecord) -> Rejection | None:
         """Size, check and execute one signal. A reversal is two intents, close then open:
-        if the close is refused the open is not tried (it would not open the wanted side)."""
+        if the close is refused the open is not tried (it would not open the wanted side).
+        A spot sell the account's free base cannot deliver is refused before execution, for
+        every venue alike (`unfunded_spot_sell`)."""
         intents, refusal = build_intents(signal, self.context)
         for intent in intents:
             admitted = self.trading.admit(self.context, intent)
@@ -238,6 +242,10 @@ class TradingKernel:
                 logger.info("risk check blocked signal {}: {}", signal.signal_id, approved.detail)
                 self._breached(approved)
                 return approved
+            if approved.side is _SELL and ":" not in approved.symbol:
+                unfunded = unfunded_spot_sell(self.context, approved)
+                if unfunded is not None:
+                    return unfunded
             outcome = self.execution.execute(approved, SignalOrders(self, signal, record))
             if outcome is not None:
                 return outcome
