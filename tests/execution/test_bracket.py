@@ -1,6 +1,7 @@
 """BracketOrderExecution through the real kernel and the simulated venue (1-minute bars)."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars,
 from trading_bot.app import Bot
 from trading_bot.config.registry import resolve
 from trading_bot.domain.enums import OrderType
+from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.execution.bracket import BracketOrderExecution
 
@@ -288,3 +290,55 @@ def test_a_partial_close_leaves_the_rest_of_the_position_protected(errors: list[
     assert b.portfolio.position_quantity("BTC/USDT") == D("0.2")
     assert legs(b) == [("sell", D("0.2"), S.ACCEPTED), ("sell", D("0.2"), S.ACCEPTED)]
     assert not any("UNPROTECTED" in line for line in errors)
+
+
+def without_oco(b: Bot) -> None:
+    """Make the simulated venue behave like a spot venue reached through ccxt, which gets the
+    legs as two unlinked orders: each holds the base on its own."""
+    submit = b.venue.submit_order
+
+    def unlinked(order: Order) -> None:
+        submit(replace(order, oco_group=None))
+
+    b.venue.submit_order = unlinked  # type: ignore[method-assign]
+
+
+def test_without_oco_a_refused_stop_takes_the_take_profits_place_and_raises_an_alarm(
+    errors: list[str],
+) -> None:
+    # the black-box case: the take-profit goes first and holds the 1 BTC, the stop is refused
+    # insufficient_balance; the position must not stay with a take-profit and no stop
+    b = bot(["100", "100", "97", "90", "90", "90"], {"protection_timeout_s": 30})
+    without_oco(b)
+    alarms: list[tuple[str, str]] = []
+    b.kernel.execution.alarm = lambda title, body: alarms.append((title, body))
+    b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
+    b.clock.advance_to(T0 + MINUTE)
+    _, take_profit, refused, stop = b.orders.all_orders
+    assert refused.status is S.REJECTED and refused.reject_reason == "insufficient_balance"
+    assert take_profit.status is S.CANCELED  # given up to make room for the stop
+    assert (stop.order_type, stop.amount, stop.trigger_price, stop.oco_group, stop.status) == (
+        OrderType.STOP_MARKET,
+        D("1"),
+        D("95"),
+        None,
+        S.ACCEPTED,
+    )
+    assert [title for title, _ in alarms] == ["UNPROTECTED POSITION on BTC/USDT"]
+    assert "canceling the take-profit to place the stop alone" in alarms[0][1]
+    assert any(line.startswith("UNPROTECTED POSITION: signal s1") for line in errors)
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    # the 97 -> 90 bar reaches the stop: the loss is limited; no market close was needed
+    assert stop.status is S.FILLED and len(b.orders.all_orders) == 4
+    assert b.portfolio.balance("BTC") == 0
+    assert len(alarms) == 1
+
+
+def test_the_unprotected_position_check_raises_the_alarm(errors: list[str]) -> None:
+    b = bot(["102"] * 6, {"protection_timeout_s": 30})
+    alarms: list[tuple[str, str]] = []
+    b.kernel.execution.alarm = lambda title, body: alarms.append((title, body))
+    b.kernel.submit_signal(make_signal(size="1", price="100", stop_loss="99", take_profit="101"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    assert len(alarms) == 1 and alarms[0][0] == "UNPROTECTED POSITION on BTC/USDT"
+    assert "closing 1 at market" in alarms[0][1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from decimal import Decimal
 from typing import ClassVar, Protocol
 
@@ -62,6 +63,10 @@ class ExecutionAlgorithm(Component):
     # Whether the kernel calls `on_order_event` for every order fill, cancel, reject and
     # expiry: off for the one-shot algorithms, so their order path pays nothing for it.
     follows_orders: ClassVar[bool] = False
+    # Where an algorithm raises what needs a human now (a position left without its stop):
+    # (title, body). The running service points it at its Alerter; unset (backtests), the
+    # algorithm's own ERROR line is all there is.
+    alarm: Callable[[str, str], None] | None = None
 
     @abstractmethod
     def execute(self, intent: TradeIntent, placer: OrderPlacer) -> Rejection | None:

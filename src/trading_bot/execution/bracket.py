@@ -13,12 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from trading_bot.domain.enums import OrderType, Side
 from trading_bot.domain.intent import TradeIntent
 from trading_bot.domain.market import Market
-from trading_bot.domain.money import ZERO, ceil_to_step, floor_to_step
+from trading_bot.domain.money import ZERO, ceil_to_step, floor_to_step, format_decimal
 from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.engine.clock import Timer
 from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
 from trading_bot.execution.slicing import size_children
+
+_STOP = OrderType.STOP_MARKET
+_REJECTED = OrderStatus.REJECTED
 
 
 class BracketParams(BaseModel):
@@ -55,6 +59,7 @@ class _Bracket:
     exit_side: Side
     take_profit: Decimal | None  # absolute prices from the signal, else from the fill price
     stop_loss: Decimal | None
+    has_stop: bool  # a stop-loss level (signal or params): only a stop then counts as protection
     closing: Decimal = ZERO  # the first part of the entry only closes a position: no legs
     protected_for: Decimal = ZERO  # entry amount protection was placed for
     released: Decimal = ZERO  # closed by later orders that took over from this protection
@@ -62,6 +67,10 @@ class _Bracket:
     closes: list[Order] = field(default_factory=list)
     check: Timer | None = None
     alerted: bool = False  # one alert (and close) per bracket
+    # the venue refused a stop beside its take-profit (no OCO: each leg holds the base on its
+    # own): from then on the stop goes alone, once the take-profits in `making_room` are gone
+    stop_only: bool = False
+    making_room: list[Order] = field(default_factory=list)
 
     @property
     def opened(self) -> Decimal:
@@ -77,9 +86,22 @@ class _Bracket:
 
     @property
     def protected(self) -> Decimal:
-        """Amount still covered by a live leg (both legs of a group cover the same amount)."""
+        """Amount still covered by a live protective leg (both legs of a group cover the same
+        amount). With a stop-loss level only the stop counts: a take-profit alone limits no
+        loss, and a group whose stop the venue refused must read as unprotected."""
         return sum(
-            (max((o.remaining for o in g if o.is_open), default=ZERO) for g in self.groups), ZERO
+            (
+                max(
+                    (
+                        o.remaining
+                        for o in g
+                        if o.is_open and (o.order_type is _STOP or not self.has_stop)
+                    ),
+                    default=ZERO,
+                )
+                for g in self.groups
+            ),
+            ZERO,
         )
 
     @property
@@ -99,10 +121,14 @@ class BracketOrderExecution(ExecutionAlgorithm):
     (the reverse for a sell), checked against the expected entry price before anything is sent
     and again against the fill price before the legs are placed.
 
-    Any filled amount not covered by an open leg for `protection_timeout_s` (a leg rejected,
-    levels the fill price made invalid, a rest below the market minimum) is logged at ERROR as
-    an unprotected position and, with `on_unprotected: close`, closed at market (once per
-    bracket: a close the venue refuses is not retried in a loop).
+    Any filled amount not covered by an open stop (by an open take-profit when there is no stop
+    level) for `protection_timeout_s` (a leg rejected, levels the fill price made invalid, a
+    rest below the market minimum) is logged at ERROR as an unprotected position, raised
+    through `alarm` and, with `on_unprotected: close`, closed at market (once per bracket: a
+    close the venue refuses is not retried in a loop). A venue that does not link the legs
+    (no OCO) refuses the stop while the take-profit holds the base: the take-profit is
+    canceled and the stop placed alone (`_stop_refused`), since a trader keeps the loss limit
+    before the profit target.
 
     Protection legs outlive the signal's expiry. Restarts: which legs belong to which entry is
     kept in memory only; after a restart the legs already placed stay at the venue (and stay
@@ -162,6 +188,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
             exit_side=Side.SELL if intent.side is Side.BUY else Side.BUY,
             take_profit=take_profit,
             stop_loss=stop_loss,
+            has_stop=stop_loss is not None or self.params.stop_loss is not None,
             closing=closing,
         )
         self.active[bracket] = None
@@ -248,7 +275,61 @@ class BracketOrderExecution(ExecutionAlgorithm):
             return
         if order is bracket.entry and bracket.opened > bracket.protected_for:
             self._protect(bracket)
+        elif (
+            order.status is _REJECTED
+            and order.order_type is _STOP
+            and order.reject_reason is RejectionReason.INSUFFICIENT_BALANCE
+        ):
+            self._stop_refused(bracket, order)
+        elif any(o is order for o in bracket.making_room) and not any(
+            o.is_open for o in bracket.making_room
+        ):
+            bracket.making_room.clear()
+            self._stop_alone(bracket)
         self._review(bracket)
+
+    def _stop_refused(self, bracket: _Bracket, stop: Order) -> None:
+        """A venue without OCO holds each leg's base on its own: the take-profit, placed
+        first, holds what the stop needs, and the stop is refused. A take-profit is no
+        protection, so keep the stop instead: cancel the group's take-profit and place the
+        stop alone once the cancel is confirmed (`_stop_alone`); from then on this bracket's
+        legs are stops alone. Raised as an alarm: the position is unprotected until then."""
+        group = next((g for g in bracket.groups if stop in g), ())
+        holding = [o for o in group if o is not stop and o.is_open]
+        if bracket.stop_only or not holding:
+            return  # nothing of ours holds its base: the timeout check closes what is left
+        bracket.stop_only = True
+        bracket.making_room.extend(holding)
+        self._raise_alarm(
+            bracket,
+            f"UNPROTECTED POSITION: signal {bracket.placer.signal.signal_id}: the venue refused "
+            f"stop-loss {stop.client_order_id} ({stop.reject_reason}: {stop.reject_detail}) "
+            f"while take-profit {holding[0].client_order_id} holds the {bracket.market.base} it "
+            "needs (the venue does not link them as one OCO); canceling the take-profit to "
+            "place the stop alone",
+        )
+        for order in holding:
+            self.context.orders.cancel(order)
+
+    def _stop_alone(self, bracket: _Bracket) -> None:
+        """The take-profits that held the refused stop's base are gone: protect what is still
+        uncovered with a stop alone (the take-profit is given up, the loss limit kept)."""
+        amount = bracket.market.round_amount(bracket.position - bracket.protected)
+        if amount > 0 and self._place_legs(bracket, amount):
+            logger.warning(
+                "bracket of signal {}: stop-loss for {} {} placed alone, without its "
+                "take-profit (the venue cannot hold both)",
+                bracket.placer.signal.signal_id,
+                format_decimal(amount),
+                bracket.market.base,
+            )
+
+    def _raise_alarm(self, bracket: _Bracket, text: str) -> None:
+        """An ERROR line, and an alert when the service wired `alarm` to its Alerter: an
+        unprotected position needs a human now, not a line among warnings."""
+        logger.error(text)
+        if self.alarm is not None:
+            self.alarm(f"UNPROTECTED POSITION on {bracket.market.symbol}", text)
 
     def _protect(self, bracket: _Bracket) -> None:
         """Place a linked take-profit and stop-loss for what opened since the last ones."""
@@ -269,6 +350,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
             logger.error("bracket of signal {}: {}", bracket.placer.signal.signal_id, levels.detail)
             return False
         take_profit, stop_loss = self._on_grid(entry.side, market, *levels)
+        if bracket.stop_only and stop_loss is not None:
+            take_profit = None  # the venue cannot hold both legs: the stop is the one kept
         for level in (take_profit, stop_loss):
             if level is not None and market.check_order(amount, level) is not None:
                 return False  # too small to protect alone: later fills may add to it
@@ -344,18 +427,17 @@ class BracketOrderExecution(ExecutionAlgorithm):
         amount = market.round_amount(uncovered)
         closing = self.params.on_unprotected == "close" and amount > 0
         bracket.alerted = True  # once: a close the venue refuses must not loop
-        logger.error(
-            "UNPROTECTED POSITION: signal {}: {} {} of {} bought/sold by order {} has had no "
-            "stop-loss/take-profit for {} s; {}",
-            placer.signal.signal_id,
-            uncovered,
-            market.base,
-            market.symbol,
-            bracket.entry.client_order_id,
-            self.params.protection_timeout_s,
-            f"closing {amount} at market" if closing else "left open (on_unprotected: alert)",
+        self._raise_alarm(
+            bracket,
+            f"UNPROTECTED POSITION: signal {placer.signal.signal_id}: {uncovered} {market.base} "
+            f"of {market.symbol} bought/sold by order {bracket.entry.client_order_id} has had "
+            f"no stop-loss/take-profit for {self.params.protection_timeout_s} s; "
+            + (f"closing {amount} at market" if closing else "left open (on_unprotected: alert)"),
         )
         if closing:
+            for leg in (o for g in bracket.groups for o in g):
+                if leg.is_open:  # a take-profit left alone would hold the base the close sells
+                    self.context.orders.cancel(leg)
             try:
                 close = placer.place(
                     side=bracket.exit_side,

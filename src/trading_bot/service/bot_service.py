@@ -97,6 +97,10 @@ class BotService:
         asked); `started` says whether the bot now runs. Raises `ServiceSetupError`."""
         running = self.running = await start_bot(self.loaded, FaultPlan.from_environment())
         log_order_events(running.bot.kernel.bus)
+        # what an execution cannot fix alone (a position left without its stop) reaches people
+        running.bot.kernel.execution.alarm = lambda title, body: running.alerter.alert(
+            AlertLevel.CRITICAL, title, body + "\nThe bot keeps running; see its log."
+        )
         reconciler = Reconciler(running.bot.kernel, running.venue)
         try:
             report = await reconciler.reconcile(at_start=True)
