@@ -66,7 +66,7 @@ def test_protection_goes_out_only_after_the_entry_fills_as_one_oco_group() -> No
     b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
     assert orders(b) == [(OrderType.MARKET, D("1"), None, S.SUBMITTED)]  # the entry alone
     b.clock.advance_to(T0)  # the entry fills at the first bar's open, 100
-    entry, take_profit, stop_loss = b.orders.all_orders
+    entry, stop_loss, take_profit = b.orders.all_orders  # the stop goes first
     assert entry.status is S.FILLED
     assert (take_profit.order_type, take_profit.amount, take_profit.price) == (
         OrderType.LIMIT,
@@ -92,7 +92,7 @@ def test_the_stop_triggering_cancels_the_take_profit() -> None:
     b = bot(["100", "100", "97", "90", "90", "90"])
     b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
     b.clock.advance_to(T0 + 10 * MINUTE)
-    _, take_profit, stop_loss = b.orders.all_orders
+    _, stop_loss, take_profit = b.orders.all_orders
     assert (take_profit.status, stop_loss.status) == (S.CANCELED, S.FILLED)
     assert b.portfolio.fills[-1].price == D("95")  # the stop-market fills at its trigger
 
@@ -102,7 +102,7 @@ def test_a_partial_entry_fill_is_protected_for_what_filled() -> None:
     b = bot(["100"] * 6, {"stop_loss": "0.05", "profit_target": "0.1"}, max_volume_share="0.01")
     b.kernel.submit_signal(make_signal(size="2.5"))
     b.clock.advance_to(T0)
-    entry, take_profit, stop_loss = b.orders.all_orders
+    entry, stop_loss, take_profit = b.orders.all_orders  # the stop goes first
     assert (entry.status, entry.filled_amount) == (S.PARTIALLY_FILLED, D("1"))
     # levels from the 100 fill price and the params: 110 and 95, for the 1 that filled
     assert [take_profit.amount, take_profit.price, stop_loss.amount, stop_loss.trigger_price] == [
@@ -292,29 +292,48 @@ def test_a_partial_close_leaves_the_rest_of_the_position_protected(errors: list[
     assert not any("UNPROTECTED" in line for line in errors)
 
 
-def without_oco(b: Bot) -> None:
+def without_oco(b: Bot, *, stops_late: bool = False) -> None:
     """Make the simulated venue behave like a spot venue reached through ccxt, which gets the
-    legs as two unlinked orders: each holds the base on its own."""
+    legs as two unlinked orders: each holds the base on its own. `stops_late`: a stop sent
+    with a take-profit reaches the venue 1 ms after it was sent (requests in flight together
+    arrive in any order), so the take-profit sent after it arrives first."""
     submit = b.venue.submit_order
 
     def unlinked(order: Order) -> None:
-        submit(replace(order, oco_group=None))
+        venue_order = replace(order, oco_group=None)
+        if stops_late and order.order_type is OrderType.STOP_MARKET and order.oco_group:
+            b.clock.schedule_after(1, lambda: submit(venue_order))
+        else:
+            submit(venue_order)
 
     b.venue.submit_order = unlinked  # type: ignore[method-assign]
 
 
-def test_without_oco_a_refused_stop_takes_the_take_profits_place_and_raises_an_alarm(
+def test_without_oco_the_stop_goes_first_and_the_take_profit_is_the_leg_refused() -> None:
+    b = bot(["100"] * 6)
+    without_oco(b)
+    b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
+    b.clock.advance_to(T0 + MINUTE)
+    _, stop_loss, take_profit = b.orders.all_orders
+    assert (stop_loss.order_type, stop_loss.status) == (OrderType.STOP_MARKET, S.ACCEPTED)
+    assert take_profit.status is S.REJECTED
+    assert take_profit.reject_reason == "insufficient_balance"
+    b.clock.advance_to(T0 + 5 * MINUTE)
+    assert len(b.orders.all_orders) == 3  # protected by the stop: nothing closed, no re-placing
+
+
+def test_without_oco_a_stop_refused_for_the_take_profit_replaces_it_and_raises_an_alarm(
     errors: list[str],
 ) -> None:
-    # the black-box case: the take-profit goes first and holds the 1 BTC, the stop is refused
-    # insufficient_balance; the position must not stay with a take-profit and no stop
+    # the black-box case: the take-profit reached the venue first and holds the 1 BTC, the
+    # stop is refused insufficient_balance; the position must not stay with no stop
     b = bot(["100", "100", "97", "90", "90", "90"], {"protection_timeout_s": 30})
-    without_oco(b)
+    without_oco(b, stops_late=True)
     alarms: list[tuple[str, str]] = []
     b.kernel.execution.alarm = lambda title, body: alarms.append((title, body))
     b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
     b.clock.advance_to(T0 + MINUTE)
-    _, take_profit, refused, stop = b.orders.all_orders
+    _, refused, take_profit, stop = b.orders.all_orders
     assert refused.status is S.REJECTED and refused.reject_reason == "insufficient_balance"
     assert take_profit.status is S.CANCELED  # given up to make room for the stop
     assert (stop.order_type, stop.amount, stop.trigger_price, stop.oco_group, stop.status) == (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from tests.alert_receiver import alert_receiver
 from tests.conftest import config_data
 from tests.venues.conformance.scenario import MarketScenario
 from trading_bot.config.loader import load_config_data
+from trading_bot.domain.events import OrderFilled
 from trading_bot.intake.gate import IntakeOutcome
 from trading_bot.service.bot_service import BotService
 from trading_bot.venues.server import FaultRule, VenueServerConfig, running_venue_server
@@ -23,8 +25,10 @@ KEY, SECRET = "service-key", "service-secret-0123456789"
 
 
 @asynccontextmanager
-async def ccxt_bot(tmp_path: Path, **params: Any) -> AsyncIterator[tuple[BotService, VenueServer]]:
-    scenario = MarketScenario()
+async def ccxt_bot(
+    tmp_path: Path, scenario: MarketScenario | None = None, **params: Any
+) -> AsyncIterator[tuple[BotService, VenueServer]]:
+    scenario = scenario or MarketScenario()
     csv = scenario.write_candles_csv(tmp_path / "tape.csv")
     server_config = VenueServerConfig(
         market_data={scenario.symbol: csv},
@@ -138,3 +142,68 @@ async def test_an_order_adopted_while_running_is_followed_to_its_end(tmp_path: P
             await eventually(lambda: not orders.get("by-hand-1").is_open, timeout_s=3)  # type: ignore[union-attr]
         finally:
             await by_hand.close()
+
+
+async def test_a_bracket_on_a_venue_without_oco_ends_with_a_stop_at_the_venue(
+    tmp_path: Path,
+) -> None:
+    # the venue server links no OCO: with no BTC before the entry, the leg that reaches it
+    # second is refused insufficient_balance. The stop goes first; if the take-profit still
+    # arrives first (black-box review), the stop is refused, a human is alerted, and the
+    # take-profit is canceled to place the stop alone. Either way a stop ends up open.
+    scenario = MarketScenario(balances={"USDT": Decimal("10000")})
+    execution = {"class": "bracket", "params": {"protection_timeout_s": 30}}
+    with alert_receiver() as inbox:
+        monitoring = {"alerts": {"enabled": True, "params": {"urls": [inbox.url]}}}
+        async with ccxt_bot(tmp_path, scenario, monitoring=monitoring, execution=execution) as (
+            service,
+            server,
+        ):
+            await service.send_signal({**signal("br"), "stop_loss": "95", "take_profit": "110"})
+
+            def sells() -> list[tuple[str, str]]:
+                return [(o.type, o.status) for o in server.orders if o.side.value == "sell"]
+
+            await eventually(lambda: ("STOP_LOSS", "NEW") in sells())
+            await asyncio.sleep(1)  # an alert is sent off the event loop
+            orders = service.running.bot.orders.all_orders  # type: ignore[union-attr]
+            stop_refused = any(
+                o.order_type == "stop_market" and o.status == "rejected" for o in orders
+            )
+            assert [m["title"] for m in inbox.messages()] == (
+                ["UNPROTECTED POSITION on BTC/USDT"] if stop_refused else []
+            )
+
+
+async def test_a_stop_refused_for_a_take_profit_that_arrived_first_alerts_and_is_replaced(
+    tmp_path: Path,
+) -> None:
+    # the black-box case forced: the stop (sent first) is delayed at the venue, the
+    # take-profit takes the 0.1 BTC, the stop is refused insufficient_balance
+    scenario = MarketScenario(balances={"USDT": Decimal("10000")})
+    execution = {"class": "bracket", "params": {"protection_timeout_s": 30}}
+    with alert_receiver() as inbox:
+        monitoring = {"alerts": {"enabled": True, "params": {"urls": [inbox.url]}}}
+        async with ccxt_bot(tmp_path, scenario, monitoring=monitoring, execution=execution) as (
+            service,
+            server,
+        ):
+            bus = service.running.bot.kernel.bus  # type: ignore[union-attr]
+            # at the entry's fill, before the legs' requests leave (they go from tasks)
+            delay_next_create = FaultRule(
+                kind="delay", method="POST", path="/api/v3/order", delay_s=0.5
+            )
+            bus.subscribe(
+                OrderFilled,
+                lambda event: event.order.leg == 0 and server.faults.inject(delay_next_create),
+            )
+            await service.send_signal({**signal("br"), "stop_loss": "95", "take_profit": "110"})
+            await eventually(lambda: len(inbox.bodies) == 1)
+            assert inbox.messages()[0]["title"] == "UNPROTECTED POSITION on BTC/USDT"
+            assert "canceling the take-profit" in inbox.bodies[0]
+
+            def sells() -> list[tuple[str, str]]:
+                return [(o.type, o.status) for o in server.orders if o.side.value == "sell"]
+
+            await eventually(lambda: ("STOP_LOSS", "NEW") in sells())
+            assert ("LIMIT", "CANCELED") in sells()

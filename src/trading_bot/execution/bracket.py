@@ -126,8 +126,9 @@ class BracketOrderExecution(ExecutionAlgorithm):
     rest below the market minimum) is logged at ERROR as an unprotected position, raised
     through `alarm` and, with `on_unprotected: close`, closed at market (once per bracket: a
     close the venue refuses is not retried in a loop). A venue that does not link the legs
-    (no OCO) refuses the stop while the take-profit holds the base: the take-profit is
-    canceled and the stop placed alone (`_stop_refused`), since a trader keeps the loss limit
+    (no OCO) holds the base for the leg that arrives first and refuses the other: the stop is
+    sent first, and a stop refused anyway while the take-profit holds the base gets the
+    take-profit canceled and is placed alone (`_stop_refused`): a trader keeps the loss limit
     before the profit target.
 
     Protection legs outlive the signal's expiry. Restarts: which legs belong to which entry is
@@ -289,8 +290,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
         self._review(bracket)
 
     def _stop_refused(self, bracket: _Bracket, stop: Order) -> None:
-        """A venue without OCO holds each leg's base on its own: the take-profit, placed
-        first, holds what the stop needs, and the stop is refused. A take-profit is no
+        """A venue without OCO holds each leg's base on its own: a take-profit that arrived
+        first (though sent second) holds what the stop needs, and the stop is refused. A take-profit is no
         protection, so keep the stop instead: cancel the group's take-profit and place the
         stop alone once the cancel is confirmed (`_stop_alone`); from then on this bracket's
         legs are stops alone. Raised as an alarm: the position is unprotected until then."""
@@ -359,17 +360,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
         legs: list[Order] = []
         placer = bracket.placer
         try:
-            if take_profit is not None:
-                legs.append(
-                    placer.place(
-                        side=bracket.exit_side,
-                        order_type=OrderType.LIMIT,
-                        amount=amount,
-                        price=take_profit,
-                        oco_group=group if stop_loss is not None else None,
-                        outlives_signal=True,
-                    )
-                )
+            # the stop first: a venue that does not link the legs (no OCO) holds the base for
+            # the first to arrive, and the one it then refuses had better be the take-profit
             if stop_loss is not None:
                 legs.append(
                     placer.place(
@@ -378,6 +370,17 @@ class BracketOrderExecution(ExecutionAlgorithm):
                         amount=amount,
                         trigger_price=stop_loss,
                         oco_group=group if take_profit is not None else None,
+                        outlives_signal=True,
+                    )
+                )
+            if take_profit is not None:
+                legs.append(
+                    placer.place(
+                        side=bracket.exit_side,
+                        order_type=OrderType.LIMIT,
+                        amount=amount,
+                        price=take_profit,
+                        oco_group=group if stop_loss is not None else None,
                         outlives_signal=True,
                     )
                 )
