@@ -361,3 +361,27 @@ def test_the_unprotected_position_check_raises_the_alarm(errors: list[str]) -> N
     b.clock.advance_to(T0 + 10 * MINUTE)
     assert len(alarms) == 1 and alarms[0][0] == "UNPROTECTED POSITION on BTC/USDT"
     assert "closing 1 at market" in alarms[0][1]
+
+
+def test_a_take_profit_left_without_its_stop_is_canceled_before_the_unprotected_close(
+    errors: list[str],
+) -> None:
+    # the venue refuses the stop for a reason re-placing cannot cure: after the timeout the
+    # position is closed, and the take-profit, which holds the 1 BTC, is canceled first
+    b = bot(["100"] * 6, {"protection_timeout_s": 30})
+    submit = b.venue.submit_order
+
+    def refusing_stops(order: Order) -> None:
+        if order.order_type is OrderType.STOP_MARKET:
+            b.orders.order_rejected(order.client_order_id, "invalid_order", "stops not taken")
+        else:
+            submit(order)
+
+    b.venue.submit_order = refusing_stops  # type: ignore[method-assign]
+    b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    _, stop, take_profit, close = b.orders.all_orders
+    assert (stop.status, take_profit.status) == (S.REJECTED, S.CANCELED)
+    assert (close.order_type, close.amount, close.status) == (OrderType.MARKET, D("1"), S.FILLED)
+    assert b.portfolio.balance("BTC") == 0
+    assert any("UNPROTECTED POSITION" in line for line in errors)

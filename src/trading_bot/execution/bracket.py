@@ -438,9 +438,15 @@ class BracketOrderExecution(ExecutionAlgorithm):
             + (f"closing {amount} at market" if closing else "left open (on_unprotected: alert)"),
         )
         if closing:
-            for leg in (o for g in bracket.groups for o in g):
-                if leg.is_open:  # a take-profit left alone would hold the base the close sells
-                    self.context.orders.cancel(leg)
+            # a take-profit left without its stop protects nothing and holds the base the
+            # close sells; groups with a live stop keep both legs for the amount they cover
+            for group in bracket.groups:
+                if not any(
+                    o.is_open and (o.order_type is _STOP or not bracket.has_stop) for o in group
+                ):
+                    for leg in group:
+                        if leg.is_open:
+                            self.context.orders.cancel(leg)
             try:
                 close = placer.place(
                     side=bracket.exit_side,
