@@ -101,3 +101,41 @@ def test_reprice_never_goes_past_the_signals_own_limit_price() -> None:
         (1, D("90")),  # the market is at 100: re-placed at the signal's 90, not chased
         (2, D("90")),
     ]
+
+
+def test_reprices_of_a_signal_price_off_the_grid_are_rounded_like_the_first_order() -> None:
+    loaded = loaded_config(
+        execution={
+            "class": "limit",
+            "params": {"timeout_s": "90", "on_timeout": "reprice", "max_reprices": 2},
+        },
+        exchange={
+            "class": "simulated",
+            "params": {
+                "balances": {"USDT": "100000", "BTC": "10"},
+                "markets": {"BTC/USDT": {"price_step": "0.01"}},
+            },
+        },
+    )
+    opens = ["40100", "40100", "40120", "40110", "40130", "40100"]
+    b = build_test_bot(loaded, make_bars("BTC/USDT", opens))
+    # the market stays between 40100 and 40130: neither limit is reached, every leg times out
+    b.kernel.submit_signal(
+        make_signal(signal_id="b", side="buy", size="0.01", order_type="limit", price="40000.005")
+    )
+    b.kernel.submit_signal(
+        make_signal(signal_id="s", side="sell", size="0.01", order_type="limit", price="40200.005")
+    )
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    orders = b.orders.all_orders
+    # a buy rounds down to 40000.00, a sell up to 40200.01, on every leg: the market is past
+    # the signal's limit each time, so each re-price is capped at that limit, on the grid
+    assert [(o.signal_id, o.leg, o.price, o.status) for o in orders] == [
+        ("b", 0, D("40000.00"), OrderStatus.CANCELED),
+        ("s", 0, D("40200.01"), OrderStatus.CANCELED),
+        ("b", 1, D("40000.00"), OrderStatus.CANCELED),
+        ("s", 1, D("40200.01"), OrderStatus.CANCELED),
+        ("b", 2, D("40000.00"), OrderStatus.CANCELED),
+        ("s", 2, D("40200.01"), OrderStatus.CANCELED),
+    ]
+    assert b.kernel.ledger.rejection_counts() == {"timed_out": 2}

@@ -4,11 +4,11 @@ import pytest
 
 from tests.conftest import T0, make_bars
 from trading_bot.domain.enums import LiquiditySide, OrderType, Side
-from trading_bot.domain.events import OrderFilled, OrderRejected
+from trading_bot.domain.events import OrderFilled, OrderRejected, OrderSubmitted
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
-from trading_bot.domain.rejections import RejectionReason
+from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.clock import SimulatedClock
 from trading_bot.orders.manager import DuplicateClientOrderId, OrderManager
@@ -137,3 +137,34 @@ def test_repeated_trade_id_with_different_terms_is_an_anomaly_and_the_first_is_k
     assert len(seen) == 1
     assert len(orders.anomalies) == 1
     assert "reported again with different terms: 1.5 at 100" in orders.anomalies[0]
+
+
+class RefusingExchange(SimulatedExchange):
+    """A venue that refuses every order without a request, as a live one does during a ban."""
+
+    def __init__(self) -> None:
+        super().__init__({"balances": {"USDT": "1000"}})
+        self.submitted: list[str] = []
+
+    def refusal(self, order: Order) -> Rejection | None:
+        return Rejection(RejectionReason.VENUE_BANNED, "banned until 12:00")
+
+    def submit_order(self, order: Order) -> None:
+        self.submitted.append(order.client_order_id)
+
+
+def test_an_order_the_venue_refuses_without_a_request_is_rejected_never_submitted() -> None:
+    bus = EventBus()
+    seen: list[object] = []
+    bus.subscribe(OrderSubmitted, seen.append)
+    bus.subscribe(OrderRejected, seen.append)
+    venue = RefusingExchange()
+    orders = OrderManager(bus, SimulatedClock(T0), venue)
+    order = new_order()
+    orders.submit(order)
+    assert venue.submitted == []
+    assert order.status is OrderStatus.REJECTED
+    assert order.reject_reason is RejectionReason.VENUE_BANNED
+    assert [type(e) for e in seen] == [OrderRejected]
+    assert order.reject_detail == "not sent: banned until 12:00"
+    assert orders.open_exposure("BTC/USDT") == (D(0), D(0))

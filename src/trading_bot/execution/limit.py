@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trading_bot.domain.enums import OrderType, Side, TimeInForce
 from trading_bot.domain.intent import TradeIntent
+from trading_bot.domain.market import Market
 from trading_bot.domain.money import ceil_to_step, floor_to_step
 from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import Rejection, RejectionReason
@@ -40,6 +41,13 @@ class LimitParams(BaseModel):
     max_reprices: int = Field(default=3, ge=0, le=100, description="re-prices per signal")
 
 
+def _on_grid(price: Decimal, side: Side, market: Market) -> Decimal:
+    """`price` on the market's price grid, rounded the way that never pays more than asked: a
+    buy down, a sell up (the venue refuses a price off its grid)."""
+    step = market.price_step
+    return floor_to_step(price, step) if side is Side.BUY else ceil_to_step(price, step)
+
+
 class LimitOrderExecution(ExecutionAlgorithm):
     """The limit price is the signal's `price`, else the last known price moved by
     `offset_bps` in the trader's favour, on the market's price grid (a buy rounds down, a sell
@@ -64,11 +72,7 @@ class LimitOrderExecution(ExecutionAlgorithm):
                 )
             shift = self.params.offset_bps / BPS
             price = intent.reference_price * (1 - shift if intent.side is Side.BUY else 1 + shift)
-        price = (
-            floor_to_step(price, market.price_step)
-            if intent.side is Side.BUY
-            else ceil_to_step(price, market.price_step)
-        )
+        price = _on_grid(price, intent.side, market)
         amount = market.round_amount(intent.amount)
         problem = market.check_order(amount, price)
         if problem is not None:
@@ -100,15 +104,11 @@ class LimitOrderExecution(ExecutionAlgorithm):
             return
         shift = self.params.offset_bps / BPS
         side = order.side
-        raw = reference * (1 - shift if side is Side.BUY else 1 + shift)
-        price = (
-            floor_to_step(raw, market.price_step)
-            if side is Side.BUY
-            else ceil_to_step(raw, market.price_step)
-        )
+        price = reference * (1 - shift if side is Side.BUY else 1 + shift)
         limit = placer.signal.price
         if limit is not None:
             price = min(price, limit) if side is Side.BUY else max(price, limit)
+        price = _on_grid(price, side, market)  # the signal's limit may be off the grid too
         amount = market.round_amount(order.remaining)
         if market.check_order(amount, price) is not None:
             return  # the rest is too small to trade on its own

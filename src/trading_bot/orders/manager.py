@@ -86,6 +86,12 @@ class OrderManager:
     def _send(self, order: Order) -> None:
         if order.status is not OrderStatus.INITIALIZED:
             return  # canceled before its intent was committed: it never leaves
+        refusal = self._venue.refusal(order)
+        if refusal is not None:  # it never leaves either: rejected, never reported as sent
+            self.order_rejected(
+                order.client_order_id, refusal.reason, f"not sent: {refusal.detail}"
+            )
+            return
         order.transition(OrderStatus.SUBMITTED)
         self._record(order, "submitted")
         if self._bus.wants(OrderSubmitted):  # per-order events: built only if someone listens

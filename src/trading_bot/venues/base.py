@@ -24,7 +24,7 @@ from trading_bot.domain.fill import Fill
 from trading_bot.domain.market import Market
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
-from trading_bot.domain.rejections import RejectionReason
+from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.engine.clock import Clock
 
 
@@ -116,6 +116,13 @@ class Venue(ABC):
     @abstractmethod
     def submit_order(self, order: Order) -> None:
         """Send an order; the outcome arrives through `VenueReports`."""
+
+    def refusal(self, order: Order) -> Rejection | None:
+        """Why the bot itself would not send `order` now, without asking the venue (a ban or
+        pause it keeps, a rule of the market it checks), or None. The order manager asks just
+        before sending, so that an order refused here is rejected without ever being reported
+        as sent. A venue that answers every order itself refuses nothing here."""
+        return None
 
     @abstractmethod
     def cancel_order(self, order: Order) -> None:

@@ -97,6 +97,7 @@ class LiveRig:
     venue: CCXTVenue
     clock: LiveClock
     manager: CheckedOrderManager
+    bus: EventBus  # the manager's
     health: list[bool] = field(default_factory=list)  # on_health calls, in order
     bans: list[str] = field(default_factory=list)  # on_ban calls
     _prefix: str = field(default_factory=lambda: f"ft{uuid.uuid4().hex[:8]}")
@@ -249,8 +250,9 @@ async def live_rig(
         venue.on_ban = bans.append
         await venue.connect(clock)
         try:
-            manager = CheckedOrderManager(EventBus(), clock, venue)
-            rig = LiveRig(server, venue, clock, manager, health, bans)
+            bus = EventBus()
+            manager = CheckedOrderManager(bus, clock, venue)
+            rig = LiveRig(server, venue, clock, manager, bus, health, bans)
             yield rig
             if check:
                 problems = rig.problems()

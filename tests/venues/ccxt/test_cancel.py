@@ -75,3 +75,20 @@ async def test_cancel_of_an_order_that_filled_meanwhile_reports_the_fill(tmp_pat
         assert resting.status is S.FILLED and resting.filled_amount == D("0.5")
         (fill,) = rig.reports.fills(resting.client_order_id)
         assert fill.price == D("97")
+
+
+async def test_a_cancel_is_reported_from_its_answer_without_an_error_logged(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
+    # no stream and a slow poll: the cancel's own answer is what reports it. That answer names
+    # the order in origClientOrderId and the cancel request in clientOrderId (as Binance does)
+    async with live_rig(tmp_path, use_websocket=False, poll_interval_s=60) as rig:
+        resting = rig.submit(rig.order("buy", "0.2", "limit", price="90"))
+        await rig.until_reported(resting, "accepted")
+
+        rig.manager.cancel(resting)
+        await rig.until_reported(resting, "canceled", timeout_s=5)
+
+        assert rig.reports.kinds(resting.client_order_id) == ["accepted", "canceled"]
+        assert resting.status is S.CANCELED
+        assert [line for line in log_lines if line.startswith("ERROR")] == []

@@ -16,8 +16,10 @@ import pytest
 from aiohttp import web
 
 from tests.venues.ccxt.rig import API_SECRET, ORDER_PATH, LiveRig, R, live_rig
+from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.monitoring.alerts import Alerter, AlerterParams, AlertLevel
+from trading_bot.monitoring.order_log import log_order_events
 from trading_bot.venues.base import VenueQueryError
 from trading_bot.venues.server import FaultRule
 
@@ -287,3 +289,34 @@ async def test_refusals_of_one_order_never_open_the_breaker(tmp_path: Path) -> N
         assert rig.health == []
         after = rig.submit(rig.order("buy", "0.1"))
         await rig.until_filled(after)
+
+
+async def test_orders_refused_without_a_request_are_logged_rejected_never_sent(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
+    async with live_rig(tmp_path) as rig:
+        log_order_events(rig.bus)
+        rig.server.faults.inject(FaultRule(kind="status", status=429, path=ORDER_PATH))
+        throttled = rig.submit(rig.order("buy", "0.1"))  # reaches the venue: its 429 pauses
+        await rig.until_reported(throttled, "rejected")
+        inside_pause = rig.submit(rig.order("buy", "0.1"))
+        off_step = rig.submit(rig.order("buy", "0.0155"))  # off the amount step
+        for order in (inside_pause, off_step):
+            await rig.until_reported(order, "rejected")
+        assert rig.order_requests() == 1
+
+        def lines_of(order: Order) -> list[str]:
+            name = f"order {order.client_order_id} "
+            return [line.split(name, 1)[1].strip() for line in log_lines if name in line]
+
+        assert lines_of(throttled)[0] == "(/faults) sent: buy 0.1 BTC/USDT market"
+        assert lines_of(throttled)[1].startswith("(/faults) rejected: venue_rate_limited")
+        (refused,) = lines_of(inside_pause)
+        assert refused.startswith(
+            "(/faults) rejected: venue_rate_limited (not sent: sending paused after a 429"
+        )
+        (refused,) = lines_of(off_step)
+        assert refused.startswith(
+            "(/faults) rejected: invalid_amount_precision (not sent: amount 0.0155 breaks"
+        )
+        assert inside_pause.status is S.REJECTED and off_step.status is S.REJECTED

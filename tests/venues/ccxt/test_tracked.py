@@ -85,3 +85,32 @@ def test_a_fill_beyond_a_limit_orders_price_is_refused_as_not_ours() -> None:
     }
     tracker.apply_trade(tracked, trade, 0, taker=True)
     assert reports.fills("lim") == []
+
+
+def cancel_answer(order_coid: str, venue_id: str) -> dict[str, object]:
+    """ccxt's parse of a Binance DELETE /api/v3/order answer: `clientOrderId` is the cancel's."""
+    return {
+        "id": venue_id,
+        "clientOrderId": "cancel-1",
+        "status": "canceled",
+        "filled": "0",
+        "info": {"origClientOrderId": order_coid, "clientOrderId": "cancel-1"},
+    }
+
+
+def test_a_cancel_answer_naming_the_order_as_its_original_id_closes_ours() -> None:
+    reports = RecordingReports()
+    tracker = OrderTracker(reports)
+    ours = tracker.track(order("ours"), 0)
+    tracker.add_venue_id(ours, "14")
+    tracker.apply_order(ours, cancel_answer("ours", "14"), 0)
+    assert reports.kinds("ours") == ["accepted", "canceled"]
+
+
+def test_a_cancel_answer_naming_another_order_as_its_original_id_is_not_applied() -> None:
+    reports = RecordingReports()
+    tracker = OrderTracker(reports)
+    ours = tracker.track(order("ours"), 0)
+    tracker.add_venue_id(ours, "14")
+    tracker.apply_order(ours, cancel_answer("someone-else", "14"), 0)
+    assert reports.kinds("ours") == []

@@ -52,6 +52,16 @@ class TrackedOrder:
         return self.venue_ids[-1] if self.venue_ids else None
 
 
+def _client_id_of(view: dict[str, Any]) -> object:
+    """The client order id of the order `view` describes. A Binance cancel answer names the
+    order in `origClientOrderId` and the cancel request itself in `clientOrderId`, which is
+    what ccxt's parsed order carries: the order's own id is read first when the venue sent it,
+    so a cancel of our order is not taken for an update about another one."""
+    info = view.get("info")
+    original = info.get("origClientOrderId") if isinstance(info, dict) else None
+    return original or view.get("clientOrderId")
+
+
 class OrderTracker:
     def __init__(self, reports: VenueReports) -> None:
         self.reports = reports
@@ -86,7 +96,7 @@ class OrderTracker:
         """Report what `view` (a ccxt order) adds. False when the venue counts fills not
         reported yet: fetch the order's trades, apply them, then apply the view again."""
         order = tracked.order
-        if not self._ours(tracked, view.get("clientOrderId"), view.get("id")):
+        if not self._ours(tracked, _client_id_of(view), view.get("id")):
             return True
         venue_id = view.get("id")
         if venue_id:

@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from trading_bot.domain.market import Market
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
-from trading_bot.domain.rejections import RejectionReason
+from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.engine.clock import Clock
 from trading_bot.intake.source import Backoff
 from trading_bot.venues.base import Venue, VenueOrderSnapshot, VenueQueryError, VenueReports
@@ -204,6 +204,19 @@ class CCXTVenue(Venue):
         tracked = self._tracker_or_raise().track(order, self._now())
         self._tasks.spawn(self._create(tracked))
 
+    def refusal(self, order: Order) -> Rejection | None:
+        """What is refused without a request: a symbol not traded here, an order off the
+        market's rules (ccxt would round it quietly) and anything sent while banned, paused
+        after a 429 or with the circuit breaker open."""
+        market = self._markets.get(order.symbol)
+        if market is None:
+            return Rejection(R.UNKNOWN_ASSET, f"{order.symbol} is not traded here")
+        problem = invalid_order(order, market)
+        if problem is not None:
+            return Rejection(*problem)
+        refused = self._guard.refusal() if self._guard is not None else None
+        return Rejection(refused.reason, refused.detail) if refused is not None else None
+
     def cancel_order(self, order: Order) -> None:
         self._tasks.spawn(self._cancel(order))
 
@@ -249,16 +262,11 @@ class CCXTVenue(Venue):
     async def _create(self, tracked: TrackedOrder) -> None:
         guard, tracker = self._guard_or_raise(), self._tracker_or_raise()
         order = tracked.order
-        market = self._markets.get(order.symbol)
-        if market is None:
-            tracker.reject(tracked, R.UNKNOWN_ASSET, f"{order.symbol} is not traded here")
-            return
-        problem = invalid_order(order, market)  # ccxt would round it quietly: refuse instead
-        if problem is None:
-            refusal = guard.refusal()
-            problem = (refusal.reason, refusal.detail) if refusal is not None else None
-        if problem is not None:
-            tracker.reject(tracked, *problem)
+        # asked again: a pause or ban may have begun since the order manager asked, and a
+        # resend by recovery is not asked before
+        refusal = self.refusal(order)
+        if refusal is not None:
+            tracker.reject(tracked, refusal.reason, f"not sent: {refusal.detail}")
             return
         args = create_args(order)
         try:
