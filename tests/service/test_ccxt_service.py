@@ -12,7 +12,7 @@ from typing import Any
 from tests.alert_receiver import alert_receiver
 from tests.conftest import config_data
 from tests.venues.conformance.scenario import MarketScenario
-from trading_bot.config.loader import load_config_data
+from trading_bot.config.loader import LoadedConfig, load_config_data
 from trading_bot.intake.gate import IntakeOutcome
 from trading_bot.service.bot_service import BotService
 from trading_bot.venues.server import FaultRule, VenueServerConfig, running_venue_server
@@ -24,41 +24,48 @@ KEY, SECRET = "service-key", "service-secret-0123456789"
 
 @asynccontextmanager
 async def ccxt_bot(tmp_path: Path, **params: Any) -> AsyncIterator[tuple[BotService, VenueServer]]:
-    scenario = MarketScenario()
-    csv = scenario.write_candles_csv(tmp_path / "tape.csv")
-    server_config = VenueServerConfig(
-        market_data={scenario.symbol: csv},
-        replay_speed=240,
-        exchange=scenario.exchange_params(),
-        api_key=KEY,
-        api_secret=SECRET,
-    )
-    async with running_venue_server(server_config) as server:
-        exchange_params = {
-            "exchange": "binance",
-            "api_url": server.rest_url,
-            "ws_url": server.ws_url,
-            "credentials": {"api_key": KEY, "secret": SECRET},
-            "symbols": [scenario.symbol],
-            "rate_limit_ms": 1,
-            "timeout_ms": 2000,
-            "recv_window_ms": 1000,
-            "poll_interval_s": 0.3,
-            **params.pop("exchange", {}),
-        }
-        data = config_data(
-            mode="paper",
-            exchange={"class": "ccxt", "params": exchange_params},
-            store={"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
-            **params,
-        )
-        service = BotService(load_config_data(data, source="bot.yaml", environ={}))
+    async with running_venue_server(venue_config(tmp_path)) as server:
+        service = BotService(bot_config(tmp_path, server, **params))
         await service.start()
         assert service.started
         try:
             yield service, server
         finally:
             assert await service.stop() == 0
+
+
+def venue_config(tmp_path: Path) -> VenueServerConfig:
+    scenario = MarketScenario()
+    csv = scenario.write_candles_csv(tmp_path / "tape.csv")
+    return VenueServerConfig(
+        market_data={scenario.symbol: csv},
+        replay_speed=240,
+        exchange=scenario.exchange_params(),
+        api_key=KEY,
+        api_secret=SECRET,
+    )
+
+
+def bot_config(tmp_path: Path, server: VenueServer, **params: Any) -> LoadedConfig:
+    exchange_params = {
+        "exchange": "binance",
+        "api_url": server.rest_url,
+        "ws_url": server.ws_url,
+        "credentials": {"api_key": KEY, "secret": SECRET},
+        "symbols": [MarketScenario().symbol],
+        "rate_limit_ms": 1,
+        "timeout_ms": 2000,
+        "recv_window_ms": 1000,
+        "poll_interval_s": 0.3,
+        **params.pop("exchange", {}),
+    }
+    data = config_data(
+        mode="paper",
+        exchange={"class": "ccxt", "params": exchange_params},
+        store={"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
+        **params,
+    )
+    return load_config_data(data, source="bot.yaml", environ={})
 
 
 def signal(signal_id: str) -> dict[str, str]:
@@ -138,3 +145,41 @@ async def test_an_order_adopted_while_running_is_followed_to_its_end(tmp_path: P
             await eventually(lambda: not orders.get("by-hand-1").is_open, timeout_s=3)  # type: ignore[union-attr]
         finally:
             await by_hand.close()
+
+
+async def test_a_ban_outlives_a_restart_nothing_is_sent_until_it_ends(tmp_path: Path) -> None:
+    async with running_venue_server(venue_config(tmp_path)) as server:
+        service = BotService(bot_config(tmp_path, server))
+        await service.start()
+        until_ms = server.clock.now_ms() + 3_000
+        server.faults.inject(
+            FaultRule(
+                kind="status",
+                status=418,
+                path="/api/v3/order",
+                code=-1003,
+                msg=f"Way too much request weight used; IP banned until {until_ms}.",
+            )
+        )
+        await service.send_signal(signal("b1"))
+        await eventually(
+            lambda: (service.signal_status("", "b1") or {}).get("status") == "rejected"
+        )
+        assert await service.stop() == 0
+
+        sent_before = server.faults.request_count
+        restarted = BotService(bot_config(tmp_path, server))
+        starting = asyncio.create_task(restarted.start())
+        while server.clock.now_ms() < until_ms - 300:  # nothing at all reaches the venue
+            assert server.faults.request_count == sent_before
+            assert not starting.done()
+            await asyncio.sleep(0.05)
+        await starting
+        assert restarted.started
+        try:
+            await restarted.send_signal(signal("b2"))
+            await eventually(
+                lambda: (restarted.signal_status("", "b2") or {}).get("status") == "executed"
+            )
+        finally:
+            assert await restarted.stop() == 0
