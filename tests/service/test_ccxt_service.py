@@ -183,3 +183,23 @@ async def test_a_ban_outlives_a_restart_nothing_is_sent_until_it_ends(tmp_path: 
             )
         finally:
             assert await restarted.stop() == 0
+
+
+async def test_a_venue_down_is_told_once_by_periodic_reconciliation_not_every_interval(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
+    recovery = {"reconcile_interval_s": 0.3, "snapshot_interval_s": 3600}
+    breaker = {"failures": 2, "recovery_s": 1}
+    async with ccxt_bot(tmp_path, recovery=recovery, exchange={"breaker": breaker}) as (
+        _service,
+        server,
+    ):
+        server.faults.inject(FaultRule(kind="status", status=503, count=None))
+        await asyncio.sleep(7)  # the breaker opens; many intervals pass
+        failed = [line for line in log_lines if "periodic reconciliation failed" in line]
+        assert len(failed) == 1, failed
+        assert "Traceback" not in failed[0]
+        assert "circuit breaker is open" in failed[0]
+        server.faults.clear()
+        await eventually(lambda: any("reconciliation works again" in line for line in log_lines))
+        assert not [line for line in log_lines if "Traceback" in line]
