@@ -4,6 +4,7 @@ user sees when the venue fails for a while, and when it bans the bot."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -203,3 +204,21 @@ async def test_a_venue_down_is_told_once_by_periodic_reconciliation_not_every_in
         server.faults.clear()
         await eventually(lambda: any("reconciliation works again" in line for line in log_lines))
         assert not [line for line in log_lines if "Traceback" in line]
+
+
+async def test_streams_failing_to_reconnect_leave_no_unretrieved_future_errors(
+    tmp_path: Path,
+) -> None:
+    unretrieved: list[str] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda loop, context: unretrieved.append(context["message"]))
+    try:
+        async with ccxt_bot(tmp_path) as (_service, server):
+            for path in ("/ws-api/v3", "/stream/ws/0", "/ws"):  # no stream can come back
+                server.faults.inject(FaultRule(kind="drop", path=path, count=None))
+            await server.drop_websockets()
+            await asyncio.sleep(4)  # several failed dials
+            gc.collect()  # an unretrieved failure is told when its future is collected
+            assert unretrieved == []
+    finally:
+        loop.set_exception_handler(None)
