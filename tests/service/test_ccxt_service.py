@@ -148,7 +148,9 @@ async def test_an_order_adopted_while_running_is_followed_to_its_end(tmp_path: P
             await by_hand.close()
 
 
-async def test_a_ban_outlives_a_restart_nothing_is_sent_until_it_ends(tmp_path: Path) -> None:
+async def test_a_ban_outlives_a_restart_nothing_is_sent_until_it_ends(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
     async with running_venue_server(venue_config(tmp_path)) as server:
         service = BotService(bot_config(tmp_path, server))
         await service.start()
@@ -184,6 +186,14 @@ async def test_a_ban_outlives_a_restart_nothing_is_sent_until_it_ends(tmp_path: 
             )
         finally:
             assert await restarted.stop() == 0
+        waits = [line for line in log_lines if "start-up waits" in line]
+        assert len(waits) == 1 and waits[0].startswith("CRITICAL"), waits
+
+        again = BotService(bot_config(tmp_path, server))  # the saved ban has ended: ignored
+        await again.start()
+        assert again.started
+        assert await again.stop() == 0
+        assert len([line for line in log_lines if "start-up waits" in line]) == 1
 
 
 async def test_a_venue_down_is_told_once_by_periodic_reconciliation_not_every_interval(
