@@ -4,6 +4,7 @@ user sees when the venue fails for a while, and when it bans the bot."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -13,7 +14,7 @@ from typing import Any
 from tests.alert_receiver import alert_receiver
 from tests.conftest import config_data
 from tests.venues.conformance.scenario import MarketScenario
-from trading_bot.config.loader import load_config_data
+from trading_bot.config.loader import LoadedConfig, load_config_data
 from trading_bot.domain.events import OrderFilled
 from trading_bot.intake.gate import IntakeOutcome
 from trading_bot.service.bot_service import BotService
@@ -28,41 +29,48 @@ KEY, SECRET = "service-key", "service-secret-0123456789"
 async def ccxt_bot(
     tmp_path: Path, scenario: MarketScenario | None = None, **params: Any
 ) -> AsyncIterator[tuple[BotService, VenueServer]]:
-    scenario = scenario or MarketScenario()
-    csv = scenario.write_candles_csv(tmp_path / "tape.csv")
-    server_config = VenueServerConfig(
-        market_data={scenario.symbol: csv},
-        replay_speed=240,
-        exchange=scenario.exchange_params(),
-        api_key=KEY,
-        api_secret=SECRET,
-    )
-    async with running_venue_server(server_config) as server:
-        exchange_params = {
-            "exchange": "binance",
-            "api_url": server.rest_url,
-            "ws_url": server.ws_url,
-            "credentials": {"api_key": KEY, "secret": SECRET},
-            "symbols": [scenario.symbol],
-            "rate_limit_ms": 1,
-            "timeout_ms": 2000,
-            "recv_window_ms": 1000,
-            "poll_interval_s": 0.3,
-            **params.pop("exchange", {}),
-        }
-        data = config_data(
-            mode="paper",
-            exchange={"class": "ccxt", "params": exchange_params},
-            store={"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
-            **params,
-        )
-        service = BotService(load_config_data(data, source="bot.yaml", environ={}))
+    async with running_venue_server(venue_config(tmp_path, scenario)) as server:
+        service = BotService(bot_config(tmp_path, server, **params))
         await service.start()
         assert service.started
         try:
             yield service, server
         finally:
             assert await service.stop() == 0
+
+
+def venue_config(tmp_path: Path, scenario: MarketScenario | None = None) -> VenueServerConfig:
+    scenario = scenario or MarketScenario()
+    csv = scenario.write_candles_csv(tmp_path / "tape.csv")
+    return VenueServerConfig(
+        market_data={scenario.symbol: csv},
+        replay_speed=240,
+        exchange=scenario.exchange_params(),
+        api_key=KEY,
+        api_secret=SECRET,
+    )
+
+
+def bot_config(tmp_path: Path, server: VenueServer, **params: Any) -> LoadedConfig:
+    exchange_params = {
+        "exchange": "binance",
+        "api_url": server.rest_url,
+        "ws_url": server.ws_url,
+        "credentials": {"api_key": KEY, "secret": SECRET},
+        "symbols": [MarketScenario().symbol],
+        "rate_limit_ms": 1,
+        "timeout_ms": 2000,
+        "recv_window_ms": 1000,
+        "poll_interval_s": 0.3,
+        **params.pop("exchange", {}),
+    }
+    data = config_data(
+        mode="paper",
+        exchange={"class": "ccxt", "params": exchange_params},
+        store={"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
+        **params,
+    )
+    return load_config_data(data, source="bot.yaml", environ={})
 
 
 def signal(signal_id: str) -> dict[str, str]:
@@ -207,3 +215,89 @@ async def test_a_stop_refused_for_a_take_profit_that_arrived_first_alerts_and_is
 
             await eventually(lambda: ("STOP_LOSS", "NEW") in sells())
             assert ("LIMIT", "CANCELED") in sells()
+
+
+async def test_a_ban_outlives_a_restart_nothing_is_sent_until_it_ends(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
+    async with running_venue_server(venue_config(tmp_path)) as server:
+        service = BotService(bot_config(tmp_path, server))
+        await service.start()
+        until_ms = server.clock.now_ms() + 3_000
+        server.faults.inject(
+            FaultRule(
+                kind="status",
+                status=418,
+                path="/api/v3/order",
+                code=-1003,
+                msg=f"Way too much request weight used; IP banned until {until_ms}.",
+            )
+        )
+        await service.send_signal(signal("b1"))
+        await eventually(
+            lambda: (service.signal_status("", "b1") or {}).get("status") == "rejected"
+        )
+        assert await service.stop() == 0
+
+        sent_before = server.faults.request_count
+        restarted = BotService(bot_config(tmp_path, server))
+        starting = asyncio.create_task(restarted.start())
+        while server.clock.now_ms() < until_ms - 300:  # nothing at all reaches the venue
+            assert server.faults.request_count == sent_before
+            assert not starting.done()
+            await asyncio.sleep(0.05)
+        await starting
+        assert restarted.started
+        try:
+            await restarted.send_signal(signal("b2"))
+            await eventually(
+                lambda: (restarted.signal_status("", "b2") or {}).get("status") == "executed"
+            )
+        finally:
+            assert await restarted.stop() == 0
+        waits = [line for line in log_lines if "start-up waits" in line]
+        assert len(waits) == 1 and waits[0].startswith("CRITICAL"), waits
+
+        again = BotService(bot_config(tmp_path, server))  # the saved ban has ended: ignored
+        await again.start()
+        assert again.started
+        assert await again.stop() == 0
+        assert len([line for line in log_lines if "start-up waits" in line]) == 1
+
+
+async def test_a_venue_down_is_told_once_by_periodic_reconciliation_not_every_interval(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
+    recovery = {"reconcile_interval_s": 0.3, "snapshot_interval_s": 3600}
+    breaker = {"failures": 2, "recovery_s": 1}
+    async with ccxt_bot(tmp_path, recovery=recovery, exchange={"breaker": breaker}) as (
+        _service,
+        server,
+    ):
+        server.faults.inject(FaultRule(kind="status", status=503, count=None))
+        await asyncio.sleep(7)  # the breaker opens; many intervals pass
+        failed = [line for line in log_lines if "periodic reconciliation failed" in line]
+        assert len(failed) == 1, failed
+        assert "Traceback" not in failed[0]
+        assert "circuit breaker is open" in failed[0]
+        server.faults.clear()
+        await eventually(lambda: any("reconciliation works again" in line for line in log_lines))
+        assert not [line for line in log_lines if "Traceback" in line]
+
+
+async def test_streams_failing_to_reconnect_leave_no_unretrieved_future_errors(
+    tmp_path: Path,
+) -> None:
+    unretrieved: list[str] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda loop, context: unretrieved.append(context["message"]))
+    try:
+        async with ccxt_bot(tmp_path) as (_service, server):
+            for path in ("/ws-api/v3", "/stream/ws/0", "/ws"):  # no stream can come back
+                server.faults.inject(FaultRule(kind="drop", path=path, count=None))
+            await server.drop_websockets()
+            await asyncio.sleep(4)  # several failed dials
+            gc.collect()  # an unretrieved failure is told when its future is collected
+            assert unretrieved == []
+    finally:
+        loop.set_exception_handler(None)

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import gc
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from loguru import logger
@@ -157,6 +157,7 @@ class BotService:
             reconciler = Reconciler(
                 running.bot.kernel,
                 running.venue,
+                attempts=1,  # the next interval is its retry (a ccxt venue retries each query)
                 on_new_problems=lambda lines: running.alerter.alert(
                     AlertLevel.CRITICAL,
                     "the bot's books and the venue disagree",
@@ -165,7 +166,7 @@ class BotService:
             )
             self._tasks.append(
                 asyncio.create_task(
-                    _every_async(config.recovery.reconcile_interval_s, reconciler.reconcile)
+                    _reconcile_every(config.recovery.reconcile_interval_s, reconciler.reconcile)
                 )
             )
         if not self.loaded.sources:
@@ -341,13 +342,33 @@ async def _every(interval_s: float, action: Callable[[], None]) -> None:
         action()
 
 
-async def _every_async(interval_s: float, action: Callable[[], object]) -> None:
+async def _reconcile_every(
+    interval_s: float, reconcile: Callable[[], Awaitable[ReconciliationReport]]
+) -> None:
+    """A venue that cannot be asked (down, circuit breaker open) is an outage the guard and the
+    intake pause already report: one line when reconciliation starts failing and one when it
+    works again, not a traceback every interval. Anything else is a bug: its traceback."""
+    failing = False
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await action()  # type: ignore[misc]
+            await reconcile()
+        except VenueQueryError as error:
+            if not failing:
+                logger.warning(
+                    "periodic reconciliation failed: the venue cannot be asked ({}); retrying "
+                    "every {} s, said again once it works",
+                    error,
+                    interval_s,
+                )
+            failing = True
+            continue
         except Exception:
             logger.exception("periodic reconciliation failed; retrying at the next interval")
+            continue
+        if failing:
+            logger.info("periodic reconciliation works again: the venue answers")
+            failing = False
 
 
 def _save_report(running: RunningBot, report: ReconciliationReport) -> None:

@@ -23,6 +23,7 @@ from trading_bot.store.upsert import upsert
 
 INITIAL_BALANCES_KEY = "bot_initial_balances"
 TRADING_STATE_KEY = "trading_state"
+VENUE_BAN_KEY = "venue_banned_until"
 
 
 @dataclass(slots=True)
@@ -90,6 +91,32 @@ def save_trading_state(engine: Engine, change: StateChange) -> None:
             [{"key": TRADING_STATE_KEY, "value": json.dumps(change.to_dict())}],
             ["key"],
         )
+
+
+def save_venue_ban(engine: Engine, until_ms: int) -> None:
+    """Keep when the venue's ban (HTTP 418) ends: a restart before then must not send
+    anything either, or the venue bans the bot for longer."""
+    with engine.begin() as connection:
+        upsert(
+            connection,
+            KeyValueRow.__table__,  # type: ignore[arg-type]
+            [{"key": VENUE_BAN_KEY, "value": json.dumps({"until_ms": until_ms})}],
+            ["key"],
+        )
+
+
+def load_venue_ban(engine: Engine) -> int | None:
+    """When the last ban the venue gave the bot ends (epoch ms), or None if it never did.
+    Read before the venue is first called, apart from `load_bot_state` which needs the venue's
+    markets."""
+    try:
+        with engine.connect() as connection:
+            text = connection.execute(
+                select(KeyValueRow.value).where(KeyValueRow.key == VENUE_BAN_KEY)
+            ).scalar()
+    except SQLAlchemyError as error:
+        raise StoreError(f"cannot read the store: {type(error).__name__}: {error}") from None
+    return int(json.loads(text)["until_ms"]) if text is not None else None
 
 
 def _state_change(text: str) -> StateChange:

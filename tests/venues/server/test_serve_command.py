@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,8 +12,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.venues.server.rig import DIP, write_bars
+from trading_bot.cli import app
 from trading_bot.config.errors import ConfigError
 from trading_bot.venues.server import load_venue_config
 
@@ -72,3 +75,33 @@ def test_serve_answers_until_interrupted(tmp_path: Path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def serve_in_process(folder: Path, *args: str) -> tuple[int, str]:
+    """`trading-bot venue serve` run here: its exit code and what it printed."""
+    result = CliRunner().invoke(
+        app, ["venue", "serve", "-c", str(folder / "venue.yaml"), *args], env={"VENUE_SECRET": "s"}
+    )
+    return result.exit_code, result.output
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_2(tmp_path: Path):
+    write_bars(tmp_path / "btc.csv", DIP)
+    (tmp_path / "venue.yaml").write_text(YAML)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, output = serve_in_process(tmp_path, "--port", str(port))
+    assert code == 2
+    assert output.strip().splitlines() == [
+        f"error: port: cannot listen on 127.0.0.1:{port}: Address already in use (another "
+        "server there? choose another --port, or 0 for any free one)"
+    ]
+
+
+def test_serve_without_its_market_data_file_names_the_key_and_the_path(tmp_path: Path):
+    (tmp_path / "venue.yaml").write_text(YAML)
+    code, output = serve_in_process(tmp_path, "--port", "0")
+    assert code == 2
+    assert output.strip() == (
+        f"error: market_data.BTC/USDT: {(tmp_path / 'btc.csv').resolve()}: file not found"
+    )

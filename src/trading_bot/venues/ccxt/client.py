@@ -7,6 +7,7 @@ or `trading-bot venue serve` on 127.0.0.1, with nothing left pointing at the rea
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +42,39 @@ def build_client(params: CCXTVenueParams, *, streams: bool = True) -> Exchange:
         exchange.set_sandbox_mode(True)
     if params.api_url or params.ws_url:
         point_at(exchange, params.api_url, params.ws_url)
+    _retrieve_stream_failures(exchange)
     return exchange
+
+
+def _retrieve_stream_failures(exchange: Exchange) -> None:
+    """When a WebSocket connection fails, ccxt.pro rejects every future its client holds,
+    some of which nobody awaits (Binance's `authenticate:signature:spot`, made only for a
+    concurrent subscriber to wait on): asyncio then logs "Future exception was never
+    retrieved" at ERROR for each failed dial of an outage, on top of the bot's own outage
+    lines. Every future a client hands out has its failure marked retrieved; whoever awaits it
+    still gets the exception."""
+    make_client = exchange.client
+
+    def client(url: str) -> Any:
+        ws = make_client(url)
+        if "future" not in vars(ws):  # not wrapped yet (ccxt makes one client per URL)
+            make_future = ws.future
+
+            def future(message_hash: Any) -> Any:
+                made = make_future(message_hash)
+                made.remove_done_callback(_retrieve)  # the same future is handed out again
+                made.add_done_callback(_retrieve)
+                return made
+
+            ws.future = future
+        return ws
+
+    exchange.client = client  # type: ignore[method-assign]
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def client_config(params: CCXTVenueParams) -> dict[str, Any]:

@@ -4,7 +4,9 @@
   after a success), or for the venue's `Retry-After` when that is longer: requests wait it
   out, orders are refused meanwhile rather than queued behind it.
 - A 418 is a ban: nothing is sent until it ends (the venue's "banned until", else its
-  `Retry-After`, else `BAN_DEFAULT_MS`), the alert callback fires once.
+  `Retry-After`, else `BAN_DEFAULT_MS`), the alert callback fires once. `keep_ban` is told the
+  ban's end each time a 418 sets it, so the service can store it; a restart puts it back
+  (`hold_until`) before its first request.
 - `Retry-After` (seconds or an HTTP date, at most a day; an unreadable one is ignored) is not
   on ccxt's exception: `response_headers` reads the failing response's headers off the client
   the moment the error is caught (`errors.failed_response_headers`).
@@ -65,6 +67,7 @@ class RequestGuard:
         *,
         secrets: frozenset[str] = frozenset(),
         on_ban: Callable[[str], None] = lambda detail: None,
+        keep_ban: Callable[[int], None] = lambda until_ms: None,
         on_change: Callable[[bool], None] = lambda healthy: None,
         probe: Callable[[], Awaitable[Any]] | None = None,
         response_headers: Callable[[Exception], Mapping[str, str] | None] = lambda error: None,
@@ -78,6 +81,7 @@ class RequestGuard:
         self.healthy = True
         self._secrets = secrets
         self._on_ban = on_ban
+        self._keep_ban = keep_ban
         self._on_change = on_change
         self._factory = AsyncCircuitBreakerFactory(
             default_threshold=breaker.failures,
@@ -104,6 +108,11 @@ class RequestGuard:
             return False
         opened_at = context.opened_at or 0.0
         return self._clock.now_ms() < (opened_at + self._recovery_s) * 1000
+
+    def hold_until(self, banned_until_ms: int) -> None:
+        """A ban from before a restart: nothing is sent until it ends, as if the 418 had just
+        come (no alert: it was raised when the ban began)."""
+        self.banned_until_ms = max(self.banned_until_ms, banned_until_ms)
 
     async def close(self) -> None:
         if self._probe_task is not None:
@@ -200,6 +209,7 @@ class RequestGuard:
         if reading.outcome is Outcome.BANNED:
             first = now >= self.banned_until_ms
             self.banned_until_ms = banned_until_ms(error) or now + (retry_after or BAN_DEFAULT_MS)
+            self._keep_ban(self.banned_until_ms)
             if first:
                 logger.critical(
                     "the venue BANNED this bot (HTTP 418) until {}: nothing is sent until then; {}",

@@ -82,6 +82,7 @@ class CCXTVenue(Venue):
         self._tasks = BackgroundTasks()  # requests under way
         self._balance_refresh: asyncio.Task[None] | None = None
         self.on_ban: Callable[[str], None] = lambda detail: None
+        self.keep_ban: Callable[[int], None] = lambda until_ms: None
         self.on_health: Callable[[bool], None] = lambda healthy: None
 
     @classmethod
@@ -112,9 +113,10 @@ class CCXTVenue(Venue):
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def connect(self, clock: Clock) -> None:
+    async def connect(self, clock: Clock, *, banned_until_ms: int = 0) -> None:
         """Build the client, load markets and balances. Raises `VenueQueryError` with a
-        message fit for the user when the venue cannot be reached or refuses the keys."""
+        message fit for the user when the venue cannot be reached or refuses the keys.
+        `banned_until_ms`: a ban from before a restart; the first request waits for its end."""
         self._clock = clock
         self._guard = RequestGuard(
             clock,
@@ -122,10 +124,12 @@ class CCXTVenue(Venue):
             self.params.breaker,
             secrets=self.secrets(),
             on_ban=lambda detail: self.on_ban(detail),
+            keep_ban=lambda until_ms: self.keep_ban(until_ms),
             on_change=lambda healthy: self.on_health(healthy),
             probe=lambda: self.exchange.fetch_time(),
             response_headers=lambda error: failed_response_headers(self.exchange, error),
         )
+        self._guard.hold_until(banned_until_ms)
         self.exchange = build_client(self.params)
         self._queries = VenueQueries(self.exchange, self._guard)
         try:

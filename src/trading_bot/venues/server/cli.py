@@ -12,7 +12,6 @@ from loguru import logger
 from rich.console import Console
 
 from trading_bot.config.errors import ConfigError
-from trading_bot.market_data.errors import DataFileError
 from trading_bot.venues.server.config import VenueServerConfig, load_venue_config
 from trading_bot.venues.server.server import VenueServer
 from trading_bot.venues.server.venue import VenueSetupError
@@ -42,7 +41,7 @@ def serve(
     loaded = loaded.model_copy(update=updates)
     try:
         asyncio.run(_serve(loaded))
-    except (VenueSetupError, DataFileError, OSError) as error:
+    except (VenueSetupError, OSError) as error:
         err.print(f"error: {error}", highlight=False, markup=False)
         raise typer.Exit(USAGE_ERROR) from None
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +21,7 @@ from trading_bot.venues.server.faults import FaultInjector, FaultMiddleware
 from trading_bot.venues.server.ledger import SpotOrder, SpotTrade
 from trading_bot.venues.server.rest import build_app
 from trading_bot.venues.server.streams import MarketHub, add_websocket_routes
-from trading_bot.venues.server.venue import SpotVenue
+from trading_bot.venues.server.venue import SpotVenue, VenueSetupError
 
 
 def _protocol_tracking(faults: FaultInjector) -> type[H11Protocol]:
@@ -36,6 +38,21 @@ def _protocol_tracking(faults: FaultInjector) -> type[H11Protocol]:
             super().connection_lost(exc)
 
     return Tracked
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here rather than by uvicorn: a port already in use is a
+    user's problem to tell in one line (`VenueSetupError`), where uvicorn logs it and exits
+    the process with a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as error:
+        raise VenueSetupError(
+            f"port: cannot listen on {host}:{port}: "
+            f"{os.strerror(error.errno) if error.errno else error} (another server there? "
+            "choose another --port, or 0 for any free one)"
+        ) from None
 
 
 class _Server(uvicorn.Server):
@@ -111,15 +128,16 @@ class VenueServer:
             ws_ping_interval=None,
             timeout_graceful_shutdown=2,
         )
+        listening = _listen(self.host, self.port)
         self._server = _Server(config, capture_signals=capture_signals)
-        self._task = asyncio.create_task(self._server.serve(), name="venue server")
+        self._task = asyncio.create_task(self._server.serve([listening]), name="venue server")
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises the start-up error (port in use, ...)
                 raise RuntimeError("the venue server stopped while starting")
             await asyncio.sleep(0.01)
-        socket = self._server.servers[0].sockets[0]
-        self.port = socket.getsockname()[1]
+        bound = self._server.servers[0].sockets[0]
+        self.port = bound.getsockname()[1]
         self.hub.start()
 
     async def wait(self) -> None:

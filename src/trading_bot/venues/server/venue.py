@@ -24,6 +24,7 @@ from trading_bot.domain.money import ZERO, floor_to_step
 from trading_bot.domain.order import Order
 from trading_bot.engine.clock import Clock
 from trading_bot.market_data.bars import BarSeries
+from trading_bot.market_data.errors import DataFileError
 from trading_bot.market_data.loader import load_market_data
 from trading_bot.venues.order_rules import invalid_order
 from trading_bot.venues.server import errors as E
@@ -79,7 +80,12 @@ class SpotVenue:
         self.by_market_id: dict[str, SymbolFeed] = {}
         quote_volume = config.exchange.fills.bar_volume_in == "quote"
         for symbol, path in config.market_data.items():
-            data = load_market_data(path, symbol)
+            try:
+                data = load_market_data(path, symbol)
+            except DataFileError as error:  # the key to fix, and the path its file was looked at
+                raise VenueSetupError(
+                    f"market_data.{symbol}: {path.resolve()}: {'; '.join(error.problems)}"
+                ) from None
             if not isinstance(data, BarSeries):
                 raise VenueSetupError(
                     f"market_data.{symbol}: order book files cannot be replayed by the venue "
