@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -56,6 +57,30 @@ def test_run_names_a_missing_market_data_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "-c", str(config)])
     assert result.exit_code == 2
     assert "paper.market_data.BTC/USD: nope.csv: file not found" in result.output
+
+
+def test_a_venue_that_does_not_answer_at_start_exits_3_not_as_a_config_error(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"127.0.0.1:{sock.getsockname()[1]}"
+    venue = {
+        "exchange": "binance",
+        "api_url": f"http://{url}",
+        "ws_url": f"ws://{url}",
+        "credentials": {"api_key": "key", "secret": "secret"},
+        "retry": {"attempts": 1},
+    }
+    config = write_config(tmp_path, exchange={"class": "ccxt", "params": venue})
+    result = runner.invoke(app, ["run", "-c", str(config)])
+    assert result.exit_code == 3, result.output
+    assert f"cannot start on binance at http://{url}" in result.output
+    live = {"exchange": "binance", "symbols": ["BTC/USDT"], "api_url": f"http://{url}"}
+    dry_run = write_config(tmp_path, paper={"live_data": live})
+    result = runner.invoke(app, ["run", "-c", str(dry_run)])
+    assert result.exit_code == 3, result.output
+    assert "paper.live_data: cannot load binance's markets" in result.output
 
 
 def test_run_never_shows_the_store_password(tmp_path: Path) -> None:

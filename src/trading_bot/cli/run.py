@@ -16,8 +16,8 @@ from trading_bot.config.loader import LoadedConfig
 from trading_bot.launch import INTERRUPTED, interrupt
 from trading_bot.monitoring.logging import configure_logging
 from trading_bot.orders.reconciliation import ReconciliationReport
-from trading_bot.service.assembly import ServiceSetupError
-from trading_bot.service.bot_service import run_bot
+from trading_bot.service.assembly import ServiceSetupError, VenueUnreachable
+from trading_bot.service.bot_service import REFUSED, run_bot
 from trading_bot.store.database import StoreError, url_password
 
 
@@ -61,6 +61,9 @@ def run(
     signal.signal(signal.SIGTERM, interrupt)
     try:
         code = asyncio.run(_run_until_signal(loaded, accept_venue_state))
+    except VenueUnreachable as error:  # not the config's fault: a later start may work
+        err.print(f"[bold red]error:[/] {masker.mask(str(error))}", highlight=False)
+        raise typer.Exit(REFUSED) from None
     except (ServiceSetupError, StoreError) as error:
         # masked like the log: a start-up error may name a URL with a password in it
         raise fail(masker.mask(str(error))) from None

@@ -33,6 +33,11 @@ class ServiceSetupError(Exception):
     """The config cannot make a running bot (a message for the user, not a bug)."""
 
 
+class VenueUnreachable(ServiceSetupError):
+    """The venue gave no usable answer at start (down, failing, throttling, banning): not a
+    config problem, and a later start may succeed (`run` exits 3, not 2)."""
+
+
 @dataclass(slots=True)
 class RunningBot:
     bot: Bot

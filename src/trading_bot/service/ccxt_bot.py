@@ -27,6 +27,7 @@ from trading_bot.service.assembly import (
     OUTCOME_GROUP_MS,
     RunningBot,
     ServiceSetupError,
+    VenueUnreachable,
     open_store,
     restore_bot,
 )
@@ -61,7 +62,8 @@ async def start_ccxt_bot(loaded: LoadedConfig, venue: CCXTVenue, faults: FaultPl
         lock.release()
         engine.dispose()
         if isinstance(error, VenueQueryError):
-            raise ServiceSetupError(
+            problem = VenueUnreachable if error.venue_down else ServiceSetupError
+            raise problem(
                 f"exchange: cannot start on {venue.params.exchange}"
                 f"{' at ' + venue.params.api_url if venue.params.api_url else ''}: {error}"
             ) from None

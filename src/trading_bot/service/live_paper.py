@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import ccxt
 from loguru import logger
 
 from trading_bot.config.loader import LoadedConfig
@@ -26,7 +27,12 @@ from trading_bot.engine.clock import LiveClock
 from trading_bot.engine.context import PriceView
 from trading_bot.market_data.live.feed import LiveMarketFeed, describe_error
 from trading_bot.monitoring.logging import SecretMasker
-from trading_bot.service.assembly import RunningBot, ServiceSetupError, open_store
+from trading_bot.service.assembly import (
+    RunningBot,
+    ServiceSetupError,
+    VenueUnreachable,
+    open_store,
+)
 from trading_bot.service.faults import FaultPlan
 from trading_bot.service.paper_venue import assemble_paper_venue_bot
 from trading_bot.store.checkpoint import WalCheckpointer
@@ -104,7 +110,9 @@ async def venue_rules(client: Any, live: LiveDataConfig) -> dict[str, Market]:
         markets = await client.load_markets()
     except Exception as error:
         where = f" at {live.api_url}" if live.api_url else ""
-        raise ServiceSetupError(
+        # no answer (down, failing, throttling): the venue's problem, a later start may work
+        problem = VenueUnreachable if isinstance(error, ccxt.NetworkError) else ServiceSetupError
+        raise problem(
             f"paper.live_data: cannot load {live.exchange}'s markets{where}: "
             f"{describe_error(error, SecretMasker())}"
         ) from None

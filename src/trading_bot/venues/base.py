@@ -79,7 +79,15 @@ class VenueOrderSnapshot:
 
 
 class VenueQueryError(Exception):
-    """The venue could not be asked (down, timeout, refused). Never read as "no orders"."""
+    """The venue could not be asked (down, timeout, refused). Never read as "no orders".
+
+    `venue_down`: it gave no usable answer (unreachable, failing, throttling or banning the
+    bot), as opposed to refusing the request (bad keys, an unknown symbol): a start that
+    fails so is the venue's problem, not the config's, and may succeed later."""
+
+    def __init__(self, message: str, *, venue_down: bool = False) -> None:
+        super().__init__(message)
+        self.venue_down = venue_down
 
 
 class Venue(ABC):

@@ -40,6 +40,15 @@ class VenueError:
     detail: str
 
     @property
+    def venue_down(self) -> bool:
+        """No usable answer (unreachable, failing, throttling, banning, the breaker open),
+        rather than a refusal of the request itself."""
+        return (
+            self.outcome in (Outcome.UNKNOWN, Outcome.RATE_LIMITED, Outcome.BANNED)
+            or self.reason is RejectionReason.VENUE_UNAVAILABLE
+        )
+
+    @property
     def safe_to_retry(self) -> bool:
         """A query or cancel may be sent again after this (an order create never is)."""
         return self.outcome in (Outcome.UNKNOWN, Outcome.RATE_LIMITED)

@@ -32,7 +32,7 @@ class VenueQueries:
             reading = guard.classify(error)
             if reading.outcome is Outcome.NOT_FOUND:
                 return None
-            raise VenueQueryError(reading.detail) from None
+            raise VenueQueryError(reading.detail, venue_down=reading.venue_down) from None
 
     async def trades_of(self, view: dict[str, Any]) -> list[dict[str, Any]]:
         return await self.query(
@@ -46,4 +46,5 @@ class VenueQueries:
         try:
             return await guard.repeatable(call)
         except Exception as error:
-            raise VenueQueryError(guard.classify(error).detail) from None
+            reading = guard.classify(error)
+            raise VenueQueryError(reading.detail, venue_down=reading.venue_down) from None
