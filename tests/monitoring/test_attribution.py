@@ -38,3 +38,16 @@ def test_books_agree_while_the_venue_is_ahead_of_the_bot_and_not_when_corrupted(
         c.execute(text("DELETE FROM paper_fills"))
     assert build_report(engine)["books"]["bot_fills_unknown_to_venue"] == 1
     assert build_report(engine)["books"]["agree"] is False
+
+
+def test_a_pending_signal_with_a_reason_is_not_counted_as_rejected(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    running = start(engine, SimulatedClock(T0 + 1))
+    running.bot.kernel.submit_signal(make_signal(signal_id="ok", asset="BTC/USDT", size="0.5"))
+    running.bot.kernel.submit_signal(make_signal(signal_id="no", asset="NOPE/USDT", size="0.5"))
+    running.journal.flush()
+    with engine.begin() as c:  # an order of "ok" timed out, its reprice still to come
+        c.execute(text("UPDATE signals SET reason = 'timed_out' WHERE signal_id = 'ok'"))
+    signals = build_report(engine)["signals"]
+    assert signals["by_status"] == {"pending": 1, "rejected": 1}
+    assert signals["rejection_reasons"] == {"unknown_asset": 1}

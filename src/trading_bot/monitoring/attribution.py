@@ -137,7 +137,10 @@ def build_report(engine: Engine) -> dict[str, Any]:
         "trading_state": json.loads(trading_text) if trading_text else None,
         "signals": {
             "by_status": dict(Counter(row.status for row in signals)),
-            "rejection_reasons": dict(Counter(row.reason for row in signals if row.reason)),
+            # a pending signal may carry a reason (an order timed out, its reprice pending)
+            "rejection_reasons": dict(
+                Counter(row.reason for row in signals if row.reason and row.status == "rejected")
+            ),
             "duplicates": duplicates,
             "invalid": dead,
         },
