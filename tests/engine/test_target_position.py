@@ -12,7 +12,9 @@ from typing import Any
 
 from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars, make_signal
 from trading_bot.app import Bot
-from trading_bot.domain.enums import Side
+from trading_bot.domain.enums import OrderType, Side
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.intents import build_intents
@@ -31,7 +33,10 @@ def target(signal_id: str, position: str, minute: int) -> Signal:
     )
 
 
-def run(signals: list[Signal], balances: dict[str, str], **config: Any) -> Bot:
+def run(
+    signals: list[Signal], balances: dict[str, str], *, until: int = 10, **config: Any
+) -> Bot:
+    """Each signal at its time; then the clock runs to minute `until`."""
     exchange = {
         "class": "simulated",
         "params": {"balances": balances, "fees": {"maker": "0.001", "taker": "0.001"}},
@@ -41,7 +46,7 @@ def run(signals: list[Signal], balances: dict[str, str], **config: Any) -> Bot:
     for signal in signals:
         bot.clock.advance_to(signal.created_at or 0, inclusive=False)
         bot.kernel.submit_signal(signal)
-    bot.clock.advance_to(T0 + 10 * MINUTE)
+    bot.clock.advance_to(T0 + until * MINUTE)
     return bot
 
 
@@ -179,3 +184,49 @@ def test_a_spot_sell_counts_the_base_open_sells_already_need() -> None:
     assert record is not None and record.reason is RejectionReason.INSUFFICIENT_BALANCE
     assert legs(bot, "s3") == [(Side.SELL, D("0.2"))]  # within what is left: it goes
     assert bot.portfolio.balance("BTC") == D("0.017")
+
+
+def test_a_flat_target_cancels_a_resting_buy_and_sells_what_is_held() -> None:
+    # the black-box case: long 0.02, a limit buy of 0.01 resting far below, then target 0.
+    # Counting the buy as pending made the target sell 0.03, more than the 0.02 held.
+    bot = run([target("t1", "0.02", 0)], {"USDT": "10000"}, until=2)
+    resting = Order(
+        client_order_id="resting-buy",
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        amount=D("0.01"),
+        price=D("50"),
+        created_ms=bot.clock.now_ms(),
+        signal_id="resting",
+    )
+    bot.orders.submit(resting)
+    assert resting.is_open
+    later = target("flat", "0", 3)
+    bot.clock.advance_to(later.created_at or 0, inclusive=False)
+    bot.kernel.submit_signal(later)
+    bot.clock.advance_to(bot.clock.now_ms() + 2 * MINUTE)
+    assert resting.status is OrderStatus.CANCELED
+    assert legs(bot, "flat") == [(Side.SELL, D("0.02"))]
+    assert bot.portfolio.position_quantity("BTC/USDT") == D(0)
+
+
+def test_a_target_leaves_protective_stops_alone() -> None:
+    bot = run([target("t1", "0.02", 0)], {"USDT": "10000"}, until=2)
+    stop = Order(
+        client_order_id="stop",
+        symbol="BTC/USDT",
+        side=Side.SELL,
+        order_type=OrderType.STOP_MARKET,
+        amount=D("0.02"),
+        trigger_price=D("50"),
+        created_ms=bot.clock.now_ms(),
+        signal_id="protect",
+    )
+    bot.orders.submit(stop)
+    later = target("more", "0.05", 3)
+    bot.clock.advance_to(later.created_at or 0, inclusive=False)
+    bot.kernel.submit_signal(later)
+    bot.clock.advance_to(bot.clock.now_ms() + 2 * MINUTE)
+    assert stop.is_open
+    assert legs(bot, "more") == [(Side.BUY, D("0.03"))]

@@ -8,6 +8,8 @@ from trading_bot.domain.enums import OrderType, Side
 from trading_bot.domain.intent import TradeIntent
 from trading_bot.domain.market import split_symbol
 from trading_bot.domain.money import ZERO, format_decimal
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.context import TradingContext
@@ -24,6 +26,30 @@ def expected_position(context: TradingContext, symbol: str) -> Decimal:
     return context.portfolio.position_quantity(symbol) + buys - sells
 
 
+def orders_past_target(context: TradingContext, symbol: str, target: Decimal) -> list[Order]:
+    """Resting limit orders in `symbol` that would take the position away from `target`: buys
+    when the target is below what the bot will hold, sells when above. A target says where
+    the position must end, so these are canceled (`TradingKernel`) and the target is measured
+    without them: "go flat" with a resting buy cancels the buy and sells what is held, rather
+    than selling the buy's amount too. Market orders in flight are about to fill (a cancel
+    would race the fill), so they count as filled; contingent orders (stops, OCO legs)
+    protect a position and stay; so does what running iceberg/TWAP plans still intend to
+    send."""
+    expected = expected_position(context, symbol)
+    if target == expected:
+        return []
+    away = Side.BUY if target < expected else Side.SELL
+    return [
+        order
+        for order in context.orders.open_orders(symbol)
+        if order.side is away
+        and order.order_type is OrderType.LIMIT
+        and order.trigger_price is None
+        and order.oco_group is None
+        and order.status is not OrderStatus.PENDING_CANCEL
+    ]
+
+
 def build_intents(
     signal: Signal, context: TradingContext
 ) -> tuple[list[TradeIntent], Rejection | None]:
@@ -35,7 +61,8 @@ def build_intents(
     - `notional` is converted at the reference price: the signal's `price` if it has one, else
       the last known market price (never a future one).
     - `target_position` trades the difference between the target and the expected position
-      (see `expected_position`); a target already held is `nothing_to_do`. A target on the
+      (see `expected_position`), leaving out the open orders it overrides
+      (`orders_past_target`); a target already held is `nothing_to_do`. A target on the
       other side of zero is a reversal and becomes two intents, the close (back to flat) and
       then the open: each is judged by the risk checks for what it is, so the close passes
       checks that let reducing orders through even when new exposure is blocked. On a spot
@@ -54,6 +81,8 @@ def build_intents(
     target = signal.target_position
     if target is not None:
         expected = expected_position(context, symbol)
+        for order in orders_past_target(context, symbol, target):
+            expected -= order.remaining if order.side is Side.BUY else -order.remaining
         if target == expected:
             return [], Rejection(
                 RejectionReason.NOTHING_TO_DO, f"{symbol} position is already {target}"

@@ -30,7 +30,7 @@ from trading_bot.domain.signal import Signal
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.context import TradingContext
 from trading_bot.engine.flatten import flatten as flatten_positions
-from trading_bot.engine.intents import build_intents, unfunded_spot_sell
+from trading_bot.engine.intents import build_intents, orders_past_target, unfunded_spot_sell
 from trading_bot.engine.journal import Journal
 from trading_bot.engine.placer import SignalOrders
 from trading_bot.engine.signal_ledger import (
@@ -234,7 +234,20 @@ class TradingKernel:
         if the close is refused the open is not tried (it would not open the wanted side).
         A spot sell the account's free base cannot deliver is refused before execution, for
         every venue alike (`unfunded_spot_sell`)."""
-        intents, refusal = build_intents(signal, self.context)
+        if signal.target_position is not None:
+            past = orders_past_target(self.context, signal.asset, signal.target_position)
+            intents, refusal = build_intents(signal, self.context)
+            for order in past:  # the target overrides them (measured without them above)
+                logger.info(
+                    "signal {}: canceling order {}, which would take {} past the target {}",
+                    signal.signal_id,
+                    order.client_order_id,
+                    signal.asset,
+                    signal.target_position,
+                )
+                self.orders.cancel(order)
+        else:
+            intents, refusal = build_intents(signal, self.context)
         for intent in intents:
             admitted = self.trading.admit(self.context, intent)
             approved = admitted if isinstance(admitted, Rejection) else self.risk.evaluate(admitted)
