@@ -336,5 +336,6 @@ class Reconciler:
 
 
 def _warn_retry(state: RetryCallState) -> None:
+    """A warning: the query is asked again; only the last failure is the caller's error."""
     error = state.outcome.exception() if state.outcome is not None else None
-    logger.error("venue query failed (attempt {}), retrying: {}", state.attempt_number, error)
+    logger.warning("venue query failed (attempt {}), retrying: {}", state.attempt_number, error)
