@@ -289,6 +289,38 @@ async def test_legs_placed_before_a_restart_are_still_linked_after_it(tmp_path: 
             assert await restarted.stop() == 0
 
 
+async def test_an_iceberg_cut_short_by_a_restart_is_named_at_start_with_what_is_given_up(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
+    # the next chunk waits an hour after the first fills: the restart loses the plan
+    iceberg = {"class": "iceberg", "params": {"chunk_size": "0.1", "interval_seconds": 3600}}
+    async with running_venue_server(venue_config(tmp_path)) as server:
+        service = BotService(bot_config(tmp_path, server, execution=iceberg))
+        await service.start()
+        await service.send_signal({**signal("ice"), "size": "0.3"})
+        await eventually(
+            lambda: (service.signal_status("", "ice") or {}).get("status") == "executed"
+        )
+        assert await service.stop() == 0
+        restarted = BotService(bot_config(tmp_path, server, execution=iceberg))
+        await restarted.start()
+        try:
+            assert restarted.started
+            warned = [line for line in log_lines if line.startswith("WARNING signal /ice:")]
+            assert len(warned) == 1
+            assert "0.2 of its size 0.3 was never sent and is given up" in warned[0]
+            assert restarted.signal_status("", "ice")["reason"] == "unfilled"  # type: ignore[index]
+        finally:
+            assert await restarted.stop() == 0
+        again = BotService(bot_config(tmp_path, server, execution=iceberg))
+        await again.start()  # the reason is kept: not named a second time
+        try:
+            warned = [line for line in log_lines if line.startswith("WARNING signal /ice:")]
+            assert len(warned) == 1
+        finally:
+            assert await again.stop() == 0
+
+
 async def test_a_ban_outlives_a_restart_nothing_is_sent_until_it_ends(
     tmp_path: Path, log_lines: list[str]
 ) -> None:
