@@ -11,20 +11,22 @@ group's leg here, and this class keeps one rule:
 A group covers the amount its legs were placed for (all legs of a group share it). After a fill
 of any leg, what is left is that amount less every fill of every leg: each other open leg whose
 remaining is larger is reduced to it with a modify (canceled when nothing is left). A leg that
-triggers (a stop now selling at market) cancels the others outright. A reduction the venue
-refuses, or one that cannot be sent yet (the leg is not acknowledged, or has a request in
-flight), is retried on the leg's next answer; a refused one cancels the leg instead (the
-bracket's unprotected-position check then covers what stays unprotected). If the legs still
+triggers (a stop now selling at market) cancels the others outright. A reduction that cannot
+be sent yet (the leg is not acknowledged, or has a request in flight) goes on the leg's next
+answer; one the venue refuses cancels the leg instead: nothing is re-placed here (the order
+manager cannot name new orders), so a stop canceled that way leaves the rest to the bracket's
+unprotected-position check (alarm, and a market close by default). If the legs still
 sold more than the group covers (both executed at the venue before a cancel could land), that
 over-sell is raised at ERROR and through `alarm`, the hook the bracket uses for an unprotected
 position: it is a position the signal never asked for.
 
-What a group covers is read from its legs, not kept apart: they are placed with one amount
-and only legs that did not execute are reduced, so the largest leg amount is it. Groups are
+What a group covers is read from its legs at its first execution (nothing more is stored):
+they are placed with one amount and only legs that did not execute are reduced, so the
+largest leg amount is it. Groups are
 rebuilt from the stored orders after a restart (`add` from `OrderManager.restore`), and
 `settle_all` after the restart's reconciliation finishes what a crash interrupted. (Had both
 legs filled in part before the restart, the largest amount reads low: the legs are then cut
-further than needed, never less.) Only orders with an OCO group reach this class: other
+further than needed, never less, and an over-sell may be reported that was not.) Only orders with an OCO group reach this class: other
 orders pay nothing for it.
 """
 
