@@ -385,3 +385,17 @@ def test_a_take_profit_left_without_its_stop_is_canceled_before_the_unprotected_
     assert (close.order_type, close.amount, close.status) == (OrderType.MARKET, D("1"), S.FILLED)
     assert b.portfolio.balance("BTC") == 0
     assert any("UNPROTECTED POSITION" in line for line in errors)
+
+
+def test_on_a_venue_that_links_oco_the_bot_sends_no_cancel_of_its_own() -> None:
+    # the simulated venue cancels the other leg itself: no emulation, no second cancel
+    b = bot(["100", "100", "97", "90", "90", "90"])
+    assert b.orders.oco is None
+    cancels: list[str] = []
+    cancel = b.venue.cancel_order
+    b.venue.cancel_order = lambda order: (cancels.append(order.client_order_id), cancel(order))  # type: ignore[method-assign, func-returns-value]
+    b.kernel.submit_signal(make_signal(size="1", stop_loss="95", take_profit="110"))
+    b.clock.advance_to(T0 + 10 * MINUTE)
+    _, stop_loss, take_profit = b.orders.all_orders
+    assert (take_profit.status, stop_loss.status) == (S.CANCELED, S.FILLED)
+    assert cancels == []

@@ -13,9 +13,12 @@ from typing import Any
 
 from tests.alert_receiver import alert_receiver
 from tests.conftest import config_data
-from tests.venues.conformance.scenario import MarketScenario
+from tests.venues.conformance.scenario import Bar, MarketScenario
 from trading_bot.config.loader import LoadedConfig, load_config_data
+from trading_bot.domain.enums import OrderType
 from trading_bot.domain.events import OrderFilled
+from trading_bot.domain.order import Order
+from trading_bot.domain.order_status import OrderStatus
 from trading_bot.intake.gate import IntakeOutcome
 from trading_bot.service.bot_service import BotService
 from trading_bot.venues.server import FaultRule, VenueServerConfig, running_venue_server
@@ -215,6 +218,107 @@ async def test_a_stop_refused_for_a_take_profit_that_arrived_first_alerts_and_is
 
             await eventually(lambda: ("STOP_LOSS", "NEW") in sells())
             assert ("LIMIT", "CANCELED") in sells()
+
+
+def sell_orders(server: VenueServer) -> list[tuple[str, str, Decimal]]:
+    """(type, status, quantity) of the sells at the venue: a bracket's legs."""
+    return [(o.type, o.status, o.orig_qty) for o in server.orders if o.side.value == "sell"]
+
+
+ONLY_DIPS = MarketScenario(bars=(*[Bar.quiet()] * 8, Bar.dip(), *[Bar.quiet()] * 8))
+ONLY_RISES = MarketScenario(
+    bars=(*[Bar.quiet()] * 8, Bar.rise(), *[Bar.quiet()] * 8),
+    balances={"USDT": Decimal("10000"), "BTC": Decimal("5")},
+)
+BRACKET = {"class": "bracket", "params": {"protection_timeout_s": 30}}
+
+
+async def test_a_filled_stop_gets_its_take_profit_canceled_and_the_position_ends_flat(
+    tmp_path: Path,
+) -> None:
+    # the black-box case: BTC held before the entry, so the venue takes both legs (it links
+    # no OCO); the stop fills on the dip and the bot itself cancels the take-profit
+    async with ccxt_bot(tmp_path, ONLY_DIPS, execution=BRACKET) as (service, server):
+        await service.send_signal({**signal("br"), "stop_loss": "97", "take_profit": "103"})
+        await eventually(lambda: ("STOP_LOSS", "FILLED", Decimal("0.1")) in sell_orders(server))
+        await eventually(lambda: ("LIMIT", "CANCELED", Decimal("0.1")) in sell_orders(server))
+        portfolio = service.running.bot.portfolio  # type: ignore[union-attr]
+        assert portfolio.balance("BTC") == Decimal("1")  # flat: what was held before, no short
+
+
+async def test_a_take_profit_filling_in_parts_shrinks_the_stop_to_what_is_left(
+    tmp_path: Path,
+) -> None:
+    # a rise fills at most 1 BTC: the 1.5 BTC take-profit fills 1, then 0.5 on the next rise
+    async with ccxt_bot(tmp_path, ONLY_RISES, execution=BRACKET) as (service, server):
+        await service.send_signal(
+            {**signal("br"), "size": "1.5", "stop_loss": "95", "take_profit": "103"}
+        )
+        orders = service.running.bot.orders  # type: ignore[union-attr]
+
+        def stop() -> Order:
+            return next(o for o in orders.all_orders if o.order_type is OrderType.STOP_MARKET)
+
+        await eventually(
+            lambda: ("LIMIT", "PARTIALLY_FILLED", Decimal("1.5")) in sell_orders(server)
+        )
+        await eventually(lambda: ("STOP_LOSS", "NEW", Decimal("0.5")) in sell_orders(server))
+        assert stop().amount == Decimal("0.5")
+        await eventually(lambda: ("LIMIT", "FILLED", Decimal("1.5")) in sell_orders(server))
+        await eventually(lambda: stop().status is OrderStatus.CANCELED)
+        assert service.running.bot.portfolio.balance("BTC") == Decimal("5")  # type: ignore[union-attr]
+
+
+async def test_legs_placed_before_a_restart_are_still_linked_after_it(tmp_path: Path) -> None:
+    async with running_venue_server(venue_config(tmp_path, ONLY_DIPS)) as server:
+        config = bot_config(tmp_path, server, execution=BRACKET)
+        service = BotService(config)
+        await service.start()
+        await service.send_signal({**signal("br"), "stop_loss": "97", "take_profit": "103"})
+        await eventually(lambda: ("LIMIT", "NEW", Decimal("0.1")) in sell_orders(server))
+        await eventually(lambda: ("STOP_LOSS", "NEW", Decimal("0.1")) in sell_orders(server))
+        assert await service.stop() == 0
+        # the stop fills while the bot is down
+        await eventually(lambda: ("STOP_LOSS", "FILLED", Decimal("0.1")) in sell_orders(server))
+        restarted = BotService(bot_config(tmp_path, server, execution=BRACKET))
+        await restarted.start()
+        try:
+            assert restarted.started
+            await eventually(lambda: ("LIMIT", "CANCELED", Decimal("0.1")) in sell_orders(server))
+        finally:
+            assert await restarted.stop() == 0
+
+
+async def test_an_iceberg_cut_short_by_a_restart_is_named_at_start_with_what_is_given_up(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
+    # the next chunk waits an hour after the first fills: the restart loses the plan
+    iceberg = {"class": "iceberg", "params": {"chunk_size": "0.1", "interval_seconds": 3600}}
+    async with running_venue_server(venue_config(tmp_path)) as server:
+        service = BotService(bot_config(tmp_path, server, execution=iceberg))
+        await service.start()
+        await service.send_signal({**signal("ice"), "size": "0.3"})
+        await eventually(
+            lambda: (service.signal_status("", "ice") or {}).get("status") == "executed"
+        )
+        assert await service.stop() == 0
+        restarted = BotService(bot_config(tmp_path, server, execution=iceberg))
+        await restarted.start()
+        try:
+            assert restarted.started
+            warned = [line for line in log_lines if line.startswith("WARNING signal /ice:")]
+            assert len(warned) == 1
+            assert "0.2 of its size 0.3 was never sent and is given up" in warned[0]
+            assert restarted.signal_status("", "ice")["reason"] == "unfilled"  # type: ignore[index]
+        finally:
+            assert await restarted.stop() == 0
+        again = BotService(bot_config(tmp_path, server, execution=iceberg))
+        await again.start()  # the reason is kept: not named a second time
+        try:
+            warned = [line for line in log_lines if line.startswith("WARNING signal /ice:")]
+            assert len(warned) == 1
+        finally:
+            assert await again.stop() == 0
 
 
 async def test_a_ban_outlives_a_restart_nothing_is_sent_until_it_ends(

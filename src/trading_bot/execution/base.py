@@ -63,6 +63,9 @@ class ExecutionAlgorithm(Component):
     # Whether the kernel calls `on_order_event` for every order fill, cancel, reject and
     # expiry: off for the one-shot algorithms, so their order path pays nothing for it.
     follows_orders: ClassVar[bool] = False
+    # Whether it keeps orders still to send in memory only (iceberg chunks, TWAP slices): a
+    # restart loses them, and the start names each signal whose remainder is given up.
+    plans_in_memory: ClassVar[bool] = False
     # Where an algorithm raises what needs a human now (a position left without its stop):
     # (title, body). The running service points it at its Alerter; unset (backtests), the
     # algorithm's own ERROR line is all there is.

@@ -113,8 +113,8 @@ class _Bracket:
 class BracketOrderExecution(ExecutionAlgorithm):
     """The entry is a market order (a limit order at the signal's price for a limit signal).
     Protection goes out only once the entry fills, sized to what filled: each fill (a partial
-    one too) gets a take-profit limit and a stop-market sharing one OCO group, so the venue
-    cancels one leg when the other fills or triggers. The levels are the signal's
+    one too) gets a take-profit limit and a stop-market sharing one OCO group, so one leg
+    is canceled when the other fills or triggers. The levels are the signal's
     `take_profit` / `stop_loss`, else `profit_target` / `stop_loss` (shares) from the entry's
     average fill price; either leg may be left out, not both. Levels are rounded on the price
     grid toward the entry. A buy's stop must be below the entry and its take-profit above it
@@ -129,12 +129,14 @@ class BracketOrderExecution(ExecutionAlgorithm):
     (no OCO) holds the base for the leg that arrives first and refuses the other: the stop is
     sent first, and a stop refused anyway while the take-profit holds the base gets the
     take-profit canceled and is placed alone (`_stop_refused`): a trader keeps the loss limit
-    before the profit target.
+    before the profit target. Where such a venue takes both legs, the order manager links them
+    (`orders/oco.py`): a fill or trigger of one cancels or reduces the other.
 
     Protection legs outlive the signal's expiry. Restarts: which legs belong to which entry is
-    kept in memory only; after a restart the legs already placed stay at the venue (and stay
-    linked there), but an entry that fills after the restart gets no protection and no
-    timeout check. A known limitation.
+    kept in memory only; after a restart the legs already placed stay at the venue and stay
+    linked (by the venue, or by the order manager from the OCO group stored on them), but an
+    entry that fills after the restart gets no protection and no timeout check. A known
+    limitation.
 
     An order against a protected position (a sell while a bracketed long is held) takes over
     from that position's protection: the legs are canceled first. If it only closes, it goes
@@ -339,7 +341,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
             bracket.protected_for += amount
 
     def _place_legs(self, bracket: _Bracket, amount: Decimal) -> bool:
-        """A take-profit and a stop-loss of `amount` sharing one OCO group. False when the
+        """A take-profit and a stop-loss of `amount` sharing one OCO group (linked by the venue,
+        or by the order manager on a venue without OCO). False when the
         levels are wrong for the fill price or `amount` is too small for the market (the
         unprotected-position check deals with it); a leg the venue refuses is left to it too."""
         entry, market = bracket.entry, bracket.market

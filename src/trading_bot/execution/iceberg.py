@@ -84,12 +84,14 @@ class IcebergExecution(ExecutionAlgorithm):
 
     Restarts: the plan (which chunks are left) lives in memory only. After a restart the
     chunks already sent are recovered with their fills, but the rest is not sent: the signal
-    ends partly executed. That is a known limitation.
+    ends partly executed. That is a known limitation; the start names each such signal at
+    WARNING with the amount given up (`plans_in_memory`, service/assembly.py).
     """
 
     Params = IcebergParams
     params: IcebergParams
     follows_orders: ClassVar[bool] = True
+    plans_in_memory: ClassVar[bool] = True
 
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(params)

@@ -62,12 +62,14 @@ class TWAPExecution(ExecutionAlgorithm):
     a slice is due ends the TWAP the same way.
 
     Restarts: the schedule lives in memory only; after a restart the slices already sent are
-    recovered with their fills, the rest are not sent (a known limitation).
+    recovered with their fills, the rest are not sent (a known limitation, named at start as
+    for the iceberg: `plans_in_memory`).
     """
 
     Params = TWAPParams
     params: TWAPParams
     follows_orders: ClassVar[bool] = True
+    plans_in_memory: ClassVar[bool] = True
 
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(params)

@@ -37,6 +37,7 @@ from trading_bot.engine.bus import EventBus
 from trading_bot.engine.clock import Clock
 from trading_bot.engine.journal import Journal, NullJournal
 from trading_bot.engine.planned import PlannedExposure
+from trading_bot.orders.oco import OcoEmulation
 from trading_bot.venues.base import Venue
 
 _MODIFIABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED})
@@ -69,6 +70,8 @@ class OrderManager:
         # says something else is an anomaly
         self._fills_seen: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]] = {}
         self.anomalies: list[str] = []
+        # the legs of an OCO group are linked here when the venue does not link them itself
+        self.oco: OcoEmulation | None = None if venue.links_oco else OcoEmulation(self)
         venue.bind(self, clock)
 
     # -- commands from the core ---------------------------------------------------------------
@@ -79,6 +82,8 @@ class OrderManager:
         if order.client_order_id in self._orders:
             raise DuplicateClientOrderId(order.client_order_id)
         self._track(order)
+        if order.oco_group is not None and self.oco is not None:
+            self.oco.add(order)
         self._journal.order_created(order)
         self._schedule_timeout(order)
         self._journal.when_durable(lambda: self._send(order))
@@ -144,6 +149,8 @@ class OrderManager:
         """Take back an order loaded from the store, with its known fills, so a fill reported
         again after the restart is recognised as a repeat."""
         self._orders[order.client_order_id] = order
+        if order.oco_group is not None and self.oco is not None:
+            self.oco.add(order)  # a restart keeps the legs of a group linked
         if order.is_open:
             self._open[order.client_order_id] = order
             self._add_exposure(order, order.remaining)
@@ -244,6 +251,8 @@ class OrderManager:
         self._record(order, "accepted")
         if self._bus.wants(OrderAccepted):  # per-order events: built only if someone listens
             self._bus.publish(OrderAccepted(order, self._clock.now_ms()))
+        if order.oco_group is not None and self.oco is not None:
+            self.oco.review(order)
 
     def order_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
         order = self._known(client_order_id, "rejection")
@@ -296,6 +305,8 @@ class OrderManager:
         if self._journaling:  # the detail text is not free: built only when it is kept
             self._record(order, "fill", f"{fill.trade_id}: {fill.amount} at {fill.price}")
         self._bus.publish(OrderFilled(order, fill))
+        if order.oco_group is not None and self.oco is not None:
+            self.oco.filled(order)
 
     def order_triggered(self, client_order_id: str) -> None:
         order = self._known(client_order_id, "trigger")
@@ -308,6 +319,8 @@ class OrderManager:
         self._record(order, "triggered")
         if self._bus.wants(OrderTriggered):  # per-order events: built only if someone listens
             self._bus.publish(OrderTriggered(order, self._clock.now_ms()))
+        if order.oco_group is not None and self.oco is not None:
+            self.oco.triggered(order)
 
     def order_modified(self, client_order_id: str, amount: Decimal, price: Decimal | None) -> None:
         order = self._known(client_order_id, "modification")
@@ -326,23 +339,28 @@ class OrderManager:
             self._record(order, "modified", f"amount={amount} price={price}")
         if self._bus.wants(OrderModified):  # per-order events: built only if someone listens
             self._bus.publish(OrderModified(order, self._clock.now_ms()))
+        if order.oco_group is not None and self.oco is not None:
+            self.oco.review(order)
 
     def cancel_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
         self._request_refused(client_order_id, "cancel", reason, detail)
 
     def modify_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
-        self._request_refused(client_order_id, "modify", reason, detail)
+        order = self._request_refused(client_order_id, "modify", reason, detail)
+        if order is not None and order.oco_group is not None and self.oco is not None:
+            self.oco.modify_refused(order)
 
     def _request_refused(
         self, client_order_id: str, request: str, reason: RejectionReason, detail: str
-    ) -> None:
+    ) -> Order | None:
         order = self._known(client_order_id, f"{request} refusal")
         if order is None:
-            return
+            return None
         order.restore_after_pending()
         self._record(order, f"{request}_refused", f"{reason}: {detail}")
         logger.info("{} of order {} refused: {} ({})", request, client_order_id, reason, detail)
         self._bus.publish(OrderRequestRefused(order, request, reason, detail, self._clock.now_ms()))
+        return order
 
     def order_canceled(self, client_order_id: str, detail: str) -> None:
         order = self._known(client_order_id, "cancel")

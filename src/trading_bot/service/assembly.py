@@ -14,10 +14,13 @@ from loguru import logger
 from sqlalchemy import Engine
 
 from trading_bot.app import Bot
+from trading_bot.domain.money import ZERO, format_decimal
+from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.context import PriceView
+from trading_bot.engine.signal_ledger import SignalStatus
 from trading_bot.monitoring.alerts import Alerter
 from trading_bot.risk.trading_state import StateChange
-from trading_bot.store.bot_state import BotState, save_trading_state
+from trading_bot.store.bot_state import BotState, load_signals, save_trading_state
 from trading_bot.store.checkpoint import WalCheckpointer
 from trading_bot.store.database import open_engine, upgrade_to_head
 from trading_bot.store.journal import StoreJournal
@@ -65,6 +68,8 @@ def restore_bot(bot: Bot, state: BotState, engine: Engine) -> None:
     """Put back what the store holds (signals, orders, fills, the trading state) and keep
     saving the trading state as it changes."""
     _restore(bot, state)
+    if bot.kernel.execution.plans_in_memory:
+        _warn_unsent_plans(bot, state, engine)
     if state.trading_state is not None:
         bot.kernel.trading.restore(state.trading_state)
         logger.warning(
@@ -91,6 +96,43 @@ def _restore(bot: Bot, state: BotState) -> None:
         sum(1 for order in state.orders if order.is_open),
         len(state.fills),
     )
+
+
+def _warn_unsent_plans(bot: Bot, state: BotState, engine: Engine) -> None:
+    """An iceberg's chunks or a TWAP's slices not sent yet live in memory only: a restart
+    loses them, and the signal would show what its sent orders did (`executed`) as if that
+    were all. Name each such signal at start with the amount given up (its `size` less what
+    its orders were sent for) and keep that reason on it (`unfilled`), so the signal says so
+    and the next start does not name it again. Signals sized by notional or target are not
+    checked: their base amount was fixed in the lost plan."""
+    kernel = bot.kernel
+    candidates = {
+        (r.source, r.signal_id): r
+        for r in state.signals
+        if r.reason is None and r.status is not SignalStatus.REJECTED
+    }
+    for key, signal in load_signals(engine, candidates).items():
+        record = candidates[key]
+        if signal.size is None:
+            continue
+        sent = sum(
+            (o.amount for c in record.client_order_ids if (o := kernel.orders.get(c)) is not None),
+            ZERO,
+        )
+        if sent >= signal.size:
+            continue
+        given_up = format_decimal(signal.size - sent)
+        logger.warning(
+            "signal {}/{}: {} of its size {} was never sent and is given up: its iceberg/TWAP "
+            "plan was lost in the restart (plans are kept in memory only)",
+            record.source,
+            record.signal_id,
+            given_up,
+            format_decimal(signal.size),
+        )
+        kernel.ledger.stopped(
+            record, RejectionReason.UNFILLED, f"{given_up} never sent: plan lost in a restart"
+        )
 
 
 def _save_trading_state(engine: Engine, change: StateChange) -> None:

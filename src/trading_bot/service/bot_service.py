@@ -97,10 +97,14 @@ class BotService:
         asked); `started` says whether the bot now runs. Raises `ServiceSetupError`."""
         running = self.running = await start_bot(self.loaded, FaultPlan.from_environment())
         log_order_events(running.bot.kernel.bus)
-        # what an execution cannot fix alone (a position left without its stop) reaches people
-        running.bot.kernel.execution.alarm = lambda title, body: running.alerter.alert(
+        # what an execution cannot fix alone (a position left without its stop) reaches people,
+        # and so does an over-sell by two OCO legs the venue did not link
+        running.bot.kernel.execution.alarm = alarm = lambda title, body: running.alerter.alert(
             AlertLevel.CRITICAL, title, body + "\nThe bot keeps running; see its log."
         )
+        oco = running.bot.kernel.orders.oco
+        if oco is not None:
+            oco.alarm = alarm
         reconciler = Reconciler(running.bot.kernel, running.venue)
         try:
             report = await reconciler.reconcile(at_start=True)
@@ -126,6 +130,8 @@ class BotService:
             return report
         for order in running.bot.kernel.orders.open_orders():  # found at the venue by
             running.venue.follow(order)  # reconciliation: reported on from now on
+        if oco is not None:  # a leg executed before the restart: its group is finished now
+            oco.settle_all()
         config = self.loaded.config
         self._apply_trading_command()  # one issued while the bot was down, before any signal
         gate = IntakeGate(

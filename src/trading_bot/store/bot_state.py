@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -139,6 +140,30 @@ def save_initial_balances(engine: Engine, balances: dict[str, Decimal]) -> None:
             ],
             ["key"],
         )
+
+
+def load_signals(
+    engine: Engine, keys: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], Signal]:
+    """The stored signals with these (source, signal id) keys, those that can be read back:
+    records keep their signal only while their orders may need it."""
+    wanted = set(keys)
+    found: dict[tuple[str, str], Signal] = {}
+    if not wanted:
+        return found
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(SignalRow.source, SignalRow.signal_id, SignalRow.payload).where(
+                SignalRow.reason.is_(None)
+            )
+        )
+        for source, signal_id, payload in rows:
+            if (source, signal_id) in wanted:
+                try:
+                    found[(source, signal_id)] = Signal.model_validate_json(payload)
+                except ValueError:
+                    continue  # reported when the records were loaded
+    return found
 
 
 def _record(row: SignalRow, orders: list[Order]) -> SignalRecord:

@@ -97,6 +97,10 @@ class Venue(ABC):
     # After this long, a request the venue has no trace of can no longer reach it (a live
     # venue refuses requests older than its receive window): "order not found" is final.
     lookup_settle_ms: ClassVar[int] = 0
+    # Whether the venue links the legs of an OCO group itself (one fills or triggers, the
+    # venue cancels the others). A venue that does not say so gets them linked by the order
+    # manager (`OcoEmulation`): left alone, both legs of a bracket may fill.
+    links_oco: ClassVar[bool] = False
 
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
         self.params = (

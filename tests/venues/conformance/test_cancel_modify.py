@@ -3,10 +3,12 @@ order then behaves exactly as the venue said."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from tests.venues.conformance.harness import VenueHarness
 from tests.venues.conformance.scenario import BASE, QUOTE
+from trading_bot.domain.enums import OrderType
 from trading_bot.domain.rejections import RejectionReason
 
 D = Decimal
@@ -119,3 +121,22 @@ async def test_modify_of_an_order_the_venue_never_had_is_refused_order_not_found
     assert harness.reports.kinds(never_sent.client_order_id) == ["modify_rejected"]
     reason = harness.reports.reason(never_sent.client_order_id, "modify_rejected")
     assert reason is R.ORDER_NOT_FOUND
+
+
+async def test_a_modified_stop_stays_a_stop_and_fills_only_once_triggered(
+    harness: VenueHarness,
+) -> None:
+    # ccxt's edit reads the trigger from `triggerPrice` alone: sent as a create is, a stop
+    # came back a plain market order and sold at once at 100 (an OCO leg being reduced)
+    stop = replace(
+        harness.order("sell", "0.5"), order_type=OrderType.STOP_MARKET, trigger_price=D("90")
+    )
+    harness.venue.submit_order(stop)
+    await harness.until_reported(stop, "accepted")
+
+    harness.venue.modify_order(stop, amount=D("0.3"), price=D("97"))
+    await harness.until_reported(stop, "modified")
+    await harness.until_filled(stop, D("0.3"))
+    (fill,) = harness.reports.fills(stop.client_order_id)
+    assert fill.amount == D("0.3")
+    assert fill.price <= D("97")  # on the dip, past its trigger: not at the open of 100

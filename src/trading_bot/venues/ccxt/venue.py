@@ -388,6 +388,12 @@ class CCXTVenue(Venue):
             reports.modify_rejected(coid, *problem)
             return
         args = create_args(order)
+        limit = new_price if order.order_type.has_limit_price else None
+        if changed.trigger_price is not None:
+            # ccxt's edit reads the trigger from `triggerPrice` only: with `stopLossPrice`
+            # (the create's key) a stop-market was replaced by a plain market order
+            params = {k: v for k, v in args["params"].items() if k != "stopLossPrice"}
+            args["params"] = {**params, "triggerPrice": str(changed.trigger_price)}
         replaced = tracked.venue_id
         # the cancel half of the cancel-replace may reach the stream before the answer does:
         # it is not the order's end (the new order carries the same client order id)
@@ -403,7 +409,7 @@ class CCXTVenue(Venue):
                     args["type"],
                     args["side"],
                     str(remaining),
-                    str(new_price) if new_price is not None else None,
+                    str(limit) if limit is not None else None,
                     args["params"],
                 )
             )

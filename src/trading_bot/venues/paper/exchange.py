@@ -50,6 +50,7 @@ S = OrderStatus
 
 class PaperExchange(Venue):
     Params = SimulatedExchange.Params
+    links_oco = True  # the simulated exchange behind it links them
 
     def __init__(
         self,

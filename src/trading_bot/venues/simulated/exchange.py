@@ -58,6 +58,7 @@ _UNBOUND = _Unbound()
 class SimulatedExchange(Venue):
     Params = SimulatedExchangeParams
     params: SimulatedExchangeParams
+    links_oco = True  # `_cancel_siblings`
 
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(params)
