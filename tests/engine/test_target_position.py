@@ -33,9 +33,7 @@ def target(signal_id: str, position: str, minute: int) -> Signal:
     )
 
 
-def run(
-    signals: list[Signal], balances: dict[str, str], *, until: int = 10, **config: Any
-) -> Bot:
+def run(signals: list[Signal], balances: dict[str, str], *, until: int = 10, **config: Any) -> Bot:
     """Each signal at its time; then the clock runs to minute `until`."""
     exchange = {
         "class": "simulated",
