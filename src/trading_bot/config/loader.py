@@ -142,6 +142,15 @@ def load_config_data(raw: object, *, source: str, environ: dict[str, str]) -> Lo
     if config is not None and exchange is not None:
         for path, problem in exchange.cls.problems_in_mode(config.mode.value, exchange.params):
             issues.append(ConfigIssue(f"exchange.{path}", problem))
+        if config.paper.live_data is not None and not exchange.cls.matches_in_process:
+            issues.append(
+                ConfigIssue(
+                    "paper.live_data",
+                    "matching on live prices runs the simulated exchange: set exchange.class: "
+                    f"simulated, or remove paper.live_data ({config.exchange.class_path!r} "
+                    "matches its own orders)",
+                )
+            )
     alerter = None
     if config is not None and config.monitoring.alerts.enabled:
         alerter = _resolve("alerts", "monitoring.alerts", config.monitoring.alerts, issues)  # type: ignore[arg-type]

@@ -311,14 +311,7 @@ async def start_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
     """The paper venue in process (on replayed files or live trades), or a venue through ccxt
     (live, or `venue serve`)."""
     venue = loaded.exchange.build()
-    live_data = loaded.config.paper.live_data
-    if isinstance(venue, CCXTVenue):
-        if live_data is not None:
-            raise ServiceSetupError(
-                "paper.live_data: matching on live prices runs the simulated exchange: set "
-                "exchange.class: simulated, or remove paper.live_data (with exchange.class: "
-                "ccxt the venue itself matches)"
-            )
+    if isinstance(venue, CCXTVenue):  # paper.live_data with it is refused by the config
         problem = venue.real_money_in_paper(venue.params)
         if loaded.config.mode.value == "paper" and problem is not None:
             raise ServiceSetupError(problem)
@@ -328,7 +321,7 @@ async def start_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot:
             f"mode: live needs a live venue (exchange.class: ccxt); {loaded.config.exchange.class_path!r} "
             "is simulated: use mode: paper"
         )
-    if live_data is not None:
+    if loaded.config.paper.live_data is not None:
         return await start_live_paper_bot(loaded, faults)
     return await start_paper_bot(loaded, faults)
 

@@ -101,6 +101,9 @@ class Venue(ABC):
     # venue cancels the others). A venue that does not say so gets them linked by the order
     # manager (`OcoEmulation`): left alone, both legs of a bracket may fill.
     links_oco: ClassVar[bool] = False
+    # Whether the venue matches orders itself in this process (the simulated exchange), so it
+    # can be fed a real venue's live trades (`paper.live_data`); a venue outside matches its own
+    matches_in_process: ClassVar[bool] = False
 
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
         self.params = (

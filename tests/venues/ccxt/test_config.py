@@ -37,14 +37,14 @@ def test_paper_mode_on_the_real_venue_is_warned_at_validation_and_refused_by_run
     assert "exchange.class: simulated with paper.live_data" in str(refused.value)
 
 
-def test_paper_live_data_with_a_ccxt_exchange_is_refused_by_run(tmp_path: Path) -> None:
+def test_paper_live_data_with_a_ccxt_exchange_is_a_config_error() -> None:
     data = ccxt_config("paper", credentials=CREDENTIALS, sandbox=True)
     data["paper"] = {"live_data": {"exchange": "binance", "symbols": ["BTC/USDT"]}}
-    loaded = load_config_data(data, source="bot.yaml", environ={})
-    with pytest.raises(
-        ServiceSetupError, match=r"paper\.live_data: .* set exchange\.class: simulated"
-    ):
-        asyncio.run(start_bot(loaded, FaultPlan(None)))
+    with pytest.raises(ConfigError) as refused:
+        load_config_data(data, source="bot.yaml", environ={})
+    assert "paper.live_data: matching on live prices runs the simulated exchange" in str(
+        refused.value
+    )
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,7 @@ class SimulatedExchange(Venue):
     Params = SimulatedExchangeParams
     params: SimulatedExchangeParams
     links_oco = True  # `_cancel_siblings`
+    matches_in_process = True
 
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(params)
