@@ -72,6 +72,9 @@ class OrderManager:
         self.anomalies: list[str] = []
         # the legs of an OCO group are linked here when the venue does not link them itself
         self.oco: OcoEmulation | None = None if venue.links_oco else OcoEmulation(self)
+        # asked before each send; a venue that refuses nothing on the spot (the simulated one)
+        # is not asked, so a backtest's order path pays nothing for it
+        self._refusal = venue.refusal if type(venue).refusal is not Venue.refusal else None
         venue.bind(self, clock)
 
     # -- commands from the core ---------------------------------------------------------------
@@ -91,7 +94,7 @@ class OrderManager:
     def _send(self, order: Order) -> None:
         if order.status is not OrderStatus.INITIALIZED:
             return  # canceled before its intent was committed: it never leaves
-        refusal = self._venue.refusal(order)
+        refusal = self._refusal(order) if self._refusal is not None else None
         if refusal is not None:  # it never leaves either: rejected, never reported as sent
             self.order_rejected(
                 order.client_order_id, refusal.reason, f"not sent: {refusal.detail}"

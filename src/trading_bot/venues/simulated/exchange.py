@@ -335,6 +335,27 @@ class SimulatedExchange(Venue):
         if not order.closed:
             self.expire(order, R.EXPIRED, f"good till {order.expires_at_ms}")
 
+    def takes_market_order(self, order: VenueOrder, amount: Decimal, price: Decimal) -> bool:
+        """Whether the venue takes market order `order` for `amount` at its first fill price
+        `price`; if not it is rejected here, with the reason a venue gives (below the market's
+        minimum notional, or more than the account can pay). Every matcher asks this before
+        acknowledging a market order."""
+        minimum = self._markets[order.symbol].min_notional
+        if amount * price < minimum:
+            self.reject(order, R.BELOW_MIN_NOTIONAL, f"notional {amount * price} < {minimum}")
+            return False
+        if not self.affordable(order, amount, price):
+            self.reject(order, R.INSUFFICIENT_BALANCE, self.unaffordable(order, amount, price))
+            return False
+        return True
+
+    def unaffordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> str:
+        """Why the account cannot pay for a fill of `amount` at `price` (for the report)."""
+        market = self._markets[order.symbol]
+        if order.side is BUY:
+            return f"buy of {amount} {market.base} at {price} needs {amount * price} {market.quote} plus fee"
+        return f"sell of {amount} {market.base} exceeds the free balance"
+
     def affordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> bool:
         """Can the account pay for a fill of `amount` at `price` (plus taker fee)?"""
         market = self._markets[order.symbol]

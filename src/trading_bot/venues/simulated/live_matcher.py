@@ -126,19 +126,7 @@ class LiveMatcher:
         if order.order_type is MARKET:
             amount = order.remaining
             fill_price = self._taker_price(order, trade, amount)
-            if amount * fill_price < self._market.min_notional:
-                venue.reject(
-                    order,
-                    R.BELOW_MIN_NOTIONAL,
-                    f"notional {amount * fill_price} < {self._market.min_notional}",
-                )
-                return
-            if not venue.affordable(order, amount, fill_price):
-                venue.reject(
-                    order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, fill_price)
-                )
-                return
-            if venue.accept(order):
+            if venue.takes_market_order(order, amount, fill_price) and venue.accept(order):
                 self._take(order, trade)
             return
         if (
@@ -200,7 +188,7 @@ class LiveMatcher:
         if not self._venue.affordable(order, amount, limit):
             self._unrest(order)
             self._venue.expire(
-                order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, limit)
+                order, R.INSUFFICIENT_BALANCE, self._venue.unaffordable(order, amount, limit)
             )
             return
         self._venue.fill(order, amount, limit, MAKER)  # whole: the exchange closes the order
@@ -252,7 +240,7 @@ class LiveMatcher:
             price = min(price, cap) if order.side is BUY else max(price, cap)
         if not self._venue.affordable(order, amount, price):
             self._venue.expire(
-                order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price)
+                order, R.INSUFFICIENT_BALANCE, self._venue.unaffordable(order, amount, price)
             )
             return
         self._venue.fill(order, amount, price, TAKER)
@@ -262,9 +250,3 @@ class LiveMatcher:
             return trade.price
         share = amount / trade.amount if trade.amount > 0 else None
         return slipped(trade.price, order.side, self._slippage, self._market, share)
-
-    def _unaffordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> str:
-        market = self._market
-        if order.side is BUY:
-            return f"buy of {amount} {market.base} at {price} needs {amount * price} {market.quote} plus fee"
-        return f"sell of {amount} {market.base} exceeds the free balance"

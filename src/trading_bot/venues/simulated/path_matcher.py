@@ -150,17 +150,7 @@ class PathMatcher:
             price = (
                 self._taker_price(order, index, open_price, amount) if self._slips else open_price
             )
-            if amount * price < self._market.min_notional:
-                venue.reject(
-                    order,
-                    R.BELOW_MIN_NOTIONAL,
-                    f"notional {amount * price} < {self._market.min_notional}",
-                )
-                return
-            if not venue.affordable(order, amount, price):
-                venue.reject(
-                    order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price)
-                )
+            if not venue.takes_market_order(order, amount, price):
                 return
             if self._whole_fills:
                 self._take_whole(order, index, open_price)
@@ -294,7 +284,7 @@ class PathMatcher:
         price = self._taker_price(order, index, open_price, amount) if self._slips else open_price
         venue.accept(order)  # always succeeds: a market order reserves nothing
         if account.version != version and not venue.affordable(order, amount, price):
-            venue.expire(order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, price))
+            venue.expire(order, R.INSUFFICIENT_BALANCE, venue.unaffordable(order, amount, price))
             return
         venue.fill(order, amount, price, TAKER)
 
@@ -366,7 +356,7 @@ class PathMatcher:
             fill_price = min(fill_price, cap) if order.side is BUY else max(fill_price, cap)
         if not self._venue.affordable(order, amount, fill_price):
             self._venue.expire(
-                order, R.INSUFFICIENT_BALANCE, self._unaffordable(order, amount, fill_price)
+                order, R.INSUFFICIENT_BALANCE, self._venue.unaffordable(order, amount, fill_price)
             )
             return
         if self._volume_share is not None:
@@ -506,9 +496,3 @@ class PathMatcher:
                 action(order, index)
 
         order.timer = self._venue.clock.schedule_at(at_ms, run)
-
-    def _unaffordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> str:
-        market = self._market
-        if order.side is BUY:
-            return f"buy of {amount} {market.base} at {price} needs {amount * price} {market.quote} plus fee"
-        return f"sell of {amount} {market.base} exceeds the free balance"
