@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from trading_bot.domain.enums import TradingMode
 from trading_bot.domain.rejections import RejectionReason
-from trading_bot.venues.endpoints import ccxt_exchange_id, endpoint_url
+from trading_bot.venues.endpoints import VenueEndpoint
 
 UNIFIED_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 
@@ -173,28 +173,11 @@ def unified_symbol(key: object) -> str:
     return symbol
 
 
-class LiveDataConfig(Section):
+class LiveDataConfig(VenueEndpoint):
     """A real venue's public market data (no keys) as the paper venue's prices: the simulated
     exchange matches the bot's orders on its live trades."""
 
-    exchange: str = Field(
-        description="ccxt exchange id whose public streams are read, e.g. binance"
-    )
-    api_url: str | None = Field(
-        default=None, description="replaces scheme and host of its REST URLs (as exchange.params)"
-    )
-    ws_url: str | None = Field(default=None, description="the same for its WebSocket URLs")
     symbols: list[str] = Field(min_length=1, description="unified symbols to follow and trade")
-
-    @field_validator("exchange")
-    @classmethod
-    def _known_exchange(cls, value: str) -> str:
-        return ccxt_exchange_id(value)
-
-    @field_validator("api_url", "ws_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return endpoint_url(value)
 
     @field_validator("symbols")
     @classmethod

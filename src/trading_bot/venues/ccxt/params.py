@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 
-from trading_bot.venues.endpoints import ccxt_exchange_id, endpoint_url
+from trading_bot.venues.endpoints import VenueEndpoint
 
 
 class Section(BaseModel):
@@ -46,20 +46,13 @@ class BreakerRules(Section):
     recovery_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
 
-class CCXTVenueParams(Section):
-    exchange: str = Field(description="ccxt exchange id, e.g. binance")
+class CCXTVenueParams(VenueEndpoint):
     credentials: Credentials = Field(default_factory=Credentials)
     sandbox: bool = Field(
         default=False,
         description="trade on the venue's testnet",
         validation_alias=AliasChoices("sandbox", "testnet"),
     )
-    api_url: str | None = Field(
-        default=None,
-        description="replaces scheme and host of the venue's REST URLs (a testnet, a proxy, "
-        "trading-bot venue serve)",
-    )
-    ws_url: str | None = Field(default=None, description="the same for its WebSocket URLs")
     symbols: list[str] = Field(
         default_factory=list, description="markets the bot trades (all the venue lists if empty)"
     )
@@ -77,13 +70,3 @@ class CCXTVenueParams(Section):
     options: dict[str, Any] = Field(
         default_factory=dict, description="extra ccxt `options`, passed through"
     )
-
-    @field_validator("exchange")
-    @classmethod
-    def _known_exchange(cls, value: str) -> str:
-        return ccxt_exchange_id(value)
-
-    @field_validator("api_url", "ws_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return endpoint_url(value)
