@@ -56,6 +56,13 @@ class RunningBot:
     lock: StoreLock | None = None  # one bot per store: held as long as this object lives
     alerter: Alerter = field(default_factory=Alerter)  # `monitoring.alerts`, else logs only
 
+    def checkpoint_in_background(self) -> None:
+        """On SQLite, fold the write-ahead log back in a thread (`WalCheckpointer`): the
+        bot's own commits never do (`open_store`), so none of them pays for it."""
+        if self.engine.url.get_backend_name() == "sqlite":
+            self.checkpointer = WalCheckpointer(self.engine)
+            self.checkpointer.start()
+
 
 def open_store(url: str) -> tuple[Engine, StoreLock]:
     """Open and migrate the store, and take it: one bot per store."""

@@ -38,7 +38,6 @@ from trading_bot.store.bot_state import (
     save_initial_balances,
     save_venue_ban,
 )
-from trading_bot.store.checkpoint import WalCheckpointer
 from trading_bot.store.journal import StoreJournal
 from trading_bot.venues.base import VenueQueryError
 from trading_bot.venues.ccxt.venue import CCXTVenue
@@ -111,9 +110,7 @@ async def start_ccxt_bot(loaded: LoadedConfig, venue: CCXTVenue, faults: FaultPl
     )
     running.lock = lock
     running.alerter = alerter
-    if engine.url.get_backend_name() == "sqlite":
-        running.checkpointer = WalCheckpointer(engine)
-        running.checkpointer.start()
+    running.checkpoint_in_background()
     logger.info(
         "live venue {} connected{}: {} market(s) followed",
         venue.params.exchange,

@@ -35,7 +35,6 @@ from trading_bot.service.assembly import (
 )
 from trading_bot.service.faults import FaultPlan
 from trading_bot.service.paper_venue import assemble_paper_venue_bot
-from trading_bot.store.checkpoint import WalCheckpointer
 from trading_bot.venues.ccxt.client import build_client
 from trading_bot.venues.ccxt.params import CCXTVenueParams
 from trading_bot.venues.ccxt.translate import market_from_ccxt
@@ -84,9 +83,7 @@ async def start_live_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> Runni
 
     running.close = close
     running.lock = lock
-    if engine.url.get_backend_name() == "sqlite":
-        running.checkpointer = WalCheckpointer(engine)
-        running.checkpointer.start()
+    running.checkpoint_in_background()
     logger.info(
         "paper venue matching on {}'s live trades{}: {}",
         live.exchange,

@@ -33,7 +33,6 @@ from trading_bot.service.assembly import (
 )
 from trading_bot.service.faults import FaultPlan
 from trading_bot.store.bot_state import load_bot_state, save_initial_balances
-from trading_bot.store.checkpoint import WalCheckpointer
 from trading_bot.store.journal import StoreJournal
 from trading_bot.store.paper_books import SqlPaperBookStore
 from trading_bot.venues.paper.exchange import PaperExchange, PaperSetupError, Schedule
@@ -66,9 +65,7 @@ async def start_paper_bot(loaded: LoadedConfig, faults: FaultPlan) -> RunningBot
         loaded, engine, LiveClock(loop), data, schedule=loop.call_soon, faults=faults
     )
     running.lock = lock  # released with the process, or by `stop`
-    if engine.url.get_backend_name() == "sqlite":
-        running.checkpointer = WalCheckpointer(engine)
-        running.checkpointer.start()
+    running.checkpoint_in_background()
     return running
 
 
