@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from trading_bot.domain.enums import OrderType, Side
@@ -51,7 +52,7 @@ def orders_past_target(context: TradingContext, symbol: str, target: Decimal) ->
 
 
 def build_intents(
-    signal: Signal, context: TradingContext
+    signal: Signal, context: TradingContext, overridden: Sequence[Order] = ()
 ) -> tuple[list[TradeIntent], Rejection | None]:
     """Size `signal` against the current market and holdings.
 
@@ -61,8 +62,8 @@ def build_intents(
     - `notional` is converted at the reference price: the signal's `price` if it has one, else
       the last known market price (never a future one).
     - `target_position` trades the difference between the target and the expected position
-      (see `expected_position`), leaving out the open orders it overrides
-      (`orders_past_target`); a target already held is `nothing_to_do`. A target on the
+      (see `expected_position`), leaving out `overridden`: the open orders the caller cancels
+      for it (`orders_past_target`); a target already held is `nothing_to_do`. A target on the
       other side of zero is a reversal and becomes two intents, the close (back to flat) and
       then the open: each is judged by the risk checks for what it is, so the close passes
       checks that let reducing orders through even when new exposure is blocked. On a spot
@@ -81,7 +82,7 @@ def build_intents(
     target = signal.target_position
     if target is not None:
         expected = expected_position(context, symbol)
-        for order in orders_past_target(context, symbol, target):
+        for order in overridden:
             expected -= order.remaining if order.side is Side.BUY else -order.remaining
         if target == expected:
             return [], Rejection(

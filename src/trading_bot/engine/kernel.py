@@ -234,20 +234,18 @@ class TradingKernel:
         if the close is refused the open is not tried (it would not open the wanted side).
         A spot sell the account's free base cannot deliver is refused before execution, for
         every venue alike (`unfunded_spot_sell`)."""
-        if signal.target_position is not None:
-            past = orders_past_target(self.context, signal.asset, signal.target_position)
-            intents, refusal = build_intents(signal, self.context)
-            for order in past:  # the target overrides them (measured without them above)
-                logger.info(
-                    "signal {}: canceling order {}, which would take {} past the target {}",
-                    signal.signal_id,
-                    order.client_order_id,
-                    signal.asset,
-                    signal.target_position,
-                )
-                self.orders.cancel(order)
-        else:
-            intents, refusal = build_intents(signal, self.context)
+        target = signal.target_position
+        past = () if target is None else orders_past_target(self.context, signal.asset, target)
+        intents, refusal = build_intents(signal, self.context, past)
+        for order in past:  # the target overrides them (measured without them above)
+            logger.info(
+                "signal {}: canceling order {}, which would take {} past the target {}",
+                signal.signal_id,
+                order.client_order_id,
+                signal.asset,
+                target,
+            )
+            self.orders.cancel(order)
         for intent in intents:
             admitted = self.trading.admit(self.context, intent)
             approved = admitted if isinstance(admitted, Rejection) else self.risk.evaluate(admitted)
