@@ -36,6 +36,15 @@ def log_lines() -> Iterator[list[str]]:
     logger.remove(sink)
 
 
+@pytest.fixture
+def errors() -> Iterator[list[str]]:
+    """The messages logged at ERROR and above during the test."""
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="ERROR", format="{message}")
+    yield lines
+    logger.remove(sink)
+
+
 def services_required() -> bool:
     return os.environ.get("TRADING_BOT_REQUIRE_SERVICES") == "1"
 

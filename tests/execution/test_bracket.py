@@ -1,12 +1,8 @@
 """BracketOrderExecution through the real kernel and the simulated venue (1-minute bars)."""
 
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
-
-import pytest
-from loguru import logger
 
 from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars, make_signal
 from trading_bot.app import Bot
@@ -45,14 +41,6 @@ def orders(b: Bot) -> list[tuple[OrderType, Decimal, Decimal | None, OrderStatus
     return [
         (o.order_type, o.amount, o.price or o.trigger_price, o.status) for o in b.orders.all_orders
     ]
-
-
-@pytest.fixture
-def errors() -> Iterator[list[str]]:
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="ERROR", format="{message}")
-    yield lines
-    logger.remove(sink)
 
 
 def test_the_bracket_names_resolve() -> None:

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars, make_signal
+from tests.execution.accounts import withdraw
 from trading_bot.app import Bot
 from trading_bot.config.registry import resolve
 from trading_bot.domain.enums import OrderType
@@ -31,15 +32,6 @@ def bot(params: dict[str, Any], *, btc: str = "10", **rules: str) -> Bot:
         },
     )
     return build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 30))
-
-
-def withdraw(b: Bot, btc: str) -> None:
-    """Leave the venue `btc` BTC while the bot's books keep what it started with (base taken
-    out of the account behind the bot's back): the signal passes the bot's own balance check
-    and later orders meet the venue's refusal."""
-    account = b.venue.account  # type: ignore[attr-defined]
-    account.total["BTC"] = D(btc)
-    account.version += 1
 
 
 def orders(b: Bot) -> list[tuple[int, Decimal, OrderStatus, int]]:

@@ -1,10 +1,6 @@
 """The order manager links OCO legs itself on a venue that does not (`Venue.links_oco`)."""
 
-from collections.abc import Iterator
 from decimal import Decimal
-
-import pytest
-from loguru import logger
 
 from tests.conftest import T0
 from trading_bot.domain.enums import LiquiditySide, OrderType, Side
@@ -50,14 +46,6 @@ class UnlinkedVenue(Venue):
         self, order: Order, *, amount: Decimal | None = None, price: Decimal | None = None
     ) -> None:
         self.requests.append(("modify", order.client_order_id, amount))
-
-
-@pytest.fixture
-def errors() -> Iterator[list[str]]:
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="ERROR", format="{message}")
-    yield lines
-    logger.remove(sink)
 
 
 def legs(amount: str = "1") -> tuple[OrderManager, UnlinkedVenue, Order, Order]:
