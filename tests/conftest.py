@@ -27,22 +27,23 @@ T0 = 1_640_995_200_000  # 2022-01-01T00:00:00Z
 MINUTE = 60_000
 
 
+def _captured(level: str, format: str) -> Iterator[list[str]]:
+    lines: list[str] = []
+    sink = logger.add(lines.append, level=level, format=format)
+    yield lines
+    logger.remove(sink)
+
+
 @pytest.fixture
 def log_lines() -> Iterator[list[str]]:
     """Every message logged during the test, debug included, as the sinks would get it."""
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="DEBUG", format="{level} {message}")
-    yield lines
-    logger.remove(sink)
+    yield from _captured("DEBUG", "{level} {message}")
 
 
 @pytest.fixture
 def errors() -> Iterator[list[str]]:
     """The messages logged at ERROR and above during the test."""
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="ERROR", format="{message}")
-    yield lines
-    logger.remove(sink)
+    yield from _captured("ERROR", "{message}")
 
 
 def services_required() -> bool:

@@ -184,26 +184,36 @@ def test_a_spot_sell_counts_the_base_open_sells_already_need() -> None:
     assert bot.portfolio.balance("BTC") == D("0.017")
 
 
+def place(bot: Bot, side: Side, order_type: OrderType, amount: str, **prices: Decimal) -> Order:
+    """An order placed outside any signal (by another strategy, say), left on the venue."""
+    order = Order(
+        client_order_id=f"{order_type.value}-{side.value}",
+        symbol="BTC/USDT",
+        side=side,
+        order_type=order_type,
+        amount=D(amount),
+        created_ms=bot.clock.now_ms(),
+        signal_id="elsewhere",
+        **prices,
+    )
+    bot.orders.submit(order)
+    return order
+
+
+def target_later(bot: Bot, signal: Signal) -> None:
+    """`signal` at its time, then two minutes for what it places to fill."""
+    bot.clock.advance_to(signal.created_at or 0, inclusive=False)
+    bot.kernel.submit_signal(signal)
+    bot.clock.advance_to(bot.clock.now_ms() + 2 * MINUTE)
+
+
 def test_a_flat_target_cancels_a_resting_buy_and_sells_what_is_held() -> None:
     # the black-box case: long 0.02, a limit buy of 0.01 resting far below, then target 0.
     # Counting the buy as pending made the target sell 0.03, more than the 0.02 held.
     bot = run([target("t1", "0.02", 0)], {"USDT": "10000"}, until=2)
-    resting = Order(
-        client_order_id="resting-buy",
-        symbol="BTC/USDT",
-        side=Side.BUY,
-        order_type=OrderType.LIMIT,
-        amount=D("0.01"),
-        price=D("50"),
-        created_ms=bot.clock.now_ms(),
-        signal_id="resting",
-    )
-    bot.orders.submit(resting)
+    resting = place(bot, Side.BUY, OrderType.LIMIT, "0.01", price=D("50"))
     assert resting.is_open
-    later = target("flat", "0", 3)
-    bot.clock.advance_to(later.created_at or 0, inclusive=False)
-    bot.kernel.submit_signal(later)
-    bot.clock.advance_to(bot.clock.now_ms() + 2 * MINUTE)
+    target_later(bot, target("flat", "0", 3))
     assert resting.status is OrderStatus.CANCELED
     assert legs(bot, "flat") == [(Side.SELL, D("0.02"))]
     assert bot.portfolio.position_quantity("BTC/USDT") == D(0)
@@ -211,20 +221,7 @@ def test_a_flat_target_cancels_a_resting_buy_and_sells_what_is_held() -> None:
 
 def test_a_target_leaves_protective_stops_alone() -> None:
     bot = run([target("t1", "0.02", 0)], {"USDT": "10000"}, until=2)
-    stop = Order(
-        client_order_id="stop",
-        symbol="BTC/USDT",
-        side=Side.SELL,
-        order_type=OrderType.STOP_MARKET,
-        amount=D("0.02"),
-        trigger_price=D("50"),
-        created_ms=bot.clock.now_ms(),
-        signal_id="protect",
-    )
-    bot.orders.submit(stop)
-    later = target("more", "0.05", 3)
-    bot.clock.advance_to(later.created_at or 0, inclusive=False)
-    bot.kernel.submit_signal(later)
-    bot.clock.advance_to(bot.clock.now_ms() + 2 * MINUTE)
+    stop = place(bot, Side.SELL, OrderType.STOP_MARKET, "0.02", trigger_price=D("50"))
+    target_later(bot, target("more", "0.05", 3))
     assert stop.is_open
     assert legs(bot, "more") == [(Side.BUY, D("0.03"))]
