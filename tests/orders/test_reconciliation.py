@@ -242,7 +242,9 @@ async def test_an_order_past_its_timeout_at_restart_is_canceled_and_repriced(
     first.journal.flush()
     clock.advance_to(T0 + MINUTE + 2)
     first.journal.flush()
-    # the bot dies; it comes back long after the order's 30 s deadline
+    # the bot dies before the venue answered (it writes the order with its answer, at the
+    # next bar), and comes back long after the order's 30 s deadline: the order is resent,
+    # and the deadline's cancel goes out after that resend, not before it
     clock = SimulatedClock(T0 + 5 * MINUTE)
     second = start(engine, clock, execution=limit)
     report = await reconcile(second)

@@ -20,11 +20,13 @@ def test_order_reaches_the_venue_only_after_its_intent_is_committed(tmp_path: Pa
     running.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
     (order,) = running.bot.orders.all_orders
     assert order.status is OrderStatus.INITIALIZED  # recorded in memory, not yet durable
-    with engine.connect() as c:
+    running.venue.commit()  # the venue writes what it has received (it writes it anyway
+    with engine.connect() as c:  # when it answers)
         assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 0
         assert c.execute(text("SELECT count(*) FROM orders")).scalar() == 0
     running.journal.flush()
     assert order.status is OrderStatus.SUBMITTED
+    running.venue.commit()
     with engine.connect() as c:
         assert c.execute(text("SELECT status FROM orders")).scalar() == "initialized"
         assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 1
@@ -69,6 +71,7 @@ def test_a_failed_commit_keeps_the_order_unsent_and_retries(tmp_path: Path) -> N
         c.execute(text("ALTER TABLE orders_gone RENAME TO orders"))
     clock.advance_to(T0 + 1_000)  # the scheduled retry
     assert order.status is not OrderStatus.INITIALIZED
+    running.venue.commit()
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM paper_orders")).scalar() == 1
 
@@ -106,3 +109,25 @@ def test_a_change_to_an_order_whose_row_is_missing_writes_the_whole_row(tmp_path
     with engine.connect() as c:
         order = c.execute(text("SELECT status, filled_amount, symbol, side FROM orders")).one()
     assert tuple(order) == ("filled", "0.5", "BTC/USDT", "buy")
+
+
+def test_a_signal_status_change_is_an_update_and_a_missing_row_is_written_whole(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    running = start(engine, clock)
+    running.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5", signal_id="s-1"))
+    running.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5", signal_id="s-2"))
+    running.journal.flush()
+    with engine.begin() as c:
+        assert c.execute(text("SELECT status FROM signals")).scalars().all() == ["pending"] * 2
+        c.execute(text("DELETE FROM signals WHERE signal_id = 's-2'"))  # as if lost
+    clock.advance_to(T0 + MINUTE)
+    running.journal.flush()
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT signal_id, status, asset FROM signals ORDER BY 1")).all()
+    assert [tuple(r) for r in rows] == [
+        ("s-1", "executed", "BTC/USDT"),
+        ("s-2", "executed", "BTC/USDT"),
+    ]

@@ -120,9 +120,10 @@ class OrderManager:
             )
             return
         if order.status is OrderStatus.SUBMITTED:
-            # not acknowledged yet: the venue still gets the request (it may be in flight)
+            # not acknowledged yet: the venue still gets the request (it may be in flight),
+            # after a resend of the order still waiting on the store, never before it
             self._record(order, "cancel_requested")
-            self._venue.cancel_order(order)
+            self._journal.when_durable(lambda: self._venue.cancel_order(order))
             return
         order.transition(OrderStatus.PENDING_CANCEL)
         self._record(order, "pending_cancel")

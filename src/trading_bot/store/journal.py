@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import Engine, bindparam, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from trading_bot.domain.fill import Fill
@@ -23,6 +23,7 @@ from trading_bot.domain.order import Order
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.clock import Clock
 from trading_bot.engine.signal_ledger import InvalidSignal, SignalRecord, SignalStatus
+from trading_bot.store.held_connection import HeldConnection
 from trading_bot.store.models import (
     DeadLetterRow,
     DuplicateSignalRow,
@@ -57,7 +58,7 @@ class StoreJournal:
         self._group_ms = group_ms
         self._group_due = False
         self._on_intents_committed = on_intents_committed
-        self._engine = engine
+        self._connection = HeldConnection(engine)
         self._clock = clock
         self._schedule = schedule
         self._flush_due = False
@@ -181,38 +182,26 @@ class StoreJournal:
 
     def _write(self) -> None:
         now = self._clock.now_ms()
-        with self._engine.begin() as connection:
-            # Full rows as upserts: both backends batch them into multi-row statements, where
-            # an UPDATE per row would cost a round trip each.
+        with self._connection.begin() as connection:
+            # New signals as upserts (a retry after a commit whose acknowledgement was lost
+            # must not fail), status changes as updates of the rows written before: the
+            # payload is not serialized again.
             signal_rows = [_signal_row(s, r) for s, r in self._new_signals.values()]
-            updates = []
-            for key, record in self._changed_signals.items():
-                signal = self._unsettled.get(key)
-                if signal is not None:
-                    signal_rows.append(_signal_row(signal, record))
-                else:
-                    updates.append(_signal_update(record))
+            changed_signals = self._changed_signals
+            table: Any = SignalRow.__table__
+            keys = ("source", "signal_id")
+            changes = [_signal_changes(record) for record in changed_signals.values()]
+            if not update_rows(connection, table, SIGNAL_CHANGES, keys, changes):
+                # a row was missing: write whole rows where the signal is known
+                signal_rows += [
+                    _signal_row(self._unsettled[key], record)
+                    for key, record in changed_signals.items()
+                    if key in self._unsettled
+                ]
+            for key, record in changed_signals.items():
                 if record.status is not SignalStatus.PENDING:
                     self._unsettled.pop(key, None)
-            upsert(
-                connection,
-                SignalRow.__table__,  # type: ignore[arg-type]
-                signal_rows,
-                ["source", "signal_id"],
-                update=["status", "reason", "detail"],
-            )
-            if updates:
-                connection.execute(
-                    update(SignalRow)
-                    .where(SignalRow.source == bindparam("k_source"))
-                    .where(SignalRow.signal_id == bindparam("k_signal_id"))
-                    .values(
-                        status=bindparam("status"),
-                        reason=bindparam("reason"),
-                        detail=bindparam("detail"),
-                    ),
-                    updates,
-                )
+            upsert(connection, table, signal_rows, keys, update=SIGNAL_CHANGES)
             orders = list(self._new_orders.values())
             changed = [order_changes(o, now) for o in self._changed_orders.values()]
             table = OrderRow.__table__
@@ -308,11 +297,15 @@ def _signal_row(signal: Signal, record: SignalRecord) -> dict[str, Any]:
     }
 
 
-def _signal_update(record: SignalRecord) -> dict[str, Any]:
-    return {
-        "k_source": record.source,
-        "k_signal_id": record.signal_id,
-        "status": record.status.value,
-        "reason": record.reason.value if record.reason else None,
-        "detail": record.detail,
-    }
+SIGNAL_CHANGES = ("status", "reason", "detail")
+
+
+def _signal_changes(record: SignalRecord) -> tuple[Any, ...]:
+    """The `SIGNAL_CHANGES` values of a signal's record, then its key."""
+    return (
+        record.status.value,
+        record.reason.value if record.reason else None,
+        record.detail,
+        record.source,
+        record.signal_id,
+    )

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from trading_bot.domain.enums import OrderType, Side, TimeInForce
 from trading_bot.domain.fill import Fill
 from trading_bot.domain.order_status import TERMINAL, OrderStatus
+from trading_bot.store.held_connection import HeldConnection
 from trading_bot.store.models import KeyValueRow, PaperBalanceRow, PaperFillRow, PaperOrderRow
 from trading_bot.store.rows import fill_from_row, fill_row
 from trading_bot.store.upsert import money, update_rows, upsert
@@ -23,6 +24,7 @@ _CLOSED = [status.value for status in TERMINAL]
 class SqlPaperBookStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._writing = HeldConnection(engine)
 
     def load(self) -> PaperBooks:
         with self._engine.connect() as connection:
@@ -60,7 +62,7 @@ class SqlPaperBookStore:
             "order_sequence": sequences[0],
             "trade_sequence": sequences[1],
         }
-        with self._engine.begin() as connection:
+        with self._writing.begin() as connection:
             table = PaperOrderRow.__table__
             new = [r for r in orders if not r.stored]
             changed = [_changes(r) for r in orders if r.stored]

@@ -303,7 +303,12 @@ class PaperExchange(Venue):
             self._delivering = False
 
     def _entry_done(self) -> None:
-        if self._state_saved and not (self._dirty or self._new_fills or self._reports):
+        # Changes are written when there is something to report: an order received but not
+        # answered yet (a market order waits for the next bar) is written with its answer.
+        # Until then the bot has heard nothing of it, so a crash that loses it leaves a venue
+        # the order never reached, which reconciliation resends to; a commit per order
+        # received cost as much as the bot's own work per signal.
+        if self._state_saved and not self._reports:
             return
         if self._schedule is None:
             self.commit()
