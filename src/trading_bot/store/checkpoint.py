@@ -5,7 +5,8 @@ commit in a few hundred stalls the event loop for tens of milliseconds while the
 file is written and synced; every signal and order behind it waits. The running bot opens its
 store with automatic checkpoints off (`open_engine(..., background_checkpoints=True)`) and
 runs this instead: a PASSIVE checkpoint every `interval_s` on its own connection, which never
-blocks the bot's writers or readers (the GIL is released while SQLite works).
+blocks the bot's writers or readers (the GIL is released while SQLite works), and a RESTART
+one when the log has grown past `wal_limit_bytes` anyway (sustained writes).
 """
 
 from __future__ import annotations
@@ -17,18 +18,28 @@ from loguru import logger
 from sqlalchemy import Engine
 
 DEFAULT_INTERVAL_S = 1.0
+DEFAULT_WAL_LIMIT_BYTES = 128 * 1024 * 1024
+MAX_CATCH_UP = 20  # PASSIVE checkpoints in a row before a RESTART, at most
+RESTART_BELOW_FRAMES = 2_000  # what a RESTART may have left to copy while writers wait
 
 
 class WalCheckpointer:
-    def __init__(self, engine: Engine, interval_s: float = DEFAULT_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        wal_limit_bytes: int = DEFAULT_WAL_LIMIT_BYTES,
+    ) -> None:
         database = engine.url.database
         if engine.url.get_backend_name() != "sqlite" or not database:
             raise ValueError("background checkpoints are for SQLite file stores")
         self._path = database
         self._interval_s = interval_s
+        self._wal_limit_bytes = wal_limit_bytes
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
+        self._page_size: int | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
@@ -44,17 +55,47 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
-            self._checkpoint("PASSIVE")
+            frames = self._checkpoint("PASSIVE")
+            if frames is not None and frames[0] * self._page_bytes() > self._wal_limit_bytes:
+                self._restart_log(frames)
 
-    def _checkpoint(self, mode: str) -> None:
+    def _restart_log(self, frames: tuple[int, int]) -> None:
+        """Under sustained writes the log is never started over by itself (SQLite does that
+        when a writer finds it fully copied and no reader in it, which a busy bot rarely
+        leaves time for), so it grows without end. A RESTART checkpoint starts it over, but
+        makes the bot's writers wait while it copies what is left: so first let PASSIVE ones
+        copy nearly all of it, then restart over the rest."""
+        for _ in range(MAX_CATCH_UP):
+            log, copied = frames
+            if log - copied <= RESTART_BELOW_FRAMES or self._stop.is_set():
+                break
+            found = self._checkpoint("PASSIVE")
+            if found is None:
+                return
+            frames = found
+        self._checkpoint("RESTART")
+
+    def _page_bytes(self) -> int:
+        if self._page_size is None:
+            try:
+                with sqlite3.connect(self._path, timeout=30) as connection:
+                    self._page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
+                connection.close()
+            except sqlite3.Error:
+                return 4096  # SQLite's default; asked again next time
+        return self._page_size
+
+    def _checkpoint(self, mode: str) -> tuple[int, int] | None:
+        """Run one checkpoint: the frames in the log and those copied, or None if it failed."""
         try:
             with sqlite3.connect(self._path, timeout=30) as connection:
-                connection.execute(f"PRAGMA wal_checkpoint({mode})")
+                _, log, copied = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
             connection.close()
         except sqlite3.Error as error:
             # the log only grows meanwhile; the next attempt (or the next start) folds it back
             self._failures += 1
             if self._failures == 1 or self._failures % 60 == 0:
                 logger.warning("SQLite checkpoint failed ({} in a row): {}", self._failures, error)
-            return
+            return None
         self._failures = 0
+        return log, copied
