@@ -3,7 +3,8 @@
 One stream entry is one signal: the canonical JSON object in the entry's field `data` (the
 `field` param). Entries are read in batches with XREADGROUP; each batch is offered to the bot,
 and only after `channel.recorded()` (the signals are committed to the store) are its entries
-acknowledged with XACK. A crash in between leaves them pending for this consumer: the next
+acknowledged with XACK, pipelined with the next read (one round trip per batch, not two; at
+stop, on its own). A crash in between leaves them pending for this consumer: the next
 start reads its own pending entries first (XREADGROUP from id 0), and what was already recorded
 comes back as a duplicate, never as a second order.
 
@@ -104,6 +105,10 @@ class RedisStreamSource(SignalSource):
         self._backoff = Backoff(params.reconnect_initial_s, params.reconnect_max_s)
         self._own_pending_read = False  # this consumer's pending entries re-read since connect
         self._next_claim = 0.0
+        # recorded entries not acknowledged yet, and dead letters not copied yet: sent with the
+        # next read (one round trip instead of two per batch), before any other, and at stop
+        self._unacked: list[bytes] = []
+        self._dead: list[tuple[bytes, bytes | None, tuple[str, ...]]] = []
 
     def describe(self) -> str:
         p = self.params
@@ -134,6 +139,21 @@ class RedisStreamSource(SignalSource):
             self._outage.failed(self._reason(error))
 
     async def run(self) -> None:
+        try:
+            await self._read_until_stopped()
+        finally:
+            if self._unacked and self._redis is not None:
+                try:
+                    await self._acknowledge()
+                except (RedisError, OSError) as error:  # re-read after a restart: duplicates
+                    logger.warning(
+                        "intake {}: {} recorded entries left unacknowledged at stop: {}",
+                        self.name,
+                        len(self._unacked),
+                        self._reason(error),
+                    )
+
+    async def _read_until_stopped(self) -> None:
         while not self.stopping.is_set():
             try:
                 entries = await self._read()
@@ -206,6 +226,7 @@ class RedisStreamSource(SignalSource):
         or a dropped connection), then any a dead consumer left behind, then new ones."""
         p, client = self.params, self._client()
         if not self._own_pending_read:
+            await self._acknowledge()  # what was recorded is not offered again
             own = await client.xreadgroup(p.group, p.consumer, {p.stream: "0"}, count=p.batch)
             entries = _entries(own)
             if entries:
@@ -214,15 +235,47 @@ class RedisStreamSource(SignalSource):
         loop = asyncio.get_running_loop()
         if loop.time() >= self._next_claim:
             self._next_claim = loop.time() + p.claim_interval_s
+            await self._acknowledge()
             claimed = await self._claim()
             if claimed:
                 return claimed
         if self.stopping.is_set():
             return []
-        fresh = await client.xreadgroup(
-            p.group, p.consumer, {p.stream: ">"}, count=p.batch, block=p.block_ms
-        )
-        return _entries(fresh)
+        if not (self._unacked or self._dead):
+            fresh = await client.xreadgroup(
+                p.group, p.consumer, {p.stream: ">"}, count=p.batch, block=p.block_ms
+            )
+            return _entries(fresh)
+        async with client.pipeline(transaction=False) as pipe:
+            self._queue_acknowledgement(pipe)
+            pipe.xreadgroup(p.group, p.consumer, {p.stream: ">"}, count=p.batch, block=p.block_ms)
+            answers = await pipe.execute()
+        self._unacked, self._dead = [], []
+        return _entries(answers[-1])
+
+    async def _acknowledge(self) -> None:
+        if self._unacked or self._dead:
+            async with self._client().pipeline(transaction=False) as pipe:
+                self._queue_acknowledgement(pipe)
+                await pipe.execute()
+            self._unacked, self._dead = [], []
+
+    def _queue_acknowledgement(self, pipe: Any) -> None:
+        """Copy the dead letters (if configured), then acknowledge: an entry leaves this
+        consumer's pending list only once it is recorded, or kept as a dead letter."""
+        p = self.params
+        if self._dead and p.dead_letter_stream:
+            for entry_id, data, problems in self._dead:
+                pipe.xadd(
+                    p.dead_letter_stream,
+                    {
+                        "id": entry_id,
+                        "data": data if data is not None else b"",
+                        "problems": json.dumps(list(problems)),
+                    },
+                )
+        if self._unacked:
+            pipe.xack(p.stream, p.group, *self._unacked)
 
     async def _claim(self) -> list[Entry]:
         p, client = self.params, self._client()
@@ -258,7 +311,7 @@ class RedisStreamSource(SignalSource):
         return claimed
 
     async def _take(self, entries: Sequence[Entry]) -> None:
-        """Offer the batch, wait until it is recorded, then acknowledge it."""
+        """Offer the batch and wait until it is recorded; it is acknowledged after that."""
         p, channel = self.params, self.channel
         field = p.field.encode()
         dead: list[tuple[bytes, bytes | None, tuple[str, ...]]] = []
@@ -279,20 +332,10 @@ class RedisStreamSource(SignalSource):
             if result.outcome in (IntakeOutcome.INVALID, IntakeOutcome.RATE_LIMITED):
                 dead.append((entry_id, data, result.problems))
         await channel.recorded()
-        client = self._client()
-        async with client.pipeline(transaction=False) as pipe:
-            if dead and p.dead_letter_stream:
-                for entry_id, data, problems in dead:
-                    pipe.xadd(
-                        p.dead_letter_stream,
-                        {
-                            "id": entry_id,
-                            "data": data if data is not None else b"",
-                            "problems": json.dumps(list(problems)),
-                        },
-                    )
-            pipe.xack(p.stream, p.group, *(entry_id for entry_id, _ in entries))
-            await pipe.execute()
+        # acknowledged with the next read (or at stop): a crash before then offers them again,
+        # and the signal ledger answers those as duplicates
+        self._dead += dead
+        self._unacked += [entry_id for entry_id, _ in entries]
 
     def _client(self) -> aioredis.Redis:
         if self._redis is None:
