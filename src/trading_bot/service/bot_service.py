@@ -292,6 +292,9 @@ class BotService:
             saved = False
         saved = running.journal.flush() and saved
         _snapshot(running)
+        running.journal.close()
+        if isinstance(running.venue, PaperExchange):
+            running.venue.close_books()
         if running.checkpointer is not None:
             running.checkpointer.stop()
         if running.lock is not None:

@@ -180,6 +180,10 @@ class StoreJournal:
                 logger.exception("an action waiting on the store commit failed")
         return True
 
+    def close(self) -> None:
+        """Let go of the journal's connection (at stop, after the last flush)."""
+        self._connection.close()
+
     def _write(self) -> None:
         now = self._clock.now_ms()
         with self._connection.begin() as connection:

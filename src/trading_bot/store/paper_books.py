@@ -85,6 +85,9 @@ class SqlPaperBookStore:
                 ["key"],
             )
 
+    def close(self) -> None:
+        self._writing.close()
+
     def find_order(self, client_order_id: str) -> tuple[PaperOrderRecord, list[Fill]] | None:
         with self._engine.connect() as connection:
             row = connection.execute(

@@ -117,6 +117,9 @@ class PaperBookStore(Protocol):
     ) -> None:
         """Write all of it in one transaction: the venue reports nothing before it commits."""
 
+    def close(self) -> None:
+        """Let go of what the store holds open (at stop, after the last save)."""
+
     def find_order(self, client_order_id: str) -> tuple[PaperOrderRecord, list[Fill]] | None: ...
 
     def open_orders(self) -> list[tuple[PaperOrderRecord, list[Fill]]]: ...

@@ -229,6 +229,10 @@ class PaperExchange(Venue):
         self.commit()
         return [_snapshot(record, fills) for record, fills in self._books.open_orders()]
 
+    def close_books(self) -> None:
+        """At stop, after the last commit: the store lets go of its connection."""
+        self._books.close()
+
     # -- the books ------------------------------------------------------------------------------
 
     def record(self, name: str, args: tuple[Any, ...]) -> None:
