@@ -308,7 +308,8 @@ class PaperExchange(Venue):
 
     def _entry_done(self) -> None:
         # Changes are written when there is something to report: an order received but not
-        # answered yet (a market order waits for the next bar) is written with its answer.
+        # answered yet (a market order waits for the next bar) is written with its answer (or
+        # earlier, when the bot asks about its orders, or at stop).
         # Until then the bot has heard nothing of it, so a crash that loses it leaves a venue
         # the order never reached, which reconciliation resends to; a commit per order
         # received cost as much as the bot's own work per signal.
