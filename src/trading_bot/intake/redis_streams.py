@@ -105,8 +105,9 @@ class RedisStreamSource(SignalSource):
         self._backoff = Backoff(params.reconnect_initial_s, params.reconnect_max_s)
         self._own_pending_read = False  # this consumer's pending entries re-read since connect
         self._next_claim = 0.0
-        # recorded entries not acknowledged yet, and dead letters not copied yet: sent with the
-        # next read (one round trip instead of two per batch), before any other, and at stop
+        # recorded entries not acknowledged yet, and those of them to copy to the dead-letter
+        # stream first: sent with the next read (one round trip instead of two per batch),
+        # before any other read, and at stop
         self._unacked: list[bytes] = []
         self._dead: list[tuple[bytes, bytes | None, tuple[str, ...]]] = []
 
@@ -241,7 +242,7 @@ class RedisStreamSource(SignalSource):
                 return claimed
         if self.stopping.is_set():
             return []
-        if not (self._unacked or self._dead):
+        if not self._unacked:
             fresh = await client.xreadgroup(
                 p.group, p.consumer, {p.stream: ">"}, count=p.batch, block=p.block_ms
             )
@@ -254,28 +255,27 @@ class RedisStreamSource(SignalSource):
         return _entries(answers[-1])
 
     async def _acknowledge(self) -> None:
-        if self._unacked or self._dead:
+        if self._unacked:
             async with self._client().pipeline(transaction=False) as pipe:
                 self._queue_acknowledgement(pipe)
                 await pipe.execute()
             self._unacked, self._dead = [], []
 
     def _queue_acknowledgement(self, pipe: Any) -> None:
-        """Copy the dead letters (if configured), then acknowledge: an entry leaves this
-        consumer's pending list only once it is recorded, or kept as a dead letter."""
+        """Copy the dead letters to the dead-letter stream (only kept when it is set), then
+        acknowledge: an entry leaves this consumer's pending list only once it is recorded,
+        or kept as a dead letter."""
         p = self.params
-        if self._dead and p.dead_letter_stream:
-            for entry_id, data, problems in self._dead:
-                pipe.xadd(
-                    p.dead_letter_stream,
-                    {
-                        "id": entry_id,
-                        "data": data if data is not None else b"",
-                        "problems": json.dumps(list(problems)),
-                    },
-                )
-        if self._unacked:
-            pipe.xack(p.stream, p.group, *self._unacked)
+        for entry_id, data, problems in self._dead:
+            pipe.xadd(
+                p.dead_letter_stream,
+                {
+                    "id": entry_id,
+                    "data": data if data is not None else b"",
+                    "problems": json.dumps(list(problems)),
+                },
+            )
+        pipe.xack(p.stream, p.group, *self._unacked)
 
     async def _claim(self) -> list[Entry]:
         p, client = self.params, self._client()
@@ -334,7 +334,8 @@ class RedisStreamSource(SignalSource):
         await channel.recorded()
         # acknowledged with the next read (or at stop): a crash before then offers them again,
         # and the signal ledger answers those as duplicates
-        self._dead += dead
+        if p.dead_letter_stream:
+            self._dead += dead
         self._unacked += [entry_id for entry_id, _ in entries]
 
     def _client(self) -> aioredis.Redis:

@@ -26,8 +26,8 @@ largest leg amount is it. Groups are
 rebuilt from the stored orders after a restart (`add` from `OrderManager.restore`), and
 `settle_all` after the restart's reconciliation finishes what a crash interrupted. (Had both
 legs filled in part before the restart, the largest amount reads low: the legs are then cut
-further than needed, never less, and an over-sell may be reported that was not.) Only orders with an OCO group reach this class: other
-orders pay nothing for it.
+further than needed, never less, and an over-sell may be reported that was not.) Only
+orders with an OCO group reach this class: other orders pay nothing for it.
 """
 
 from __future__ import annotations

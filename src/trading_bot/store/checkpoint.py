@@ -39,7 +39,6 @@ class WalCheckpointer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
-        self._page_size: int | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
@@ -55,41 +54,33 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
-            frames = self._checkpoint("PASSIVE")
-            if frames is not None and frames[0] * self._page_bytes() > self._wal_limit_bytes:
-                self._restart_log(frames)
+            log = self._checkpoint("PASSIVE")
+            if log is not None and log[1] > self._wal_limit_bytes:
+                self._restart_log(log[0])
 
-    def _restart_log(self, frames: tuple[int, int]) -> None:
+    def _restart_log(self, left: int) -> None:
         """Under sustained writes the log is never started over by itself (SQLite does that
         when a writer finds it fully copied and no reader in it, which a busy bot rarely
         leaves time for), so it grows without end. A RESTART checkpoint starts it over, but
         makes the bot's writers wait while it copies what is left: so first let PASSIVE ones
         copy nearly all of it, then restart over the rest."""
         for _ in range(MAX_CATCH_UP):
-            log, copied = frames
-            if log - copied <= RESTART_BELOW_FRAMES or self._stop.is_set():
+            if left <= RESTART_BELOW_FRAMES or self._stop.is_set():
                 break
-            found = self._checkpoint("PASSIVE")
-            if found is None:
+            log = self._checkpoint("PASSIVE")
+            if log is None:
                 return
-            frames = found
+            left = log[0]
         self._checkpoint("RESTART")
 
-    def _page_bytes(self) -> int:
-        if self._page_size is None:
-            try:
-                with sqlite3.connect(self._path, timeout=30) as connection:
-                    self._page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
-                connection.close()
-            except sqlite3.Error:
-                return 4096  # SQLite's default; asked again next time
-        return self._page_size
-
     def _checkpoint(self, mode: str) -> tuple[int, int] | None:
-        """Run one checkpoint: the frames in the log and those copied, or None if it failed."""
+        """Run one checkpoint: the log's frames it left uncopied and the log's size in bytes
+        (its frames, not its file: the file keeps its size when the log starts over), or None
+        if it failed."""
         try:
             with sqlite3.connect(self._path, timeout=30) as connection:
                 _, log, copied = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+                (page_size,) = connection.execute("PRAGMA page_size").fetchone()
             connection.close()
         except sqlite3.Error as error:
             # the log only grows meanwhile; the next attempt (or the next start) folds it back
@@ -98,4 +89,4 @@ class WalCheckpointer:
                 logger.warning("SQLite checkpoint failed ({} in a row): {}", self._failures, error)
             return None
         self._failures = 0
-        return log, copied
+        return max(log - copied, 0), max(log, 0) * page_size
