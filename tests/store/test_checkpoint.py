@@ -57,7 +57,9 @@ def test_only_sqlite_file_stores_take_a_checkpointer() -> None:
 
 def test_the_log_stays_bounded_while_the_bot_never_stops_writing(tmp_path: Path) -> None:
     # Under sustained load a PASSIVE checkpoint never catches up (frames keep arriving while it
-    # copies), so SQLite never starts the log over: it grew by ~50 MB/s at 1,000 signals/s.
+    # copies), so SQLite never starts the log over: these 20,000 commits grow it to ~160 MB.
+    # With the log started over past 1 MB it stays a few MB; on a loaded machine the thread
+    # gets its turn late and it reached ~30 MB, hence the generous bound.
     path = tmp_path / "store.sqlite"
     engine = open_engine(f"sqlite:///{path}", background_checkpoints=True)
     _write_pages(engine, 100)
@@ -65,12 +67,11 @@ def test_the_log_stays_bounded_while_the_bot_never_stops_writing(tmp_path: Path)
     checkpointer.start()
     wal = Path(f"{path}-wal")
     largest = 0
-    deadline = time.monotonic() + 3
     with engine.connect() as connection:
-        while time.monotonic() < deadline:  # small commits back to back, as the journal's
+        for _ in range(20_000):  # small commits back to back, as the journal's
             with connection.begin():
                 connection.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": "x" * 500}] * 5)
             largest = max(largest, wal.stat().st_size)
     checkpointer.stop()
     engine.dispose()
-    assert largest < 12_000_000
+    assert largest < 54_000_000  # a third of what the same commits leave without restarts
