@@ -112,5 +112,8 @@ class LiveClock(Clock):
 
     @staticmethod
     def _fire(timer: Timer) -> None:
+        # the timer and its handle refer to each other: let go, so both (and whatever the
+        # callback holds) are freed when the last reference goes, not by the collector
+        timer._handle = None
         if not timer.cancelled:
             timer.callback()
