@@ -1,4 +1,5 @@
 import asyncio
+import weakref
 
 from trading_bot.engine.clock import LiveClock, SimulatedClock
 
@@ -62,3 +63,40 @@ async def test_live_clock_runs_timers_on_the_event_loop() -> None:
     cancelled.cancel()
     await asyncio.wait_for(done.wait(), timeout=2)
     assert clock.now_ms() - start >= 15
+
+
+async def test_live_timers_due_together_run_in_the_order_set_and_one_failing_stops_none() -> None:
+    clock = LiveClock()
+    loop = asyncio.get_running_loop()
+    errors: list[BaseException] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context["exception"]))
+    ran: list[str] = []
+    at = clock.now_ms() + 20
+
+    def fail() -> None:
+        ran.append("failing")
+        raise ValueError("a broken timer")
+
+    for name in ("first", "second"):
+        clock.schedule_at(at, lambda name=name: ran.append(name))
+    clock.schedule_at(at, fail)
+    clock.schedule_at(at, lambda: ran.append("last"))
+    clock.schedule_at(at, lambda: ran.append("cancelled")).cancel()
+    done = asyncio.Event()
+    clock.schedule_at(at + 5, done.set)
+    await asyncio.wait_for(done.wait(), timeout=2)
+    assert ran == ["first", "second", "failing", "last"]
+    assert [str(error) for error in errors] == ["a broken timer"]
+
+
+async def test_a_cancelled_live_timer_lets_go_of_what_its_callback_holds() -> None:
+    class Order:
+        def time_out(self) -> None:
+            raise AssertionError("cancelled")
+
+    order = Order()
+    held = weakref.ref(order)
+    timer = LiveClock().schedule_after(60_000, order.time_out)
+    del order
+    timer.cancel()
+    assert held() is None  # not kept for the minute until the timer was due

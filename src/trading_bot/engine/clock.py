@@ -18,20 +18,22 @@ TimerCallback = Callable[[], None]
 
 
 class Timer:
-    """A scheduled callback; `cancel()` makes it a no-op."""
+    """A scheduled callback; `cancel()` makes it a no-op and lets go of what it holds."""
 
-    __slots__ = ("_handle", "at_ms", "callback", "cancelled")
+    __slots__ = ("at_ms", "callback", "cancelled")
 
     def __init__(self, at_ms: int, callback: TimerCallback) -> None:
         self.at_ms = at_ms
         self.callback = callback
         self.cancelled = False
-        self._handle: asyncio.TimerHandle | None = None
 
     def cancel(self) -> None:
         self.cancelled = True
-        if self._handle is not None:
-            self._handle.cancel()
+        self.callback = _nothing
+
+
+def _nothing() -> None:
+    pass
 
 
 class Clock(ABC):
@@ -94,26 +96,37 @@ class SimulatedClock(Clock):
 class LiveClock(Clock):
     """Wall-clock time; timers run on the asyncio event loop.
 
-    The only place in the bot that reads the system clock.
+    The only place in the bot that reads the system clock. Timers due at the same
+    millisecond share one loop callback and run in the order they were set: the paper venue
+    sets one per order for the next bar's open, and a loop timer per order cost more than
+    the order's own matching there.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop
+        self._due: dict[int, list[Timer]] = {}
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000
 
     def schedule_at(self, at_ms: int, callback: TimerCallback) -> Timer:
-        loop = self._loop or asyncio.get_running_loop()
         timer = Timer(at_ms, callback)
-        delay_s = max(0.0, (at_ms - self.now_ms()) / 1000)
-        timer._handle = loop.call_later(delay_s, self._fire, timer)
+        due = self._due.get(at_ms)
+        if due is None:
+            loop = self._loop or asyncio.get_running_loop()
+            due = self._due[at_ms] = []
+            delay_s = max(0.0, (at_ms - self.now_ms()) / 1000)
+            loop.call_later(delay_s, self._fire, at_ms, loop)
+        due.append(timer)
         return timer
 
-    @staticmethod
-    def _fire(timer: Timer) -> None:
-        # the timer and its handle refer to each other: let go, so both (and whatever the
-        # callback holds) are freed when the last reference goes, not by the collector
-        timer._handle = None
-        if not timer.cancelled:
-            timer.callback()
+    def _fire(self, at_ms: int, loop: asyncio.AbstractEventLoop) -> None:
+        for timer in self._due.pop(at_ms, ()):
+            if timer.cancelled:
+                continue
+            try:
+                timer.callback()
+            except Exception as error:  # as the loop does for a callback of its own
+                loop.call_exception_handler(
+                    {"message": "Exception in a clock timer", "exception": error}
+                )
