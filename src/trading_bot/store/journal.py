@@ -119,7 +119,7 @@ class StoreJournal:
                 "client_order_id": order.client_order_id,
                 "ts_ms": ts_ms,
                 "event": event,
-                "status": order.status.value,
+                "status": order.status._value_,
                 "detail": detail,
             }
         )
@@ -290,7 +290,7 @@ def _signal_row(signal: Signal, record: SignalRecord) -> dict[str, Any]:
         "source": record.source,
         "signal_id": record.signal_id,
         "received_ms": record.received_ms,
-        "status": record.status.value,
+        "status": record.status._value_,
         "reason": record.reason.value if record.reason else None,
         "detail": record.detail,
         "asset": signal.asset,
@@ -307,7 +307,7 @@ SIGNAL_CHANGES = ("status", "reason", "detail")
 def _signal_changes(record: SignalRecord) -> tuple[Any, ...]:
     """The `SIGNAL_CHANGES` values of a signal's record, then its key."""
     return (
-        record.status.value,
+        record.status._value_,
         record.reason.value if record.reason else None,
         record.detail,
         record.source,

@@ -1,4 +1,9 @@
-"""Converting between domain objects and store rows, in one place."""
+"""Converting between domain objects and store rows, in one place.
+
+The builders run for every order change and fill of a running bot, so they read an enum
+member's value as `_value_` (an attribute; `.value` is a property, two Python calls, about 25
+reads per signal) and format money that cannot be None with `str` (what `money` does).
+"""
 
 from __future__ import annotations
 
@@ -37,22 +42,22 @@ def order_row(order: Order, now_ms: int) -> dict[str, Any]:
         "strategy": order.strategy,
         "user": order.user,
         "symbol": order.symbol,
-        "side": order.side.value,
-        "order_type": order.order_type.value,
-        "amount": money(order.amount),
+        "side": order.side._value_,
+        "order_type": order.order_type._value_,
+        "amount": str(order.amount),
         "price": money(order.price),
         "trigger_price": money(order.trigger_price),
-        "time_in_force": order.time_in_force.value,
+        "time_in_force": order.time_in_force._value_,
         "post_only": order.post_only,
         "oco_group": order.oco_group,
         "expires_at_ms": order.expires_at_ms,
         "timeout_at_ms": order.timeout_at_ms,
-        "status": order.status.value,
+        "status": order.status._value_,
         "venue_order_id": order.venue_order_id,
-        "filled_amount": money(order.filled_amount),
-        "filled_notional": money(order.filled_notional),
-        "fees": money(order.fees),
-        "reject_reason": order.reject_reason.value if order.reject_reason else None,
+        "filled_amount": str(order.filled_amount),
+        "filled_notional": str(order.filled_notional),
+        "fees": str(order.fees),
+        "reject_reason": order.reject_reason._value_ if order.reject_reason else None,
         "reject_detail": order.reject_detail,
         "created_ms": order.created_ms,
         "updated_ms": now_ms,
@@ -62,16 +67,16 @@ def order_row(order: Order, now_ms: int) -> dict[str, Any]:
 def order_changes(order: Order, now_ms: int) -> tuple[Any, ...]:
     """The `ORDER_CHANGES` values of an order whose row exists, then its key."""
     return (
-        money(order.amount),
+        str(order.amount),
         money(order.price),
         money(order.trigger_price),
         order.timeout_at_ms,
-        order.status.value,
+        order.status._value_,
         order.venue_order_id,
-        money(order.filled_amount),
-        money(order.filled_notional),
-        money(order.fees),
-        order.reject_reason.value if order.reject_reason else None,
+        str(order.filled_amount),
+        str(order.filled_notional),
+        str(order.fees),
+        order.reject_reason._value_ if order.reject_reason else None,
         order.reject_detail,
         now_ms,
         order.client_order_id,
@@ -115,12 +120,12 @@ def fill_row(fill: Fill) -> dict[str, Any]:
         "client_order_id": fill.client_order_id,
         "trade_id": fill.trade_id,
         "symbol": fill.symbol,
-        "side": fill.side.value,
-        "amount": money(fill.amount),
-        "price": money(fill.price),
-        "fee": money(fill.fee),
+        "side": fill.side._value_,
+        "amount": str(fill.amount),
+        "price": str(fill.price),
+        "fee": str(fill.fee),
         "fee_asset": fill.fee_asset,
-        "liquidity": fill.liquidity.value,
+        "liquidity": fill.liquidity._value_,
         "ts_ms": fill.ts_ms,
     }
 
