@@ -6,7 +6,8 @@ failed validation, ends here with an outcome.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -52,13 +53,26 @@ class InvalidSignal:
     raw: str
 
 
+# With a journal that stores them, only the latest duplicates and dead letters stay in memory
+# too: a detector sending bad payloads for days must not fill the bot's memory (a dead letter
+# keeps up to 64 KB of its payload). All are counted.
+RECENT_REJECTS_KEPT = 1_000
+
+
 class SignalLedger:
     def __init__(self, journal: Journal | None = None) -> None:
         self._journal: Journal = journal if journal is not None else NullJournal()
         self._records: dict[tuple[str, str], SignalRecord] = {}
         self._by_order: dict[str, SignalRecord] = {}
-        self.duplicates: list[tuple[str, str, int]] = []
-        self.invalid: list[InvalidSignal] = []
+        stored = not isinstance(self._journal, NullJournal)
+        self.duplicates: MutableSequence[tuple[str, str, int]] = (
+            deque(maxlen=RECENT_REJECTS_KEPT) if stored else []
+        )
+        self.invalid: MutableSequence[InvalidSignal] = (
+            deque(maxlen=RECENT_REJECTS_KEPT) if stored else []
+        )
+        self.duplicate_count = 0
+        self.invalid_count = 0
 
     def seen(self, key: tuple[str, str]) -> bool:
         return key in self._records
@@ -77,10 +91,12 @@ class SignalLedger:
 
     def duplicate(self, key: tuple[str, str], ts_ms: int) -> None:
         self.duplicates.append((key[0], key[1], ts_ms))
+        self.duplicate_count += 1
         self._journal.duplicate_signal(key[0], key[1], ts_ms)
 
     def dead_letter(self, invalid: InvalidSignal, ts_ms: int) -> None:
         self.invalid.append(invalid)
+        self.invalid_count += 1
         self._journal.dead_letter(invalid, ts_ms)
 
     def records(self) -> list[SignalRecord]:
@@ -174,10 +190,10 @@ class SignalLedger:
         for record in self._records.values():
             if record.status is SignalStatus.REJECTED and record.reason is not None:
                 counts[record.reason.value] += 1
-        if self.duplicates:
-            counts[RejectionReason.DUPLICATE.value] += len(self.duplicates)
-        if self.invalid:
-            counts[RejectionReason.INVALID_SIGNAL.value] += len(self.invalid)
+        if self.duplicate_count:
+            counts[RejectionReason.DUPLICATE.value] += self.duplicate_count
+        if self.invalid_count:
+            counts[RejectionReason.INVALID_SIGNAL.value] += self.invalid_count
         return counts
 
     def status_counts(self) -> Counter[str]:
