@@ -42,7 +42,11 @@ def rules_problem(
 ) -> Problem | None:
     """Price grid, amount step, minimum amount and (when priced) minimum notional."""
     for value in (price, trigger):
-        if value is not None and (value <= 0 or not is_multiple_of(value, market.price_step)):
+        if value is None:
+            continue
+        if value <= 0:  # a venue's price filter (Binance PRICE_FILTER) refuses it as such
+            return R.INVALID_PRICE_PRECISION, f"price {value} is not above zero"
+        if not is_multiple_of(value, market.price_step):
             return (
                 R.INVALID_PRICE_PRECISION,
                 f"price {value} is not on the {market.price_step} grid",

@@ -24,12 +24,14 @@ class Recorder:
     def __init__(self, clock: SimulatedClock) -> None:
         self.clock = clock
         self.events: list[tuple[Any, ...]] = []
+        self.details: dict[str, str] = {}  # client order id -> its last refusal's detail
 
     def order_accepted(self, client_order_id: str, venue_order_id: str) -> None:
         self.events.append(("accepted", client_order_id))
 
     def order_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
         self.events.append(("rejected", client_order_id, reason))
+        self.details[client_order_id] = detail
 
     def order_filled(self, fill: Fill) -> None:
         self.events.append(("filled", fill.client_order_id, fill))
@@ -51,6 +53,7 @@ class Recorder:
 
     def modify_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
         self.events.append(("modify_rejected", client_order_id, reason))
+        self.details[client_order_id] = detail
 
     def fills(self, client_order_id: str | None = None) -> list[Fill]:
         return [e[2] for e in self.events if e[0] == "filled" and client_order_id in (None, e[1])]
@@ -60,6 +63,10 @@ class Recorder:
 
     def kinds(self, client_order_id: str) -> list[str]:
         return [e[0] for e in self.events if e[1] == client_order_id]
+
+    def detail(self, client_order_id: str) -> str:
+        """What the last refusal of the order or of a modify of it said."""
+        return self.details[client_order_id]
 
     def reason(self, client_order_id: str) -> RejectionReason | None:
         found = [

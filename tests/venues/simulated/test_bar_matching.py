@@ -375,3 +375,24 @@ def test_an_oco_leg_sent_after_its_sibling_executed_is_canceled() -> None:
     v.run(T0 + MINUTE + 1)
     v.send("sl", "sell", "1", "stop_market", trigger="95", oco="g")
     assert v.reports.kinds("sl") == ["canceled"]
+
+
+def test_a_price_at_or_below_zero_is_refused_as_not_above_zero() -> None:
+    v = Venue(BARS)
+    v.at(T0 + 1).send("a", "buy", "1", "limit", price="-5")
+    v.send("b", "buy", "1", "limit", price="0")
+    v.run(END)
+    assert v.reports.reason("a") is v.reports.reason("b") is R.INVALID_PRICE_PRECISION
+    assert v.reports.detail("a") == "price -5 is not above zero"
+    assert v.reports.detail("b") == "price 0 is not above zero"
+
+
+def test_a_modify_before_the_venue_took_the_order_is_refused_as_not_open_yet() -> None:
+    v = Venue(BARS)
+    order = v.at(T0 + 30_000).send("a", "buy", "1", "limit", price="90")  # taken at T0+1m
+    v.exchange.modify_order(order, price=D("91"))
+    assert v.reports.kinds("a") == ["modify_rejected"]
+    assert v.reports.detail("a").startswith("not acknowledged yet")
+    v.run(T0 + MINUTE + 1)
+    v.exchange.modify_order(order, price=D("91"))
+    assert v.reports.kinds("a")[-2:] == ["accepted", "modified"]

@@ -256,3 +256,10 @@ def test_book_files_with_bad_levels_ids_or_crossed_books_are_caught(tmp_path: Pa
     assert (len(snapshot.bids), len(snapshot.asks)) == (1, 1)  # one snapshot despite two id pairs
     assert "does not chain" in series.warnings[0]
     assert "gap until the next snapshot" in series.warnings[1]
+
+
+def test_a_market_sell_of_more_than_is_held_says_the_base_is_short() -> None:
+    v = Venue(BOOK, balances={"USDT": "100000", "BTC": "0.5"})
+    v.at(T + 10).send("a", "sell", "1", "market")
+    assert v.reports.reason("a") is R.INSUFFICIENT_BALANCE
+    assert v.reports.detail("a") == "sell of 1 BTC exceeds the free balance"

@@ -112,11 +112,12 @@ class BookMatcher:
                 )
                 return
             if not venue.affordable(order, amount, cost / amount):
-                venue.reject(
-                    order,
-                    R.INSUFFICIENT_BALANCE,
-                    f"the walk costs {cost} {self._market.quote} plus fee",
+                detail = (
+                    f"the walk costs {cost} {self._market.quote} plus fee"
+                    if order.side is Side.BUY
+                    else venue.unaffordable(order, amount, cost / amount)
                 )
+                venue.reject(order, R.INSUFFICIENT_BALANCE, detail)
                 return
             if venue.accept(order):
                 self._take_all(order, None)

@@ -229,9 +229,17 @@ class SimulatedExchange(Venue):
     def _modify(self, client_order_id: str, amount: Decimal | None, price: Decimal | None) -> None:
         reports = self._reports
         order = self._open.get(client_order_id)
-        if order is None or not order.accepted:
+        if order is None:
             reports.modify_rejected(
                 client_order_id, R.ORDER_NOT_FOUND, "no open order with that id"
+            )
+            return
+        if not order.accepted:
+            reports.modify_rejected(
+                client_order_id,
+                R.INVALID_ORDER,
+                "not acknowledged yet (the venue takes it at the next bar or trade); "
+                "modify it once it is open, or cancel it",
             )
             return
         market = self._markets[order.symbol]
