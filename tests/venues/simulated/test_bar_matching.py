@@ -396,3 +396,23 @@ def test_a_modify_before_the_venue_took_the_order_is_refused_as_not_open_yet() -
     v.run(T0 + MINUTE + 1)
     v.exchange.modify_order(order, price=D("91"))
     assert v.reports.kinds("a")[-2:] == ["accepted", "modified"]
+
+
+@pytest.mark.parametrize("later_price", ["108.5", "108.8"])
+def test_a_resting_limit_keeps_its_place_in_line_for_a_capped_bar_volume(later_price: str) -> None:
+    bars = ohlc(
+        ["100 101 99 100", "102 110 101 104", "104 109 103 105", "105 106 104 105"],
+        volume="10",
+    )
+    v = Venue(bars, fills={"max_volume_share": "0.5"})  # 5 BTC per bar
+    v.at(T0 + 30_000).send("first", "sell", "8", "limit", price="108.5")
+    v.run(T0 + 90_000)  # bar 1 (high 110) filled 5 of it, at its close
+    v.send("later", "sell", "3", "limit", price=later_price)
+    v.run(END)
+    fills = [(f.client_order_id, f.amount, f.ts_ms) for f in v.reports.fills()]
+    assert fills == [
+        ("first", D("5"), T0 + 2 * MINUTE),
+        # bar 2 (high 109): the order waiting since bar 1 is served first, then the newcomer
+        ("first", D("3"), T0 + 3 * MINUTE),
+        ("later", D("2"), T0 + 3 * MINUTE),
+    ]

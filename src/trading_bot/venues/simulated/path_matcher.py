@@ -82,6 +82,8 @@ class PathMatcher:
         self._volume_used: dict[int, Decimal] = {}
         self._n = len(series)
         self._volume_line: deque[VenueOrder] = deque()
+        # bar index -> the orders whose range event runs at that bar's close (`_at_close`)
+        self._closing: dict[int, list[tuple[VenueOrder, Timer]]] = {}
         self._line_timer: Timer | None = None
 
     def marks(self) -> MarkSeries:
@@ -484,7 +486,34 @@ class PathMatcher:
         self._schedule(order, self._ts[index], index, action)
 
     def _at_close(self, order: VenueOrder, index: int, action: Action) -> None:
-        self._schedule(order, self._series.ts_list[index] + self._series.interval_ms, index, action)
+        """Run `action` at bar `index`'s close. The range events of one bar run together
+        then, in the order the venue took the orders, whenever each was set: an order waiting
+        since an earlier bar goes before one that arrived later, first come, first served for
+        the bar's volume (a timer each would run them in the order they were set, and an
+        order re-armed after a partial fill was set after the newcomer)."""
+        if order.timer is not None:
+            order.cancel_timer()
+        close_ms = self._series.ts_list[index] + self._series.interval_ms
+
+        def run() -> None:
+            order.timer = None
+            if not order.closed:
+                action(order, index)
+
+        entry = Timer(close_ms, run)  # run by `_close_bar`, not by the clock
+        order.timer = entry
+        batch = self._closing.get(index)
+        if batch is None:
+            batch = self._closing[index] = []
+            self._venue.clock.schedule_at(close_ms, lambda: self._close_bar(index))
+        batch.append((order, entry))
+
+    def _close_bar(self, index: int) -> None:
+        batch = self._closing.pop(index, [])
+        batch.sort(key=_arrival)
+        for _, entry in batch:
+            if not entry.cancelled:
+                entry.callback()
 
     def _schedule(self, order: VenueOrder, at_ms: int, index: int, action: Action) -> None:
         if order.timer is not None:
@@ -496,3 +525,9 @@ class PathMatcher:
                 action(order, index)
 
         order.timer = self._venue.clock.schedule_at(at_ms, run)
+
+
+def _arrival(item: tuple[VenueOrder, Timer]) -> tuple[int, str]:
+    """When the venue took the order: its venue order id is the venue's running count."""
+    venue_order_id = item[0].venue_order_id
+    return (int(venue_order_id), "") if venue_order_id.isdigit() else (0, venue_order_id)
