@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars, make_signal
+from tests.venues.simulated.harness import ohlc
 from trading_bot.app import Bot
 from trading_bot.config.registry import resolve
 from trading_bot.domain.enums import OrderType
@@ -387,3 +388,52 @@ def test_on_a_venue_that_links_oco_the_bot_sends_no_cancel_of_its_own() -> None:
     _, stop_loss, take_profit = b.orders.all_orders
     assert (take_profit.status, stop_loss.status) == (S.CANCELED, S.FILLED)
     assert cancels == []
+
+
+def test_a_take_profit_filling_in_part_gets_both_legs_placed_again_for_the_rest() -> None:
+    # the venue links the legs as Binance does: the take-profit's first partial fill cancels
+    # the stop, which would leave the rest of the position without a loss limit
+    loaded = loaded_config(
+        execution={"class": "bracket", "params": {"protection_timeout_s": "10"}},
+        exchange={
+            "class": "simulated",
+            "params": {
+                "balances": {"USDT": "10000"},
+                "fees": {"maker": "0.001", "taker": "0.002"},
+                "fills": {"max_volume_share": "0.5"},  # 5 BTC of each bar's 10
+            },
+        },
+    )
+    bars = ohlc(
+        [
+            "100 101 99 100",
+            "102 106.5 101 104",  # the entry takes 4 at the open, the take-profit 1 of the rest
+            "104 105 80 85",  # falls through the stop
+            "85 86 84 85",
+            "85 86 84 85",
+        ],
+        volume="10",
+    )
+    b = build_test_bot(loaded, bars)
+    b.clock.advance_to(T0 + 30_000)
+    b.kernel.submit_signal(
+        make_signal(size="4", take_profit="106", stop_loss="92", created_at=T0 + 30_000)
+    )
+    b.clock.advance_to(T0 + 5 * MINUTE)
+    _, first_stop, first_take_profit, stop_loss, take_profit = b.orders.all_orders
+    assert (first_take_profit.filled_amount, first_take_profit.status) == (D("1"), S.CANCELED)
+    assert first_stop.status is S.CANCELED  # by the venue, on the partial fill
+    assert (stop_loss.amount, stop_loss.status, stop_loss.filled_amount) == (
+        D("3"),
+        S.FILLED,
+        D("3"),
+    )
+    assert (take_profit.amount, take_profit.status) == (D("3"), S.CANCELED)
+    assert [(f.amount, f.price) for f in b.portfolio.fills] == [
+        (D("4"), D("102")),
+        (D("1"), D("106")),
+        (D("3"), D("92")),
+    ]
+    # 10000 - 4 x 102 x 1.002 + 1 x 106 x 0.999 + 3 x 92 x 0.998
+    assert b.portfolio.balance("USDT") == D("9972.526")
+    assert b.kernel.unprotected_signals == 0

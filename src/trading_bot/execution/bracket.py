@@ -22,7 +22,8 @@ from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
 from trading_bot.execution.slicing import size_children
 
 _STOP = OrderType.STOP_MARKET
-_REJECTED = OrderStatus.REJECTED
+_REJECTED, _CANCELED = OrderStatus.REJECTED, OrderStatus.CANCELED
+_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
 
 
 class BracketParams(BaseModel):
@@ -284,18 +285,41 @@ class BracketOrderExecution(ExecutionAlgorithm):
             and order.reject_reason is RejectionReason.INSUFFICIENT_BALANCE
         ):
             self._stop_refused(bracket, order)
+        elif order.status is _CANCELED and order.order_type is _STOP:
+            self._stop_canceled(bracket, order)
         elif any(o is order for o in bracket.making_room) and not any(
             o.is_open for o in bracket.making_room
         ):
             bracket.making_room.clear()
-            self._stop_alone(bracket)
+            self._cover_rest(bracket)
         self._review(bracket)
+
+    def _stop_canceled(self, bracket: _Bracket, stop: Order) -> None:
+        """A venue that links the legs itself cancels the stop as soon as the take-profit fills
+        in part (Binance does), which leaves the rest of the take-profit's amount without a
+        loss limit. Cancel that rest too and, once it is gone, protect what is left of the
+        position with fresh legs of its size. A stop canceled on the bot's own request (its
+        take-profit is then being canceled too) is left alone."""
+        group = next((g for g in bracket.groups if stop in g), ())
+        rest = [o for o in group if o is not stop and o.is_open and o.status is not _PENDING_CANCEL]
+        if not rest or not any(o.filled_amount > 0 for o in rest):
+            return
+        bracket.making_room.extend(rest)
+        logger.warning(
+            "bracket of signal {}: the venue canceled stop-loss {} when take-profit {} filled "
+            "in part; re-placing both legs for the rest of the position",
+            bracket.placer.signal.signal_id,
+            stop.client_order_id,
+            rest[0].client_order_id,
+        )
+        for order in rest:
+            self.context.orders.cancel(order)
 
     def _stop_refused(self, bracket: _Bracket, stop: Order) -> None:
         """A venue without OCO holds each leg's base on its own: a take-profit that arrived
         first (though sent second) holds what the stop needs, and the stop is refused. A take-profit is no
         protection, so keep the stop instead: cancel the group's take-profit and place the
-        stop alone once the cancel is confirmed (`_stop_alone`); from then on this bracket's
+        stop alone once the cancel is confirmed (`_cover_rest`); from then on this bracket's
         legs are stops alone. Raised as an alarm: the position is unprotected until then."""
         group = next((g for g in bracket.groups if stop in g), ())
         holding = [o for o in group if o is not stop and o.is_open]
@@ -314,11 +338,14 @@ class BracketOrderExecution(ExecutionAlgorithm):
         for order in holding:
             self.context.orders.cancel(order)
 
-    def _stop_alone(self, bracket: _Bracket) -> None:
-        """The take-profits that held the refused stop's base are gone: protect what is still
-        uncovered with a stop alone (the take-profit is given up, the loss limit kept)."""
+    def _cover_rest(self, bracket: _Bracket) -> None:
+        """The take-profits canceled to make room are gone: protect what is still uncovered,
+        with a stop alone after a refused stop (the take-profit is given up, the loss limit
+        kept), else with both legs again."""
         amount = bracket.market.round_amount(bracket.position - bracket.protected)
-        if amount > 0 and self._place_legs(bracket, amount):
+        if amount <= 0 or not self._place_legs(bracket, amount):
+            return
+        if bracket.stop_only:
             logger.warning(
                 "bracket of signal {}: stop-loss for {} {} placed alone, without its "
                 "take-profit (the venue cannot hold both)",

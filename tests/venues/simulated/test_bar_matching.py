@@ -8,6 +8,7 @@ import pytest
 from tests.conftest import MINUTE, T0
 from tests.venues.simulated.harness import Venue, ohlc
 from trading_bot.domain.enums import LiquiditySide
+from trading_bot.domain.fill import Fill
 from trading_bot.domain.rejections import RejectionReason as R
 
 D = Decimal
@@ -416,3 +417,21 @@ def test_a_resting_limit_keeps_its_place_in_line_for_a_capped_bar_volume(later_p
         ("first", D("3"), T0 + 3 * MINUTE),
         ("later", D("2"), T0 + 3 * MINUTE),
     ]
+
+
+def test_an_order_canceled_by_whoever_hears_its_partial_fill_holds_nothing_after() -> None:
+    bars = ohlc(["100 101 99 100", "100 100 97 98", "98 99 96 97"], volume="10")
+    v = Venue(bars, balances={"USDT": "1000"}, fills={"max_volume_share": "0.1"})  # 1 per bar
+    order = v.at(T0 + 1).send("a", "buy", "3", "limit", price="98")
+    heard = v.reports.order_filled
+
+    def cancel_on_fill(fill: Fill) -> None:  # a strategy reacting at once, latency 0
+        heard(fill)
+        v.exchange.cancel_order(order)
+
+    v.reports.order_filled = cancel_on_fill  # type: ignore[method-assign]
+    v.run(END)
+    assert [f.amount for f in v.reports.fills("a")] == [D("1")]
+    assert v.reports.kinds("a")[-1] == "canceled"
+    # 1000 - 98 x 1.001 (maker): nothing of the canceled rest stays reserved
+    assert v.free("USDT") == v.total("USDT") == D("901.902")

@@ -410,6 +410,8 @@ class SimulatedExchange(Venue):
         )
         if order.oco_group is not None:
             self._cancel_siblings(order, "the other leg of its OCO group filled")
+        if order.closed:
+            return  # what heard the reports canceled it meanwhile: nothing is held for it
         if order.filled >= order.amount:
             self._close(order)
         else:
