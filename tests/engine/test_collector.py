@@ -2,7 +2,7 @@ import gc
 
 import pytest
 
-from trading_bot.engine.collector import collect_young_only, young_collections_only
+from trading_bot.engine.collector import young_collections_only
 
 
 def test_only_young_passes_run_inside_and_the_thresholds_come_back_even_on_failure() -> None:
@@ -15,13 +15,3 @@ def test_only_young_passes_run_inside_and_the_thresholds_come_back_even_on_failu
     with pytest.raises(RuntimeError), young_collections_only():
         raise RuntimeError("a failing run")
     assert gc.get_threshold() == before
-
-
-def test_keeping_the_middle_generation_leaves_only_the_old_one_uncollected() -> None:
-    before = collect_young_only(middle=True)
-    try:
-        young, middle, old = gc.get_threshold()
-        assert (young, middle) == before[:2]
-        assert old > 10**6
-    finally:
-        gc.set_threshold(*before)

@@ -22,7 +22,6 @@ from sqlalchemy import insert
 
 from trading_bot.app import Bot
 from trading_bot.config.loader import LoadedConfig
-from trading_bot.engine.collector import collect_young_only
 from trading_bot.intake.gate import IntakeChannel, IntakeGate, IntakeResult
 from trading_bot.monitoring.alerts import AlertLevel
 from trading_bot.monitoring.order_log import log_order_events
@@ -87,7 +86,6 @@ class BotService:
         self.loaded = loaded
         self.accept_venue_state = accept_venue_state
         self.started = False
-        self._gc_thresholds: tuple[int, int, int] | None = None
         self.running: RunningBot | None = None
         self.intake: IntakeRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -189,10 +187,12 @@ class BotService:
             running.engine.url.render_as_string(hide_password=True),
             len(self.loaded.sources),
         )
-        # What the bot builds lives as long as it does: the collector's full passes would
-        # walk all of it while the event loop waits (50-120 ms every few seconds under load
-        # with the start-up heap, 30-50 ms within ten seconds at 1,000 signals/s without)
-        self._gc_thresholds = collect_young_only(middle=True)
+        # Everything built so far (replayed market data, restored books, modules) lives as
+        # long as the bot: frozen, the collector's full passes no longer walk it, which
+        # otherwise paused the event loop for 50-120 ms every few seconds under load. Full
+        # passes still run over what the bot builds from now on: connections, retry state and
+        # the like die in reference cycles only they free (a review found leaks without them).
+        gc.freeze()
         self.started = True
         return report
 
@@ -278,9 +278,8 @@ class BotService:
             return 0
         if self.intake is not None:
             await self.intake.stop()
-        if self._gc_thresholds is not None:
-            gc.set_threshold(*self._gc_thresholds)  # collected as usual once the bot is gone
-            self._gc_thresholds = None
+        if self.started:
+            gc.unfreeze()  # what this bot built can be collected once it is gone
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
