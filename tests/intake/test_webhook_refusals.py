@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from loguru import logger
 
 from tests.intake.rig import eventually
 from tests.intake.webhook_rig import SECRET, Hook, encode, running_webhook, signal
@@ -195,3 +196,34 @@ async def test_over_the_rate_limit_is_429_with_retry_after(tmp_path: Path) -> No
         assert hook.executed_nothing_new(before)
         await asyncio.sleep(int(limited.headers["retry-after"]))
         assert (await hook.post(signal("q2"))).status_code == 202
+
+
+async def test_clients_leaving_mid_body_are_refusals_logged_once_not_errors(
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message), level="WARNING", format="{message}")
+    try:
+        async with running_webhook(tmp_path) as hook:
+            body = encode(signal("left"))
+            headers = signed_headers(SECRET, body)
+            head = (
+                "POST /signals HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
+                f"X-Timestamp: {headers['X-Timestamp']}\r\n"
+                f"X-Signature: {headers['X-Signature']}\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            for _ in range(20):
+                _, writer = await asyncio.open_connection("127.0.0.1", hook.source.port)
+                writer.write(head.encode() + body[: len(body) // 2])  # then the client leaves
+                await writer.drain()
+                writer.close()
+                await writer.wait_closed()
+            await eventually(
+                lambda: hook.source.channel.counts["refused client_disconnected"] == 20
+            )
+            assert (await hook.post(signal("after"))).status_code == 202
+    finally:
+        logger.remove(sink)
+    left = [line for line in lines if "the client left after" in line]
+    assert len(left) == 1  # one line for the 20, not an ERROR with a traceback each
+    assert not [line for line in lines if "Exception in ASGI application" in line]

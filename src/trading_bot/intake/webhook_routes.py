@@ -17,6 +17,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trading_bot.intake.gate import IntakeChannel, IntakeOutcome, IntakeResult
@@ -193,11 +194,17 @@ class WebhookRoutes:
                 raise self._too_large(int(length))
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise self._too_large(size, streamed=True)
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise self._too_large(size, streamed=True)
+                chunks.append(chunk)
+        except ClientDisconnect:  # nobody to answer; a refusal like others (rate-limited log),
+            # not an unhandled error logged at ERROR for each one
+            raise Refusal(
+                400, "client_disconnected", f"the client left after {size} bytes of the body"
+            ) from None
         return b"".join(chunks)
 
     def _too_large(self, size: int, *, streamed: bool = False) -> Refusal:
