@@ -200,8 +200,9 @@ class WebhookRoutes:
                 if size > self.max_bytes:
                     raise self._too_large(size, streamed=True)
                 chunks.append(chunk)
-        except ClientDisconnect:  # nobody to answer; a refusal like others (rate-limited log),
-            # not an unhandled error logged at ERROR for each one
+        except ClientDisconnect:
+            # nobody to answer: a refusal like the others (counted, its log rate-limited),
+            # not an unhandled error logged at ERROR with a traceback for each one
             raise Refusal(
                 400, "client_disconnected", f"the client left after {size} bytes of the body"
             ) from None

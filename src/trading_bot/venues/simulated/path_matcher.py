@@ -36,7 +36,7 @@ from trading_bot.domain.enums import LiquiditySide, OrderType, Side, TimeInForce
 from trading_bot.domain.market import Market
 from trading_bot.domain.money import ZERO, floor_to_step
 from trading_bot.domain.rejections import RejectionReason
-from trading_bot.engine.clock import Timer
+from trading_bot.engine.clock import Timer, TimerCallback
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.marks import MarkSeries
 from trading_bot.venues.simulated.params import FillRules, SlippageModel
@@ -491,16 +491,8 @@ class PathMatcher:
         since an earlier bar goes before one that arrived later, first come, first served for
         the bar's volume (a timer each would run them in the order they were set, and an
         order re-armed after a partial fill was set after the newcomer)."""
-        if order.timer is not None:
-            order.cancel_timer()
         close_ms = self._series.ts_list[index] + self._series.interval_ms
-
-        def run() -> None:
-            order.timer = None
-            if not order.closed:
-                action(order, index)
-
-        entry = Timer(close_ms, run)  # run by `_close_bar`, not by the clock
+        entry = Timer(close_ms, self._rearm(order, index, action))  # run by `_close_bar`
         order.timer = entry
         batch = self._closing.get(index)
         if batch is None:
@@ -516,6 +508,12 @@ class PathMatcher:
                 entry.callback()
 
     def _schedule(self, order: VenueOrder, at_ms: int, index: int, action: Action) -> None:
+        order.timer = self._venue.clock.schedule_at(at_ms, self._rearm(order, index, action))
+
+    @staticmethod
+    def _rearm(order: VenueOrder, index: int, action: Action) -> TimerCallback:
+        """Drop what `order` waited for; the callback that runs `action` on it, unless it has
+        closed by then."""
         if order.timer is not None:
             order.cancel_timer()
 
@@ -524,7 +522,7 @@ class PathMatcher:
             if not order.closed:
                 action(order, index)
 
-        order.timer = self._venue.clock.schedule_at(at_ms, run)
+        return run
 
 
 def _arrival(item: tuple[VenueOrder, Timer]) -> tuple[int, str]:
