@@ -15,9 +15,9 @@ same 2 cores.
   each with its send time. Two latencies per signal: send -> order handed to the venue (signal
   parsed, validated, recorded, intent committed, order sent: the bot's own work), and send ->
   order accepted by the simulated venue (its books committed, the acceptance reported back).
-  The paper venue replays 1-minute candles 6,000x faster (one every 10 ms) and takes a market
-  order at the next candle's open (no look-ahead), so acceptance adds that wait, 5 ms on
-  average. The first 10% are left out as warm-up.
+  The paper venue replays 1-minute candles 6,000x faster (one every 10 ms); it acknowledges a
+  market order on arrival, checked against the last close, and fills it at the next candle's
+  open (no look-ahead). The first 10% are left out as warm-up.
 
 `--repeat N` runs every row N times and reports the median of each figure.
 """

@@ -247,7 +247,7 @@ class OrderManager:
     # -- reports from the venue (VenueReports) ------------------------------------------------
 
     def order_accepted(self, client_order_id: str, venue_order_id: str) -> None:
-        order = self._known(client_order_id, "acceptance")
+        order = self._reported(client_order_id, "acceptance")
         if order is None:
             return
         order.venue_order_id = venue_order_id
@@ -270,7 +270,7 @@ class OrderManager:
         self._bus.publish(OrderRejected(order, reason, detail, self._clock.now_ms()))
 
     def order_filled(self, fill: Fill) -> None:
-        order = self._known(fill.client_order_id, f"fill {fill.trade_id}")
+        order = self._reported(fill.client_order_id, f"fill {fill.trade_id}")
         if order is None:
             return
         # Trade ids are unique per symbol at best, and a self-trade gives both our orders the
@@ -313,7 +313,7 @@ class OrderManager:
             self.oco.filled(order)
 
     def order_triggered(self, client_order_id: str) -> None:
-        order = self._known(client_order_id, "trigger")
+        order = self._reported(client_order_id, "trigger")
         if order is None:
             return
         if order.status is OrderStatus.PENDING_UPDATE or order.status is OrderStatus.PENDING_CANCEL:
@@ -327,7 +327,7 @@ class OrderManager:
             self.oco.triggered(order)
 
     def order_modified(self, client_order_id: str, amount: Decimal, price: Decimal | None) -> None:
-        order = self._known(client_order_id, "modification")
+        order = self._reported(client_order_id, "modification")
         if order is None:
             return
         if order.is_open:
@@ -376,7 +376,7 @@ class OrderManager:
         self._bus.publish(OrderCanceled(order, detail, self._clock.now_ms()))
 
     def order_expired(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
-        order = self._known(client_order_id, "expiry")
+        order = self._reported(client_order_id, "expiry")
         if order is None:
             return
         order.transition(OrderStatus.EXPIRED)
@@ -406,6 +406,16 @@ class OrderManager:
         order.timed_out = True
         self._record(order, "timed_out", f"unfilled at {order.timeout_at_ms}")
         self.cancel(order)
+
+    def _reported(self, client_order_id: str, what: str) -> Order | None:
+        """The order a venue report is about. One the store has as never sent was sent all
+        the same, by the bot's previous run just before it stopped (the record of the send
+        did not make it): the report proves it, and the order is marked sent first (as
+        recovery does when it finds such an order at the venue)."""
+        order = self._known(client_order_id, what)
+        if order is not None and order.status is OrderStatus.INITIALIZED:
+            self.mark_sent(order)
+        return order
 
     def _known(self, client_order_id: str, what: str) -> Order | None:
         order = self._orders.get(client_order_id)

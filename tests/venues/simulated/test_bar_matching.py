@@ -388,15 +388,44 @@ def test_a_price_at_or_below_zero_is_refused_as_not_above_zero() -> None:
     assert v.reports.detail("b") == "price 0 is not above zero"
 
 
-def test_a_modify_before_the_venue_took_the_order_is_refused_as_not_open_yet() -> None:
+def test_an_order_is_acknowledged_on_arrival_and_can_be_modified_before_its_first_bar() -> None:
     v = Venue(BARS)
-    order = v.at(T0 + 30_000).send("a", "buy", "1", "limit", price="90")  # taken at T0+1m
+    order = v.at(T0 + 30_000).send("a", "buy", "1", "limit", price="90")  # first bar: T0+1m
+    assert v.reports.kinds("a") == ["accepted"]
     v.exchange.modify_order(order, price=D("91"))
-    assert v.reports.kinds("a") == ["modify_rejected"]
-    assert v.reports.detail("a").startswith("not acknowledged yet")
-    v.run(T0 + MINUTE + 1)
-    v.exchange.modify_order(order, price=D("91"))
-    assert v.reports.kinds("a")[-2:] == ["accepted", "modified"]
+    assert v.reports.kinds("a") == ["accepted", "modified"]
+
+
+def test_a_market_order_is_acknowledged_on_arrival_holding_funds_at_the_last_close() -> None:
+    v = Venue(BARS, balances={"USDT": "1000"})
+    v.at(T0 + MINUTE + 1).send("m", "buy", "2")  # bar 0 closed at 100; bar 2 opens at 101
+    assert v.reports.kinds("m") == ["accepted"]
+    assert v.free("USDT") == D("1000") - D("2") * D("100") * D("1.002")
+    v.send("n", "buy", "3")  # holds 300.6 more: 499.0 left
+    v.send("o", "buy", "5")  # 501 at the last close: more than is free
+    assert v.reports.kinds("o") == ["rejected"]
+    assert v.reports.reason("o") is R.INSUFFICIENT_BALANCE
+    v.run(END)
+    (fill,) = v.reports.fills("m")
+    assert (fill.price, fill.ts_ms, fill.fee) == (D("101"), T0 + 2 * MINUTE, D("0.404"))
+    assert v.reports.kinds("m") == ["accepted", "filled"]
+
+
+def test_an_acknowledged_market_order_the_next_open_makes_unaffordable_expires() -> None:
+    v = Venue(BARS, balances={"USDT": "201"})
+    v.at(T0 + MINUTE + 1).send("m", "buy", "2")  # 200.4 at the last close (100): taken
+    assert v.reports.kinds("m") == ["accepted"]
+    v.run(END)  # bar 2 opens at 101: 202.404 needed
+    assert v.reports.kinds("m") == ["accepted", "expired"]
+    assert v.reports.reason("m") is R.INSUFFICIENT_BALANCE
+    assert v.free("USDT") == v.total("USDT") == D("201")
+
+
+def test_a_post_only_limit_crossing_the_last_close_is_rejected_on_arrival() -> None:
+    v = Venue(BARS)
+    v.at(T0 + MINUTE + 1).send("p", "sell", "1", "limit", price="99.5", post_only=True)
+    assert v.reports.kinds("p") == ["rejected"]
+    assert v.reports.detail("p") == "limit 99.5 would cross the last price 100"
 
 
 @pytest.mark.parametrize("later_price", ["108.5", "108.8"])

@@ -1,6 +1,7 @@
 """The one-pass market-order path (`PathMatcher._take_whole`) against the general one.
 
-Without a volume cap the bar matcher accepts and fills a market order in one pass. Every
+Without a volume cap the bar matcher fills a market order (accepting it first if no price was
+known when it arrived) in one pass. Every
 random flow here runs twice, once as shipped and once with that pass replaced by the general
 `accept` + `_fill_market`, and must report the same things in the same order, with the same
 digits, and leave the same account. The flows mix market, limit and stop orders, OCO groups,
@@ -31,8 +32,12 @@ D = Decimal
 
 def general_path(self: PathMatcher, order: VenueOrder, index: int, open_price: Decimal) -> None:
     """What `_start` does for a market order when the one-pass path is not taken."""
-    if self._venue.accept(order):
-        self._fill_market(order, index, open_price)
+    venue = self._venue
+    if not order.accepted:
+        price = self._taker_price(order, index, open_price, order.amount)
+        if not venue.takes_market_order(order, order.amount, price) or not venue.accept(order):
+            return
+    self._fill_market(order, index, open_price)
 
 
 class Meddler(Recorder):

@@ -46,7 +46,8 @@ def test_a_market_order_fills_at_the_next_trade_as_taker() -> None:
     v = LiveVenue()
     v.trade("100", at=T0 + 10)
     v.at(T0 + 20).send("m", "buy", "0.5")
-    assert v.reports.kinds("m") == []  # nothing happens before a trade
+    assert v.reports.kinds("m") == ["accepted"]  # on arrival; it fills at the next trade
+    assert v.free("USDT") == D("100000") - D("50.1")  # held at the last trade: 0.5 x 100 x 1.002
     v.trade("101", at=T0 + 30)
     (fill,) = v.reports.fills("m")
     assert (fill.price, fill.amount, fill.ts_ms) == (D("101"), D("0.5"), T0 + 30)
@@ -120,10 +121,22 @@ def test_an_ioc_limit_not_marketable_at_its_first_trade_expires() -> None:
 
 def test_a_post_only_limit_that_would_cross_is_rejected() -> None:
     v = LiveVenue()
-    v.at(T0 + 1).send("p", "buy", "1", "limit", price="101", post_only=True)
+    v.at(T0 + 1).send("p", "buy", "1", "limit", price="101", post_only=True)  # no price yet
+    assert v.reports.kinds("p") == []
     v.trade("100", at=T0 + 2)
-    assert v.reports.kinds("p") == ["rejected"]
+    assert v.reports.kinds("p") == ["rejected"]  # at its first trade
     assert v.reports.reason("p") is R.POST_ONLY_WOULD_CROSS
+    v.at(T0 + 3).send("q", "buy", "1", "limit", price="100.5", post_only=True)
+    assert v.reports.kinds("q") == ["rejected"]  # on arrival: it crosses the last trade
+    assert v.reports.reason("q") is R.POST_ONLY_WOULD_CROSS
+
+
+def test_a_market_order_before_any_trade_is_acknowledged_at_its_first_trade() -> None:
+    v = LiveVenue()
+    v.at(T0 + 1).send("m", "buy", "0.5")
+    assert v.reports.kinds("m") == []  # no price to check it against yet
+    v.trade("100", at=T0 + 2)
+    assert v.reports.kinds("m") == ["accepted", "filled"]
 
 
 def test_a_post_only_limit_that_does_not_cross_rests_and_fills_as_maker() -> None:

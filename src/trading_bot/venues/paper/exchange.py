@@ -308,11 +308,10 @@ class PaperExchange(Venue):
 
     def _entry_done(self) -> None:
         # Changes are written when there is something to report: an order received but not
-        # answered yet (a market order waits for the next bar) is written with its answer (or
-        # earlier, when the bot asks about its orders, or at stop).
-        # Until then the bot has heard nothing of it, so a crash that loses it leaves a venue
-        # the order never reached, which reconciliation resends to; a commit per order
-        # received cost as much as the bot's own work per signal.
+        # answered yet (one still on its way under simulated latency, or one waiting for a
+        # first price) is written with its answer (or earlier, when the bot asks about its
+        # orders, or at stop). Until then the bot has heard nothing of it, so a crash that
+        # loses it leaves a venue the order never reached, which reconciliation resends to.
         if self._state_saved and not self._reports:
             return
         if self._schedule is None:

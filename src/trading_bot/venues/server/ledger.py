@@ -98,11 +98,6 @@ class SpotOrder:
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
-    @property
-    def decided(self) -> bool:
-        """Has the matching engine acted on it (accepted, filled or ended it)?"""
-        return self.accepted or not self.is_open or bool(self.trades)
-
     def as_binance(self) -> dict[str, Any]:
         """The order as GET /api/v3/order shows it."""
         return {

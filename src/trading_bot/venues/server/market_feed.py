@@ -70,6 +70,12 @@ class SymbolFeed:
         """Index of the last bar closed at `now_ms` (-1 before the first one)."""
         return int(np.searchsorted(self.close_ms, now_ms, side="right")) - 1
 
+    def first_open(self, now_ms: int) -> int | None:
+        """When the first bar at or after `now_ms` opens: where the matching engine takes
+        up an order arriving then (None once the data has ended)."""
+        index = int(np.searchsorted(self.series.ts, now_ms, side="left"))
+        return int(self.series.ts[index]) if index < len(self.series) else None
+
     def price(self, now_ms: int) -> Decimal:
         index = self.last_closed(now_ms)
         series = self.series

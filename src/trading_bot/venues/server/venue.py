@@ -5,9 +5,10 @@ Orders go to the same `SimulatedExchange` (matching, fees, reservations, market 
 backtest and the paper venue use. What Binance decides on sight is decided here on sight, so
 the REST reply carries it: unknown symbol, filters (LOT_SIZE, PRICE_FILTER, NOTIONAL), a
 free balance too small at the current price, a post-only order that would take at it, a
-client order id still in use. Then the order goes to the matching engine, which acts at the
-next bar; the reply waits up to `reply_wait_ms` for that first decision (a market order's
-fill, a limit order resting or filling) and otherwise answers NEW, as an exchange under load.
+client order id still in use. Then the order goes to the matching engine, which acknowledges
+it and acts at the next bar; the reply waits up to `reply_wait_ms` for that first decision (a
+market order's fill, a limit order resting or filling) and otherwise answers NEW, as an
+exchange under load.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from trading_bot.venues.simulated.reservations import worst_fee
 
 HOUR_MS = 3_600_000
 MAX_REPLAY_ROWS = 3_000_000
+# how long after a bar's open a reply waiting on it looks again (the engine acts at the open)
+_AFTER_BAR_S = 0.005
 ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT")
 _DOMAIN_TYPE = {
     "MARKET": OrderType.MARKET,
@@ -221,9 +224,22 @@ class SpotVenue:
             order,
         )
         ledger.add(record)
+        first_bar_ms = feed.first_open(now)
         self.exchange.submit_order(order)
+        clock = self.clock
+        taken_up = first_bar_ms if kind is not OrderType.MARKET else None
+
+        def decided() -> bool:
+            # the engine filled or ended it, or (not a market order, which waits for its
+            # fill) took it up at its first bar and left it resting
+            return (
+                not record.is_open
+                or bool(record.trades)
+                or (taken_up is not None and clock.now_ms() >= taken_up)
+            )
+
         try:
-            await self._wait(record, lambda: record.decided)
+            await self._wait(record, decided, wake_ms=taken_up)
         except asyncio.CancelledError:
             ledger.publish(record)  # the exchange has it: it exists whatever the reply
             raise
@@ -265,19 +281,25 @@ class SpotVenue:
     def cancel_client_id(self) -> str:
         return f"paper-cancel-{next(self._cancel_ids)}"
 
-    async def _wait(self, record: SpotOrder, done: Callable[[], bool]) -> None:
-        """Until `done()` or `reply_wait_ms` ran out; reports arrive on the clock's timers."""
+    async def _wait(
+        self, record: SpotOrder, done: Callable[[], bool], *, wake_ms: int | None = None
+    ) -> None:
+        """Until `done()` or `reply_wait_ms` ran out; reports arrive on the clock's timers.
+        `wake_ms`: a clock time at which `done()` may turn true with no report (an order
+        left resting at its first bar), looked at just after it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.reply_wait_ms / 1000
         while not done():
             left = deadline - loop.time()
             if left <= 0:
                 return
+            if wake_ms is not None:
+                left = min(left, max(wake_ms - self.clock.now_ms(), 0) / 1000 + _AFTER_BAR_S)
             record.progress.clear()
             try:
                 await asyncio.wait_for(record.progress.wait(), left)
             except TimeoutError:
-                return
+                continue
 
     # -- queries --------------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ arrive (`live_matcher`). Around the matching it does what a real exchange does: 
 venue gives), applies latency on the simulated clock, reserves funds for open orders, charges
 maker or taker fees in the quote asset, links OCO legs (one fills or triggers, the other is
 canceled) and reports every outcome through `VenueReports`, the path a live venue uses too.
+Orders are acknowledged on arrival (`acknowledge`), as on a real venue, and fill when the data
+they are matched on comes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from trading_bot.venues.simulated.book_matcher import BookMatcher
 from trading_bot.venues.simulated.live_matcher import LiveMatcher
 from trading_bot.venues.simulated.params import SimulatedExchangeParams
 from trading_bot.venues.simulated.path_matcher import PathMatcher
+from trading_bot.venues.simulated.pricing import marketable
 from trading_bot.venues.simulated.reservations import Reservations, worst_fee
 from trading_bot.venues.simulated.venue_order import VenueOrder
 
@@ -238,8 +241,7 @@ class SimulatedExchange(Venue):
             reports.modify_rejected(
                 client_order_id,
                 R.INVALID_ORDER,
-                "not acknowledged yet (the venue takes it at the next bar or trade); "
-                "modify it once it is open, or cancel it",
+                "not acknowledged yet; modify it once it is open, or cancel it",
             )
             return
         market = self._markets[order.symbol]
@@ -320,11 +322,38 @@ class SimulatedExchange(Venue):
     def now(self) -> int:
         return self.clock.now_ms()
 
+    def acknowledge(self, order: VenueOrder, last_price: Decimal | None) -> None:
+        """Acknowledge a new order on arrival, as a real venue does, before the data it is
+        matched on (the next bar or trade). What a venue checks on sight is checked against
+        `last_price`, the last price known now: a market order's notional and cost (its funds
+        are then held at that price until it fills), a post-only limit's crossing. The order
+        may still expire when it meets the data (the price moved and the balance no longer
+        covers it). With no price known yet, those two are acknowledged when they first
+        meet the data instead, where they are checked."""
+        if order.order_type is MARKET:
+            if last_price is None:
+                return
+            if not self.takes_market_order(order, order.remaining, last_price):
+                return
+            order.estimate = last_price
+        elif order.post_only and order.price is not None:
+            if last_price is None:
+                return
+            if marketable(order.side, order.price, last_price):
+                self.reject(
+                    order,
+                    R.POST_ONLY_WOULD_CROSS,
+                    f"limit {order.price} would cross the last price {last_price}",
+                )
+                return
+        self.accept(order)
+
     def accept(self, order: VenueOrder) -> bool:
-        """Acknowledge an order, reserving what it could spend; reject it if not free."""
-        if order.order_type is MARKET and order.oco_group is None:
-            self._reservations.release(order.client_order_id)  # it needs nothing reserved
-        elif not self._reserve(order):
+        """Acknowledge an order (once), reserving what it could spend; reject it if not
+        free."""
+        if order.accepted:
+            return True
+        if not self._reserve(order):
             asset, amount = self._reservations.requirement(order)
             self._close(order)
             self._reports.order_rejected(
@@ -427,8 +456,13 @@ class SimulatedExchange(Venue):
         self._reports.order_expired(order.client_order_id, reason, detail)
 
     def reject(self, order: VenueOrder, reason: RejectionReason, detail: str) -> None:
+        """Refuse `order`; one already acknowledged can no longer be rejected: it expires,
+        with the same reason."""
         self._close(order)
-        self._reports.order_rejected(order.client_order_id, reason, detail)
+        if order.accepted:
+            self._reports.order_expired(order.client_order_id, reason, detail)
+        else:
+            self._reports.order_rejected(order.client_order_id, reason, detail)
 
     def oco_legs(self, order: VenueOrder) -> list[VenueOrder]:
         return list(self._oco.get(order.oco_group, [order])) if order.oco_group else [order]

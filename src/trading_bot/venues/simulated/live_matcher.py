@@ -68,10 +68,15 @@ class LiveMatcher:
         self._waiting: dict[str, tuple[VenueOrder, int]] = {}
         self._resting: dict[str, VenueOrder] = {}
         self._band: tuple[Decimal, Decimal] | None = None  # (act at or below, at or above)
+        self._last_price: Decimal | None = None  # of the last trade received
 
     # -- entry points from the exchange ---------------------------------------------------------
 
     def arrive(self, order: VenueOrder) -> None:
+        if not order.accepted:
+            self._venue.acknowledge(order, self._last_price)
+            if order.closed:
+                return
         self._waiting[order.client_order_id] = (order, self._venue.now())
 
     def remove(self, order: VenueOrder) -> None:
@@ -93,7 +98,7 @@ class LiveMatcher:
     def on_trade(self, trade: LiveTrade) -> None:
         """One live trade of this market: resting orders it reaches act first (they were
         there before), then orders waiting for their first trade."""
-        price = trade.price
+        price = self._last_price = trade.price
         if self._resting:
             if self._band is None:
                 self._band = self._compute_band()

@@ -1,7 +1,9 @@
 """Matching on bars, or on trades (zero-length bars), without look-ahead.
 
 Conventions (the README has them too):
-- An order is processed at the open of the first bar at or after its arrival time.
+- An order is acknowledged on arrival (checked against the last close, see
+  `SimulatedExchange.acknowledge`) and processed at the open of the first bar at or after its
+  arrival time.
 - What happens at a bar's open is reported at the open: market fills, limits marketable at
   the open (taker), resting limits the bar gapped through (at the open), stops the bar opened
   beyond (at the open).
@@ -24,7 +26,7 @@ touch it with a vectorized scan and sleeps on a clock timer until then.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -106,7 +108,15 @@ class PathMatcher:
                 f"{order.symbol} data starts at {self._series.start_ms}, long after {now}",
             )
             return
-        self._schedule(order, self._ts[index], index, self._start)
+        self._venue.acknowledge(order, self._last_price(now))
+        if not order.closed:
+            self._schedule(order, self._ts[index], index, self._start)
+
+    def _last_price(self, now: int) -> Decimal | None:
+        """The close of the last bar closed at `now` (a trade is known from the millisecond
+        after it), as `marks()` has it."""
+        index = bisect_right(self._ts, now - (self._series.interval_ms or 1)) - 1
+        return self._price(self._series.close, index) if index >= 0 else None
 
     def remove(self, order: VenueOrder) -> None:
         if order.timer is not None:
@@ -148,16 +158,20 @@ class PathMatcher:
             return
         open_price = self._unit * self._opens.item(index)
         if order.order_type is MARKET:
-            amount = order.amount
-            price = (
-                self._taker_price(order, index, open_price, amount) if self._slips else open_price
-            )
-            if not venue.takes_market_order(order, amount, price):
-                return
             if self._whole_fills:
                 self._take_whole(order, index, open_price)
-            elif venue.accept(order):
-                self._fill_market(order, index, open_price)
+                return
+            # one acknowledged on arrival was checked then; `_fill` checks what it pays now
+            if not order.accepted:
+                amount = order.amount
+                price = (
+                    self._taker_price(order, index, open_price, amount)
+                    if self._slips
+                    else open_price
+                )
+                if not venue.takes_market_order(order, amount, price) or not venue.accept(order):
+                    return
+            self._fill_market(order, index, open_price)
             return
         if (
             order.post_only
@@ -274,18 +288,25 @@ class PathMatcher:
     # -- fills ----------------------------------------------------------------------------------
 
     def _take_whole(self, order: VenueOrder, index: int, open_price: Decimal) -> None:
-        """Accept a market order that passed its checks and fill all of it at the open: the
-        fast path of `accept` + `_fill_market` when no volume cap applies, with the same
-        reports, balances and fills. The account check is redone after the acceptance report
-        only if the account changed since the check just made (whatever reacted to the report
-        may have spent or reserved funds); the amount and price are the same values."""
+        """Fill all of a market order at the open: the fast path of `_fill_market` when no
+        volume cap applies, with the same reports, balances and fills. One acknowledged on
+        arrival (checked then, against the last close) only has to afford the price it gets
+        now. One met before any price was known is checked and acknowledged here; the account
+        check is redone after the acceptance report only if the account changed since
+        (whatever reacted to the report may have spent or reserved funds)."""
         venue = self._venue
-        account = venue.account
-        version = account.version
         amount = order.amount - order.filled
         price = self._taker_price(order, index, open_price, amount) if self._slips else open_price
-        venue.accept(order)  # always succeeds: a market order reserves nothing
-        if account.version != version and not venue.affordable(order, amount, price):
+        if order.accepted:
+            affordable = venue.affordable(order, amount, price)
+        else:
+            if not venue.takes_market_order(order, amount, price):
+                return
+            account = venue.account
+            version = account.version
+            venue.accept(order)  # always succeeds: with no estimate it reserves nothing
+            affordable = account.version == version or venue.affordable(order, amount, price)
+        if not affordable:
             venue.expire(order, R.INSUFFICIENT_BALANCE, venue.unaffordable(order, amount, price))
             return
         venue.fill(order, amount, price, TAKER)

@@ -2,8 +2,9 @@
 
 An open order reserves what it could spend: base for a sell, quote plus the worst fee for a
 buy at its limit or trigger price. OCO legs share one reservation (only one of them can
-execute), sized for the leg that needs most. Market orders reserve nothing: they are checked
-at each fill.
+execute), sized for the leg that needs most. A market order acknowledged before its first fill
+holds what it would cost at the last price (`VenueOrder.estimate`); each fill is checked
+against the price it actually gets.
 """
 
 from __future__ import annotations
@@ -44,10 +45,15 @@ class Reservations:
     def requirement(self, order: VenueOrder) -> tuple[str, Decimal]:
         market = self._markets[order.symbol]
         if order.order_type is _MARKET:
-            return market.quote, ZERO
+            price = order.estimate
+            if price is None:
+                return market.quote, ZERO
+        elif order.order_type.has_limit_price:
+            price = order.price
+        else:
+            price = order.trigger_price
         if order.side is Side.SELL:
             return market.base, order.remaining
-        price = order.price if order.order_type.has_limit_price else order.trigger_price
         assert price is not None
         return market.quote, order.remaining * price * (1 + worst_fee(market))
 

@@ -38,6 +38,8 @@ class VenueOrder:
     closed: bool = False
     timer: Timer | None = None
     start_index: int = -1  # the data index where the venue first processed it (path matching)
+    # a market order acknowledged before its first fill: the last price its funds are held at
+    estimate: Decimal | None = None
 
     @classmethod
     def of(cls, order: Order, venue_order_id: str) -> VenueOrder:
