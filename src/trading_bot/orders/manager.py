@@ -412,8 +412,10 @@ class OrderManager:
         the same, by the bot's previous run just before it stopped (the record of the send
         did not make it): the report proves it, and the order is marked sent first (as
         recovery does when it finds such an order at the venue)."""
-        order = self._known(client_order_id, what)
-        if order is not None and order.status is OrderStatus.INITIALIZED:
+        order = self._orders.get(client_order_id)
+        if order is None:
+            self._anomaly(f"venue reported {what} for unknown order {client_order_id}")
+        elif order.status is OrderStatus.INITIALIZED:
             self.mark_sent(order)
         return order
 

@@ -93,6 +93,41 @@ async def test_market_order_waiting_for_volume_keeps_filling_after_a_restart(
     assert second.bot.portfolio.balances == second.venue.balances()
 
 
+async def test_an_acknowledged_market_order_holds_its_funds_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0)  # the replay starts here
+    exchange = {
+        "class": "simulated",
+        "params": {
+            "balances": {"USDT": "10000", "BTC": "0"},
+            "fees": {"maker": "0.001", "taker": "0.001"},
+        },
+    }
+    first = start(engine, clock, exchange=exchange)
+    clock.advance_to(T0 + 2 * MINUTE + 1)  # bar 1 (close 102) has closed; bar 2 is next
+    first.bot.kernel.submit_signal(
+        make_signal(asset="BTC/USDT", size="3", created_at=T0 + 2 * MINUTE + 1)
+    )
+    first.journal.flush()
+    (order,) = first.bot.orders.all_orders
+    assert order.status is OrderStatus.ACCEPTED  # acknowledged on arrival, fills at bar 2
+    held = {"USDT": Decimal("3") * Decimal("102") * Decimal("1.001")}  # at the last close
+    assert first.venue._exchange.account.reserved == held
+
+    clock = SimulatedClock(clock.now_ms())
+    second = start(engine, clock, exchange=exchange)
+    report = await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)
+    assert report.ok
+    assert second.venue._exchange.account.reserved == held
+    clock.advance_to(T0 + 3 * MINUTE)
+    second.journal.flush()
+    assert second.bot.orders.all_orders[0].status is OrderStatus.FILLED
+    assert second.venue._exchange.account.reserved == {}
+    assert second.bot.portfolio.balances == second.venue.balances()
+
+
 def test_a_restart_must_replay_what_the_venue_replayed_before(tmp_path: Path) -> None:
     import pytest
 

@@ -178,6 +178,16 @@ async def test_refusals_raise_the_matching_ccxt_errors(tmp_path: Path):
         assert server.orders == []
 
 
+@pytest.mark.parametrize("latency_ms", [0, 100])
+async def test_a_marketable_limit_is_answered_filled_whatever_the_submit_latency(
+    tmp_path: Path, latency_ms: int
+):
+    exchange = {"latency": {"submit_ms": latency_ms}}
+    async with venue_and_client(tmp_path, exchange=exchange) as (_, client):
+        order = await client.create_order("BTC/USDT", "limit", "buy", 0.1, 150)
+        assert (order["status"], order["filled"]) == ("closed", 0.1)
+
+
 async def test_ioc_limit_that_cannot_fill_expires(tmp_path: Path):
     async with venue_and_client(tmp_path) as (_, client):
         order = await client.create_order("BTC/USDT", "limit", "buy", 1, 50, {"timeInForce": "IOC"})

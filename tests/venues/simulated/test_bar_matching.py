@@ -396,6 +396,16 @@ def test_an_order_is_acknowledged_on_arrival_and_can_be_modified_before_its_firs
     assert v.reports.kinds("a") == ["accepted", "modified"]
 
 
+def test_an_order_modified_before_its_first_bar_meets_that_bar_with_its_new_terms() -> None:
+    v = Venue(BARS)
+    order = v.at(T0 + MINUTE).send("a", "buy", "1", "limit", price="100.5")  # bar 1 opens now
+    v.exchange.modify_order(order, amount=D("2"))
+    v.run(END)
+    (fill,) = v.reports.fills("a")  # marketable at bar 1's open (100): taken there, as taker
+    assert (fill.amount, fill.price, fill.ts_ms) == (D("2"), D("100"), T0 + MINUTE)
+    assert fill.liquidity is LiquiditySide.TAKER
+
+
 def test_a_market_order_is_acknowledged_on_arrival_holding_funds_at_the_last_close() -> None:
     v = Venue(BARS, balances={"USDT": "1000"})
     v.at(T0 + MINUTE + 1).send("m", "buy", "2")  # bar 0 closed at 100; bar 2 opens at 101

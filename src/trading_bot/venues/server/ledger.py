@@ -85,6 +85,7 @@ class SpotOrder:
     update_ms: int = 0
     working_ms: int = -1
     accepted: bool = False
+    accepted_ms: int = -1  # when the matching engine acknowledged it (it arrived)
     reason: RejectionReason | None = None
     detail: str = ""
     trades: list[SpotTrade] = field(default_factory=list)
@@ -237,6 +238,7 @@ class VenueLedger:
         if order is None:
             return
         order.accepted = True
+        order.accepted_ms = self._clock.now_ms()
         if not order.order.order_type.has_trigger:
             order.working_ms = self._clock.now_ms()
         self._touch(order)

@@ -39,8 +39,9 @@ from trading_bot.venues.simulated.reservations import worst_fee
 
 HOUR_MS = 3_600_000
 MAX_REPLAY_ROWS = 3_000_000
-# how long after a bar's open a reply waiting on it looks again (the engine acts at the open)
-_AFTER_BAR_S = 0.005
+# how long after a bar's open a reply waiting on the engine's decision there looks again
+# (the engine acts at the open, on the event loop)
+_AFTER_BAR_MS = 5
 ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT")
 _DOMAIN_TYPE = {
     "MARKET": OrderType.MARKET,
@@ -224,22 +225,27 @@ class SpotVenue:
             order,
         )
         ledger.add(record)
-        first_bar_ms = feed.first_open(now)
         self.exchange.submit_order(order)
         clock = self.clock
-        taken_up = first_bar_ms if kind is not OrderType.MARKET else None
+        market_order = kind is OrderType.MARKET
+
+        def taken_up_ms() -> int | None:
+            # by when the engine has taken it up: just after the first bar at or after its
+            # arrival (after any simulated latency), known once acknowledged; a market order
+            # waits for its fill
+            if market_order or not record.accepted:
+                return None
+            first_bar = feed.first_open(record.accepted_ms)
+            return None if first_bar is None else first_bar + _AFTER_BAR_MS
 
         def decided() -> bool:
-            # the engine filled or ended it, or (not a market order, which waits for its
-            # fill) took it up at its first bar and left it resting
-            return (
-                not record.is_open
-                or bool(record.trades)
-                or (taken_up is not None and clock.now_ms() >= taken_up)
-            )
+            if not record.is_open or record.trades:
+                return True
+            taken_up = taken_up_ms()
+            return taken_up is not None and clock.now_ms() >= taken_up
 
         try:
-            await self._wait(record, decided, wake_ms=taken_up)
+            await self._wait(record, decided, wake_ms=taken_up_ms)
         except asyncio.CancelledError:
             ledger.publish(record)  # the exchange has it: it exists whatever the reply
             raise
@@ -282,10 +288,14 @@ class SpotVenue:
         return f"paper-cancel-{next(self._cancel_ids)}"
 
     async def _wait(
-        self, record: SpotOrder, done: Callable[[], bool], *, wake_ms: int | None = None
+        self,
+        record: SpotOrder,
+        done: Callable[[], bool],
+        *,
+        wake_ms: Callable[[], int | None] | None = None,
     ) -> None:
         """Until `done()` or `reply_wait_ms` ran out; reports arrive on the clock's timers.
-        `wake_ms`: a clock time at which `done()` may turn true with no report (an order
+        `wake_ms()`: a clock time at which `done()` may turn true with no report (an order
         left resting at its first bar), looked at just after it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.reply_wait_ms / 1000
@@ -293,8 +303,9 @@ class SpotVenue:
             left = deadline - loop.time()
             if left <= 0:
                 return
-            if wake_ms is not None:
-                left = min(left, max(wake_ms - self.clock.now_ms(), 0) / 1000 + _AFTER_BAR_S)
+            wake = wake_ms() if wake_ms is not None else None
+            if wake is not None:
+                left = min(left, (max(wake - self.clock.now_ms(), 0) + 1) / 1000)
             record.progress.clear()
             try:
                 await asyncio.wait_for(record.progress.wait(), left)

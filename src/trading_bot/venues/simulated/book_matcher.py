@@ -75,6 +75,10 @@ class BookMatcher:
             return
         self._start(order)
 
+    def last_price(self, now: int) -> Decimal | None:
+        """None: orders act on arrival against the book, so none waits on an estimate."""
+        return None
+
     def remove(self, order: VenueOrder) -> None:
         self._resting.pop(order.client_order_id, None)
 

@@ -299,17 +299,21 @@ class SimulatedExchange(Venue):
 
     def restore_open_order(self, order: VenueOrder) -> None:
         """Put back an order that was open before a restart: its funds are reserved again and
-        it is matched from the next bar on (an unacknowledged one arrives now)."""
+        it is matched from the next bar on (an unacknowledged one arrives now). An
+        acknowledged market order holds its cost at the last price known now (its estimate
+        is not kept across restarts)."""
         clock = self.clock
         self._open[order.client_order_id] = order
         self._taken_ids.add(order.client_order_id)
         if order.oco_group is not None:
             self._oco.setdefault(order.oco_group, []).append(order)
-        self._reserve(order, best_effort=True)
         matcher = self._matchers.get(order.symbol)
         if matcher is None:
             self.expire(order, R.NO_MARKET_DATA, f"no market data for {order.symbol}")
             return
+        if order.accepted and order.order_type is MARKET and order.estimate is None:
+            order.estimate = matcher.last_price(clock.now_ms())
+        self._reserve(order, best_effort=True)
         if not order.accepted:
             matcher.arrive(order)
             return
@@ -333,10 +337,22 @@ class SimulatedExchange(Venue):
         if order.order_type is MARKET:
             if last_price is None:
                 return
-            if not self.takes_market_order(order, order.remaining, last_price):
+            amount = order.amount
+            minimum = self._markets[order.symbol].min_notional
+            if amount * last_price < minimum:
+                self.reject(
+                    order, R.BELOW_MIN_NOTIONAL, f"notional {amount * last_price} < {minimum}"
+                )
                 return
             order.estimate = last_price
-        elif order.post_only and order.price is not None:
+            if not self._reserve(order):  # the funds check is the reservation itself
+                order.estimate = None
+                detail = self.unaffordable(order, amount, last_price)
+                self.reject(order, R.INSUFFICIENT_BALANCE, detail)
+                return
+            self._acknowledged(order)
+            return
+        if order.post_only and order.price is not None:
             if last_price is None:
                 return
             if marketable(order.side, order.price, last_price):
@@ -362,11 +378,14 @@ class SimulatedExchange(Venue):
                 f"needs {amount} {asset} free, {self.account.free(asset)} is",
             )
             return False
+        self._acknowledged(order)
+        return True
+
+    def _acknowledged(self, order: VenueOrder) -> None:
         order.accepted = True
         self._reports.order_accepted(order.client_order_id, order.venue_order_id)
         if order.expires_at_ms is not None and order.order_type is not MARKET:
             self.clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
-        return True
 
     def _expire_if_open(self, order: VenueOrder) -> None:
         if not order.closed:
@@ -376,7 +395,7 @@ class SimulatedExchange(Venue):
         """Whether the venue takes market order `order` for `amount` at its first fill price
         `price`; if not it is rejected here, with the reason a venue gives (below the market's
         minimum notional, or more than the account can pay). Every matcher asks this before
-        acknowledging a market order."""
+        acknowledging a market order no price was known for on arrival."""
         minimum = self._markets[order.symbol].min_notional
         if amount * price < minimum:
             self.reject(order, R.BELOW_MIN_NOTIONAL, f"notional {amount * price} < {minimum}")

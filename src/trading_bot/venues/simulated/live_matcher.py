@@ -2,14 +2,16 @@
 
 The same conventions as matching on recorded trades (`path_matcher`), applied to a stream:
 
-- An order is processed at the first live trade after its arrival: one delivered after it
+- An order is acknowledged on arrival (`SimulatedExchange.acknowledge`, against the last
+  trade) and processed at the first live trade after its arrival: one delivered after it
   arrived and stamped (exchange time) at or after its arrival time, so a print that was
   already on its way never fills it. The exchange's clock and ours are taken to agree (NTP);
   ours running ahead only delays orders by the difference.
 - At that trade: a market order fills whole at the trade's price (slippage model applied:
   `volume` reads the trade's size as the volume); a limit marketable at that price fills as
   taker at that price (never worse than its limit); otherwise GTC rests, IOC / FOK expire,
-  and a post-only that would cross is rejected. A stop whose trigger that price reaches
+  and a post-only that would cross expires (it is rejected instead on arrival if it crosses
+  the last trade, or here if it came before any trade). A stop whose trigger that price reaches
   triggers there (see below); otherwise it rests.
 - A resting limit fills whole as maker at its own limit when a later trade prints through
   it (buy: trade price < limit, sell: >; `fills.limit_fill: touch` also at equality).
@@ -78,6 +80,10 @@ class LiveMatcher:
             if order.closed:
                 return
         self._waiting[order.client_order_id] = (order, self._venue.now())
+
+    def last_price(self, now: int) -> Decimal | None:
+        """The price of the last trade received (None before the first)."""
+        return self._last_price
 
     def remove(self, order: VenueOrder) -> None:
         self._waiting.pop(order.client_order_id, None)

@@ -13,8 +13,9 @@ Conventions (the README has them too):
   reached (at the trigger; a stop-market fills there as taker, a stop-limit whose limit
   admits the trigger price too, else it rests from the next bar). On trades, open and close
   are the same moment, and a trade through a resting limit fills it at the limit.
-- On arrival, a limit not marketable at the open: IOC/FOK expire, post-only is rejected if it
-  would cross, GTC rests (the arrival bar's range still counts).
+- At its first open, a limit not marketable there: IOC/FOK expire, GTC rests (the arrival
+  bar's range still counts); a post-only that would cross the open expires (one that would
+  cross the last close is rejected on arrival).
 - OCO legs that could both act in one bar: the one reached at the open goes first; otherwise
   the stop leg (`oco_same_bar: stop_first`, default) or the limit leg (`limit_first`).
 - `max_volume_share` caps fills per bar (or trade) across all orders of the symbol; the rest
@@ -80,6 +81,7 @@ class PathMatcher:
         self._whole_fills = rules.max_volume_share is None
         self._ts = series.ts_list
         self._opens = series.open
+        self._closes = series.close
         self._unit = series.price_unit
         self._volume_used: dict[int, Decimal] = {}
         self._n = len(series)
@@ -108,15 +110,15 @@ class PathMatcher:
                 f"{order.symbol} data starts at {self._series.start_ms}, long after {now}",
             )
             return
-        self._venue.acknowledge(order, self._last_price(now))
+        self._venue.acknowledge(order, self.last_price(now))
         if not order.closed:
             self._schedule(order, self._ts[index], index, self._start)
 
-    def _last_price(self, now: int) -> Decimal | None:
+    def last_price(self, now: int) -> Decimal | None:
         """The close of the last bar closed at `now` (a trade is known from the millisecond
         after it), as `marks()` has it."""
         index = bisect_right(self._ts, now - (self._series.interval_ms or 1)) - 1
-        return self._price(self._series.close, index) if index >= 0 else None
+        return self._unit * self._closes.item(index) if index >= 0 else None
 
     def remove(self, order: VenueOrder) -> None:
         if order.timer is not None:
@@ -135,8 +137,9 @@ class PathMatcher:
         self.reprice(order)
 
     def reprice(self, order: VenueOrder) -> None:
-        """A modified order is treated as newly arrived at the next bar's open."""
-        if order.closed:
+        """A modified order is treated as newly arrived at the next bar's open; one still
+        waiting for its first bar keeps it (that bar reads its new terms)."""
+        if order.closed or (order.start_index < 0 and order.timer is not None):
             return
         index = self._series.first_at_or_after(self._venue.now() + 1)
         if index < self._n:
@@ -298,7 +301,12 @@ class PathMatcher:
         amount = order.amount - order.filled
         price = self._taker_price(order, index, open_price, amount) if self._slips else open_price
         if order.accepted:
-            affordable = venue.affordable(order, amount, price)
+            # it holds its base (a sell) or its cost at the estimate (a buy): enough at a price
+            # no higher than the estimate, else the account decides
+            estimate = order.estimate
+            affordable = (
+                estimate is not None and (order.side is not BUY or price <= estimate)
+            ) or venue.affordable(order, amount, price)
         else:
             if not venue.takes_market_order(order, amount, price):
                 return

@@ -52,10 +52,11 @@ class Reservations:
             price = order.price
         else:
             price = order.trigger_price
+        remaining = order.amount - order.filled
         if order.side is Side.SELL:
-            return market.base, order.remaining
+            return market.base, remaining
         assert price is not None
-        return market.quote, order.remaining * price * (1 + worst_fee(market))
+        return market.quote, remaining * price * (1 + worst_fee(market))
 
     def reserve(
         self, order: VenueOrder, legs: Iterable[VenueOrder] = (), *, best_effort: bool = False
