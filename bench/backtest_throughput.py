@@ -22,6 +22,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trading_bot.intake.signal_file import RecordedSignal
+    from trading_bot.market_data.bars import BarSeries
 
 DATA = Path(__file__).resolve().parent / "data" / "BTC-PERP_1m_2022-01.csv"
 CONFIG = {
@@ -46,19 +51,19 @@ CONFIG = {
 }
 
 
-def measure(bars: int) -> dict[str, float]:
-    from trading_bot.backtest.runner import run_backtest
-    from trading_bot.backtest.summary import build_summary
-    from trading_bot.config.loader import load_config_data
-    from trading_bot.domain.signal import Signal
-    from trading_bot.intake.signal_file import RecordedSignal
+def load_bars(bars: int) -> BarSeries:
     from trading_bot.market_data.candle_csv import load_candles_csv
 
-    started = time.perf_counter()
-    series = load_candles_csv(DATA, "BTC/USDT").tiled(bars)
-    loaded_at = time.perf_counter()
+    return load_candles_csv(DATA, "BTC/USDT").tiled(bars)
+
+
+def build_signals(series: BarSeries) -> list[RecordedSignal]:
+    """One market-order signal on every bar with index i % 10 == 9, sides alternating."""
+    from trading_bot.domain.signal import Signal
+    from trading_bot.intake.signal_file import RecordedSignal
+
     stamps = series.ts_list
-    signals = [
+    return [
         RecordedSignal(
             Signal(
                 signal_id=f"b{i}",
@@ -69,8 +74,19 @@ def measure(bars: int) -> dict[str, float]:
             ),
             i,
         )
-        for i in range(9, bars, 10)
+        for i in range(9, len(series), 10)
     ]
+
+
+def measure(bars: int) -> dict[str, float]:
+    from trading_bot.backtest.runner import run_backtest
+    from trading_bot.backtest.summary import build_summary
+    from trading_bot.config.loader import load_config_data
+
+    started = time.perf_counter()
+    series = load_bars(bars)
+    loaded_at = time.perf_counter()
+    signals = build_signals(series)
     built_at = time.perf_counter()
     loaded = load_config_data(CONFIG, source="bench", environ={})
     result = run_backtest(loaded, [series], signals)
