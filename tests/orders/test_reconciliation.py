@@ -15,6 +15,7 @@ from tests.service.rig import start, store
 from trading_bot.domain.enums import OrderType, Side
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import SimulatedClock
 from trading_bot.orders.reconciliation import Reconciler
 
@@ -369,3 +370,30 @@ async def test_accepting_the_venue_state_closes_what_it_forgot_and_adopts_its_ba
     assert done == ["balance USDT set to the venue's 9000 (was 10000)"]
     assert (await reconciler.reconcile(at_start=True)).ok
     assert running.bot.portfolio.initial_balances["USDT"] == Decimal("9000")
+
+
+async def test_a_venue_report_about_an_order_never_recorded_as_sent_marks_it_sent_first(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock)
+    first.journal.when_durable = lambda action: None  # type: ignore[method-assign]  # crash before sending
+    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5", signal_id="a"))
+    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5", signal_id="b"))
+    first.journal.flush()
+    second = start(engine, clock)
+    accepted, rejected = second.bot.orders.all_orders
+    assert accepted.status is rejected.status is OrderStatus.INITIALIZED
+    # the first run's sends reach the venue after all; their reports come back to this run
+    second.bot.orders.order_accepted(accepted.client_order_id, "v1")
+    second.bot.orders.order_rejected(rejected.client_order_id, RejectionReason.INVALID_ORDER, "x")
+    second.journal.flush()
+    assert (accepted.status, rejected.status) == (OrderStatus.ACCEPTED, OrderStatus.REJECTED)
+    with engine.connect() as c:
+        for order, last in ((accepted, "accepted"), (rejected, "rejected")):
+            events = c.execute(
+                text("SELECT event FROM order_events WHERE client_order_id = :c ORDER BY id"),
+                {"c": order.client_order_id},
+            ).scalars()
+            assert list(events)[-2:] == ["submitted", last]

@@ -240,3 +240,11 @@ def test_trades_between_resting_orders_leave_them_alone() -> None:
     assert v.reports.fills("b")[0].price == D("90")
     assert v.reports.fills("st")[0].price == D("84")
     assert v.reports.fills("s") == []
+
+
+def test_a_late_print_does_not_move_the_price_an_order_is_acknowledged_at() -> None:
+    v = LiveVenue()
+    v.trade("100", at=T0 + 10)
+    v.trade("50", at=T0 + 11, stamped=T0 + 5)  # an old print delivered late
+    v.at(T0 + 20).send("m", "buy", "0.5")
+    assert v.free("USDT") == D("100000") - D("50.1")  # held at 100: 0.5 x 100 x 1.002

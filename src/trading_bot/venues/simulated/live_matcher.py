@@ -70,7 +70,9 @@ class LiveMatcher:
         self._waiting: dict[str, tuple[VenueOrder, int]] = {}
         self._resting: dict[str, VenueOrder] = {}
         self._band: tuple[Decimal, Decimal] | None = None  # (act at or below, at or above)
-        self._last_price: Decimal | None = None  # of the last trade received
+        # the latest trade by the exchange's time (a late print does not move it back)
+        self._last_price: Decimal | None = None
+        self._last_ts = -1
 
     # -- entry points from the exchange ---------------------------------------------------------
 
@@ -82,7 +84,8 @@ class LiveMatcher:
         self._waiting[order.client_order_id] = (order, self._venue.now())
 
     def last_price(self, now: int) -> Decimal | None:
-        """The price of the last trade received (None before the first)."""
+        """The price of the latest trade received, by the exchange's time (None before the
+        first)."""
         return self._last_price
 
     def remove(self, order: VenueOrder) -> None:
@@ -104,7 +107,9 @@ class LiveMatcher:
     def on_trade(self, trade: LiveTrade) -> None:
         """One live trade of this market: resting orders it reaches act first (they were
         there before), then orders waiting for their first trade."""
-        price = self._last_price = trade.price
+        price = trade.price
+        if trade.ts_ms >= self._last_ts:
+            self._last_price, self._last_ts = price, trade.ts_ms
         if self._resting:
             if self._band is None:
                 self._band = self._compute_band()
