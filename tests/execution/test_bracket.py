@@ -4,6 +4,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars, make_signal
 from tests.venues.simulated.harness import ohlc
 from trading_bot.app import Bot
@@ -220,6 +222,34 @@ def test_a_sell_that_closes_a_protected_long_is_not_bracketed_as_a_short() -> No
     out = [o for o in b.orders.all_orders if o.signal_id == "out"]
     assert [(o.order_type, o.status) for o in out] == [(OrderType.MARKET, S.FILLED)]  # no legs
     assert b.orders.open_orders() == []  # the long's legs were canceled, none left to fire
+
+
+@pytest.mark.parametrize(("close", "left"), [("2", "0"), ("1", "1")])
+def test_a_close_waits_for_the_cancel_of_the_legs_holding_its_base(
+    errors: list[str], close: str, left: str
+) -> None:
+    # cancels take longer to reach the venue than orders: a close sent at once would arrive
+    # while the legs still hold the base it sells, and be refused
+    loaded = loaded_config(
+        execution={"class": "bracket", "params": FIVE_PCT},
+        exchange={
+            "class": "simulated",
+            "params": {
+                "balances": {"USDT": "1000"},
+                "latency": {"submit_ms": 50, "cancel_ms": 200},
+            },
+        },
+    )
+    b = build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 20))
+    b.kernel.submit_signal(make_signal(signal_id="in", size="2"))
+    b.clock.advance_to(T0 + 2 * MINUTE)
+    b.kernel.submit_signal(make_signal(signal_id="out", side="sell", size=close))
+    b.clock.advance_to(T0 + 9 * MINUTE)  # past the protection timeout
+    out = [o for o in b.orders.all_orders if o.signal_id == "out"]
+    assert [(o.order_type, o.status) for o in out] == [(OrderType.MARKET, S.FILLED)]
+    assert b.portfolio.position_quantity("BTC/USDT") == D(left)
+    assert [amount for _, amount, _ in legs(b)] == ([D(left)] * 2 if left != "0" else [])
+    assert not any("UNPROTECTED" in line for line in errors)
 
 
 def held_bot(params: dict[str, Any]) -> Bot:

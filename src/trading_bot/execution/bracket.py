@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -111,6 +111,17 @@ class _Bracket:
         return self.check is None and not any(o.is_open for o in orders)
 
 
+@dataclass(slots=True, eq=False)
+class _HeldBack:
+    """An order that takes over from protective legs, and the fresh legs for what it leaves
+    of the positions, held back until the old legs' cancels are confirmed (the order counted
+    as planned exposure meanwhile)."""
+
+    canceling: list[Order]
+    left: list[tuple[_Bracket, Decimal]]  # positions to protect again, with what was covered
+    send: Callable[[], None]
+
+
 class BracketOrderExecution(ExecutionAlgorithm):
     """The entry is a market order (a limit order at the signal's price for a limit signal).
     Protection goes out only once the entry fills, sized to what filled: each fill (a partial
@@ -140,9 +151,10 @@ class BracketOrderExecution(ExecutionAlgorithm):
     limitation.
 
     An order against a protected position (a sell while a bracketed long is held) takes over
-    from that position's protection: the legs are canceled first. If it only closes, it goes
-    without legs of its own; if it goes further (a reversal's open), it is bracketed the other
-    way. The unprotected-position close never exceeds what is still held.
+    from that position's protection: the legs are canceled first, and the order is sent once
+    the venue has confirmed the cancels (until then the legs hold the base it sells). If it
+    only closes, it goes without legs of its own; if it goes further (a reversal's open), it is
+    bracketed the other way. The unprotected-position close never exceeds what is still held.
     """
 
     Params = BracketParams
@@ -153,6 +165,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(params)
         self._by_order: dict[str, _Bracket] = {}
+        self._held_back: list[_HeldBack] = []
         # insertion-ordered (oldest first): a set of id-hashed objects iterates in memory order,
         # which made which position a close takes over from vary from run to run
         self.active: dict[_Bracket, None] = {}
@@ -173,31 +186,43 @@ class BracketOrderExecution(ExecutionAlgorithm):
                 "stop_loss (params)",
             )
         closing = self._closing_part(intent.symbol, intent.side, amount)
-        self._release(intent.symbol, intent.side, closing)
-        if closing >= amount:
-            # it only closes a position: the exit itself needs no take-profit or stop
-            placer.place(side=intent.side, order_type=intent.order_type, amount=amount, price=price)
-            return None
-        if expected is not None:
+        if closing < amount and expected is not None:
             levels = self._levels(intent.side, expected, take_profit, stop_loss)
             if isinstance(levels, Rejection):
                 return levels
-        entry = placer.place(
-            side=intent.side, order_type=intent.order_type, amount=amount, price=price
-        )
-        bracket = _Bracket(
-            placer=placer,
-            market=market,
-            entry=entry,
-            exit_side=Side.SELL if intent.side is Side.BUY else Side.BUY,
-            take_profit=take_profit,
-            stop_loss=stop_loss,
-            has_stop=stop_loss is not None or self.params.stop_loss is not None,
-            closing=closing,
-        )
-        self.active[bracket] = None
-        self._by_order[entry.client_order_id] = bracket
-        self.on_order_event(entry)  # the venue may have answered inside `place`
+
+        def send() -> None:
+            if closing >= amount:
+                # it only closes a position: the exit itself needs no take-profit or stop
+                placer.place(
+                    side=intent.side, order_type=intent.order_type, amount=amount, price=price
+                )
+                return
+            entry = placer.place(
+                side=intent.side, order_type=intent.order_type, amount=amount, price=price
+            )
+            bracket = _Bracket(
+                placer=placer,
+                market=market,
+                entry=entry,
+                exit_side=Side.SELL if intent.side is Side.BUY else Side.BUY,
+                take_profit=take_profit,
+                stop_loss=stop_loss,
+                has_stop=stop_loss is not None or self.params.stop_loss is not None,
+                closing=closing,
+            )
+            self.active[bracket] = None
+            self._by_order[entry.client_order_id] = bracket
+            self.on_order_event(entry)  # the venue may have answered inside `place`
+
+        canceling, left = self._release(intent.symbol, intent.side, closing)
+        if canceling:
+            held = _HeldBack(canceling, left, send)
+            self._held_back.append(held)
+            self.context.planned.set(held, intent.symbol, intent.side, amount)
+        else:
+            self._reprotect(left)
+            send()
         return None
 
     def stop(self) -> None:
@@ -209,14 +234,21 @@ class BracketOrderExecution(ExecutionAlgorithm):
                 bracket.check = None
             bracket.alerted = True
 
-    def _release(self, symbol: str, side: Side, amount: Decimal) -> None:
+    def _release(
+        self, symbol: str, side: Side, amount: Decimal
+    ) -> tuple[list[Order], list[tuple[_Bracket, Decimal]]]:
         """A new order that closes `amount` of protected positions (selling a protected long)
         takes over that much from their protection, oldest first: their legs are canceled, so
         they neither hold the balance the new order needs nor fire on what it closes, and what
-        is left of each position gets fresh legs of the remaining size."""
+        is left of each position is to get fresh legs (`_reprotect`). Returns the legs whose
+        cancel the venue has not confirmed yet (they still hold the base: a real venue refuses
+        a sell of it, so the new order and the fresh legs wait for them, `_HeldBack`), and
+        (bracket, amount its old legs covered) for each position left."""
+        canceling: list[Order] = []
+        left: list[tuple[_Bracket, Decimal]] = []
         for bracket in [b for b in self.active if b.market.symbol == symbol]:
             if amount <= 0:
-                return
+                break
             if bracket.exit_side is not side or bracket.position <= 0:
                 continue
             taken = min(amount, bracket.position)
@@ -225,16 +257,26 @@ class BracketOrderExecution(ExecutionAlgorithm):
             for leg in (o for group in bracket.groups for o in group):
                 if leg.is_open:
                     self.context.orders.cancel(leg)
+                    if leg.is_open:
+                        canceling.append(leg)
             bracket.released += taken
-            keep = bracket.market.round_amount(min(covered, bracket.position))
-            if keep > 0:
-                self._place_legs(bracket, keep)
-            if bracket.position <= 0:
+            if bracket.position > 0:
+                left.append((bracket, covered))
+            else:
                 if bracket.check is not None:
                     bracket.check.cancel()
                     bracket.check = None
                 bracket.alerted = True
                 self._drop(bracket)
+        return canceling, left
+
+    def _reprotect(self, left: list[tuple[_Bracket, Decimal]]) -> None:
+        """Fresh legs for what is left of each released position, up to what its old legs
+        covered (never more than is still held: a leg may have filled meanwhile)."""
+        for bracket, covered in left:
+            keep = bracket.market.round_amount(min(covered, bracket.position))
+            if keep > 0:
+                self._place_legs(bracket, keep)
 
     def _closing_part(self, symbol: str, side: Side, amount: Decimal) -> Decimal:
         """How much of an order on `side` only closes the position, counting the firm orders
@@ -274,6 +316,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
     # -- following the orders -----------------------------------------------------------------
 
     def on_order_event(self, order: Order) -> None:
+        if self._held_back and not order.is_open:
+            self._send_held_back()
         bracket = self._by_order.get(order.client_order_id)
         if bracket is None:
             return
@@ -293,6 +337,16 @@ class BracketOrderExecution(ExecutionAlgorithm):
             bracket.making_room.clear()
             self._cover_rest(bracket)
         self._review(bracket)
+
+    def _send_held_back(self) -> None:
+        """Send the orders whose legs to cancel are all gone (canceled, or filled meanwhile:
+        then the order meets what is left, as it would have a moment later)."""
+        ready = [h for h in self._held_back if not any(o.is_open for o in h.canceling)]
+        for held in ready:
+            self._held_back.remove(held)
+            self.context.planned.drop(held)
+            self._reprotect(held.left)
+            held.send()
 
     def _stop_canceled(self, bracket: _Bracket, stop: Order) -> None:
         """A venue that links the legs itself cancels the stop as soon as the take-profit fills
