@@ -23,6 +23,7 @@ def bot(
     opens: list[str],
     params: dict[str, Any] | None = None,
     balances: dict[str, str] | None = None,
+    latency: dict[str, int] | None = None,
     **fills: str,
 ) -> Bot:
     loaded = loaded_config(
@@ -33,6 +34,7 @@ def bot(
                 "balances": balances or {"USDT": "100000"},
                 "markets": {"BTC/USDT": {"amount_step": "0.01", "price_step": "0.5"}},
                 "fills": fills,
+                "latency": latency or {},
             },
         },
     )
@@ -382,12 +384,14 @@ def test_the_unprotected_position_check_raises_the_alarm(errors: list[str]) -> N
     assert "closing 1 at market" in alarms[0][1]
 
 
+@pytest.mark.parametrize("latency", [None, {"submit_ms": 50, "cancel_ms": 200}])
 def test_a_take_profit_left_without_its_stop_is_canceled_before_the_unprotected_close(
-    errors: list[str],
+    errors: list[str], latency: dict[str, int] | None
 ) -> None:
     # the venue refuses the stop for a reason re-placing cannot cure: after the timeout the
-    # position is closed, and the take-profit, which holds the 1 BTC, is canceled first
-    b = bot(["100"] * 6, {"protection_timeout_s": 30})
+    # position is closed, and the take-profit, which holds the 1 BTC, is canceled first (the
+    # close waits for the cancel to be confirmed when cancels are slower than orders)
+    b = bot(["100"] * 6, {"protection_timeout_s": 30}, latency=latency)
     submit = b.venue.submit_order
 
     def refusing_stops(order: Order) -> None:

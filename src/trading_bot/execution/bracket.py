@@ -523,7 +523,9 @@ class BracketOrderExecution(ExecutionAlgorithm):
         )
         if closing:
             # a take-profit left without its stop protects nothing and holds the base the
-            # close sells; groups with a live stop keep both legs for the amount they cover
+            # close sells; groups with a live stop keep both legs for the amount they cover.
+            # The close goes once those cancels are confirmed.
+            canceling: list[Order] = []
             for group in bracket.groups:
                 if not any(
                     o.is_open and (o.order_type is _STOP or not bracket.has_stop) for o in group
@@ -531,22 +533,33 @@ class BracketOrderExecution(ExecutionAlgorithm):
                     for leg in group:
                         if leg.is_open:
                             self.context.orders.cancel(leg)
-            try:
-                close = placer.place(
-                    side=bracket.exit_side,
-                    order_type=OrderType.MARKET,
-                    amount=amount,
-                    outlives_signal=True,
-                )
-            except Exception:
-                logger.exception(
-                    "closing the unprotected position of {} failed", placer.signal.signal_id
-                )
+                            if leg.is_open:
+                                canceling.append(leg)
+            if canceling:
+                held = _HeldBack(canceling, [], lambda: self._close_unprotected(bracket, amount))
+                self._held_back.append(held)
+                self.context.planned.set(held, market.symbol, bracket.exit_side, amount)
             else:
-                bracket.closes.append(close)
-                self._by_order[close.client_order_id] = bracket
+                self._close_unprotected(bracket, amount)
         if bracket.done:
             self._drop(bracket)
+
+    def _close_unprotected(self, bracket: _Bracket, amount: Decimal) -> None:
+        placer = bracket.placer
+        try:
+            close = placer.place(
+                side=bracket.exit_side,
+                order_type=OrderType.MARKET,
+                amount=amount,
+                outlives_signal=True,
+            )
+        except Exception:
+            logger.exception(
+                "closing the unprotected position of {} failed", placer.signal.signal_id
+            )
+        else:
+            bracket.closes.append(close)
+            self._by_order[close.client_order_id] = bracket
 
     def _drop(self, bracket: _Bracket) -> None:
         self.active.pop(bracket, None)
