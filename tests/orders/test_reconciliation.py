@@ -15,7 +15,6 @@ from tests.service.rig import start, store
 from trading_bot.domain.enums import OrderType, Side
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
-from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import SimulatedClock
 from trading_bot.orders.reconciliation import Reconciler
 
@@ -383,15 +382,15 @@ async def test_a_venue_report_about_an_order_never_recorded_as_sent_marks_it_sen
     first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5", signal_id="b"))
     first.journal.flush()
     second = start(engine, clock)
-    accepted, rejected = second.bot.orders.all_orders
-    assert accepted.status is rejected.status is OrderStatus.INITIALIZED
+    accepted, canceled = second.bot.orders.all_orders
+    assert accepted.status is canceled.status is OrderStatus.INITIALIZED
     # the first run's sends reach the venue after all; their reports come back to this run
     second.bot.orders.order_accepted(accepted.client_order_id, "v1")
-    second.bot.orders.order_rejected(rejected.client_order_id, RejectionReason.INVALID_ORDER, "x")
+    second.bot.orders.order_canceled(canceled.client_order_id, "canceled at the venue")
     second.journal.flush()
-    assert (accepted.status, rejected.status) == (OrderStatus.ACCEPTED, OrderStatus.REJECTED)
+    assert (accepted.status, canceled.status) == (OrderStatus.ACCEPTED, OrderStatus.CANCELED)
     with engine.connect() as c:
-        for order, last in ((accepted, "accepted"), (rejected, "rejected")):
+        for order, last in ((accepted, "accepted"), (canceled, "canceled")):
             events = c.execute(
                 text("SELECT event FROM order_events WHERE client_order_id = :c ORDER BY id"),
                 {"c": order.client_order_id},

@@ -96,7 +96,9 @@ class OrderManager:
             return  # canceled before its intent was committed: it never leaves
         refusal = self._refusal(order) if self._refusal is not None else None
         if refusal is not None:  # it never leaves either: rejected, never reported as sent
-            self._reject(order, refusal.reason, f"not sent: {refusal.detail}")
+            self.order_rejected(
+                order.client_order_id, refusal.reason, f"not sent: {refusal.detail}"
+            )
             return
         order.transition(OrderStatus.SUBMITTED)
         self._record(order, "submitted")
@@ -257,11 +259,10 @@ class OrderManager:
             self.oco.review(order)
 
     def order_rejected(self, client_order_id: str, reason: RejectionReason, detail: str) -> None:
-        order = self._reported(client_order_id, "rejection")
-        if order is not None:
-            self._reject(order, reason, detail)
-
-    def _reject(self, order: Order, reason: RejectionReason, detail: str) -> None:
+        # not `_reported`: a refusal before sending (`_send`) rejects an unsent order too
+        order = self._known(client_order_id, "rejection")
+        if order is None:
+            return
         order.transition(OrderStatus.REJECTED)
         order.reject_reason = reason
         order.reject_detail = detail
