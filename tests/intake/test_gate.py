@@ -2,12 +2,16 @@
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import T0
 from tests.intake.bench_gate import gate_bench, signal
 from tests.intake.rig import live_bot
+from trading_bot.domain.enums import LiquiditySide, Side
+from trading_bot.domain.fill import Fill
 from trading_bot.intake.gate import IntakeOutcome
 from trading_bot.intake.raw_text import KEPT_RAW_BYTES
 
@@ -151,3 +155,28 @@ async def test_payloads_with_lone_surrogates_do_not_block_the_store(tmp_path: Pa
         await asyncio.wait_for(channel.recorded(), 5)
         assert set(rig.signals()) == {("det", "c")}
         assert len(rig.dead_letters()) == 2
+
+
+def test_the_status_shows_an_average_fill_price_to_twelve_significant_digits() -> None:
+    bench = gate_bench()
+    channel = bench.gate.channel("ws", default_source="det")
+    channel.offer(signal("a", size="3"), "1")  # open until the first bar, which never comes
+    (order,) = bench.kernel.orders.open_orders()
+    for trade_id, amount, price in (("t1", "1", "100"), ("t2", "2", "101")):
+        bench.kernel.orders.order_filled(
+            Fill(
+                trade_id,
+                order.client_order_id,
+                "BTC/USDT",
+                Side.BUY,
+                Decimal(amount),
+                Decimal(price),
+                Decimal(0),
+                "USDT",
+                LiquiditySide.MAKER,
+                T0,
+            )
+        )
+    status = bench.gate.signal_status("det", "a")
+    assert status is not None
+    assert status["orders"][0]["average_price"] == "100.666666667"  # 302 / 3

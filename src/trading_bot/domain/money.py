@@ -34,6 +34,14 @@ def is_multiple_of(value: Decimal, step: Decimal) -> bool:
     return step <= 0 or value % step == 0
 
 
+def significant(value: Decimal, digits: int = 12) -> Decimal:
+    """`value` to `digits` significant digits: for showing a computed quotient (an average
+    fill price), which otherwise carries the full context precision."""
+    if not value:
+        return value
+    return round(value, digits - value.adjusted() - 1)
+
+
 def format_decimal(value: Decimal) -> str:
     """Plain decimal text without exponent and without trailing zeros (`1E+1` -> `10`)."""
     if value == 0:

@@ -20,6 +20,7 @@ from typing import Any
 
 from loguru import logger
 
+from trading_bot.domain.money import format_decimal, significant
 from trading_bot.domain.signal import Signal
 from trading_bot.engine.journal import Journal
 from trading_bot.engine.kernel import TradingKernel
@@ -294,7 +295,9 @@ def describe_record(record: SignalRecord, kernel: TradingKernel) -> dict[str, An
                 "price": str(order.price) if order.price is not None else None,
                 "status": order.status.value,
                 "filled": str(order.filled_amount),
-                "average_price": str(average) if average is not None else None,
+                "average_price": format_decimal(significant(average))
+                if average is not None
+                else None,
                 "fees": str(order.fees),
             }
         )
