@@ -23,6 +23,17 @@ async def reconcile(running):  # type: ignore[no-untyped-def]
     return await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
 
 
+def crashed_before_sending(engine, clock, *signal_ids: str) -> None:  # type: ignore[no-untyped-def]
+    """A bot records the intents of market buys of 0.5 and dies before sending them."""
+    first = start(engine, clock)
+    first.journal.when_durable = lambda action: None  # type: ignore[method-assign]
+    for signal_id in signal_ids:
+        first.bot.kernel.submit_signal(
+            make_signal(asset="BTC/USDT", size="0.5", signal_id=signal_id)
+        )
+    first.journal.flush()
+
+
 async def test_fill_made_while_the_bot_was_down_is_applied_on_restart(tmp_path: Path) -> None:
     engine = store(tmp_path)
     clock = SimulatedClock(T0 + 1)
@@ -45,10 +56,7 @@ async def test_fill_made_while_the_bot_was_down_is_applied_on_restart(tmp_path: 
 async def test_intent_the_venue_never_received_is_sent_once(tmp_path: Path) -> None:
     engine = store(tmp_path)
     clock = SimulatedClock(T0 + 1)
-    first = start(engine, clock)
-    first.journal.when_durable = lambda action: None  # type: ignore[method-assign]  # crash before sending
-    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
-    first.journal.flush()
+    crashed_before_sending(engine, clock, "s1")
     second = start(engine, clock)
     report = await reconcile(second)
     assert report.resent == [second.bot.orders.all_orders[0].client_order_id]
@@ -68,10 +76,7 @@ async def test_a_restart_right_after_a_resend_waits_for_that_request_before_send
 ) -> None:
     engine = store(tmp_path)
     clock = SimulatedClock(T0 + 1)
-    first = start(engine, clock)
-    first.journal.when_durable = lambda action: None  # type: ignore[method-assign]  # crash before sending
-    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
-    first.journal.flush()
+    crashed_before_sending(engine, clock, "s1")
     clock.advance_to(T0 + 30 * MINUTE)  # the intent is long past any receive window
     second = start(engine, clock)
     second.venue.lookup_settle_ms = 300  # type: ignore[misc]  # a live venue's receive window
@@ -376,11 +381,7 @@ async def test_a_venue_report_about_an_order_never_recorded_as_sent_marks_it_sen
 ) -> None:
     engine = store(tmp_path)
     clock = SimulatedClock(T0 + 1)
-    first = start(engine, clock)
-    first.journal.when_durable = lambda action: None  # type: ignore[method-assign]  # crash before sending
-    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5", signal_id="a"))
-    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5", signal_id="b"))
-    first.journal.flush()
+    crashed_before_sending(engine, clock, "a", "b")
     second = start(engine, clock)
     accepted, canceled = second.bot.orders.all_orders
     assert accepted.status is canceled.status is OrderStatus.INITIALIZED

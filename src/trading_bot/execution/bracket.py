@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -216,13 +216,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
             self.on_order_event(entry)  # the venue may have answered inside `place`
 
         canceling, left = self._release(intent.symbol, intent.side, closing)
-        if canceling:
-            held = _HeldBack(canceling, left, send)
-            self._held_back.append(held)
-            self.context.planned.set(held, intent.symbol, intent.side, amount)
-        else:
-            self._reprotect(left)
-            send()
+        self._once_gone(_HeldBack(canceling, left, send), intent.symbol, intent.side, amount)
         return None
 
     def stop(self) -> None:
@@ -254,11 +248,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
             taken = min(amount, bracket.position)
             amount -= taken
             covered = bracket.protected
-            for leg in (o for group in bracket.groups for o in group):
-                if leg.is_open:
-                    self.context.orders.cancel(leg)
-                    if leg.is_open:
-                        canceling.append(leg)
+            canceling += self._cancel_open(o for group in bracket.groups for o in group)
             bracket.released += taken
             if bracket.position > 0:
                 left.append((bracket, covered))
@@ -338,6 +328,26 @@ class BracketOrderExecution(ExecutionAlgorithm):
             self._cover_rest(bracket)
         self._review(bracket)
 
+    def _cancel_open(self, legs: Iterable[Order]) -> list[Order]:
+        """Cancel the open ones of `legs`; those whose cancel the venue has not confirmed
+        yet (they still hold what they would sell)."""
+        canceling = []
+        for leg in legs:
+            if leg.is_open:
+                self.context.orders.cancel(leg)
+                if leg.is_open:
+                    canceling.append(leg)
+        return canceling
+
+    def _once_gone(self, held: _HeldBack, symbol: str, side: Side, amount: Decimal) -> None:
+        """Send `held` now if the legs it waits for are gone, else when they are (`amount`
+        on `side` counted as planned exposure meanwhile)."""
+        if held.canceling:
+            self._held_back.append(held)
+            self.context.planned.set(held, symbol, side, amount)
+        else:
+            self._send(held)
+
     def _send_held_back(self) -> None:
         """Send the orders whose legs to cancel are all gone (canceled, or filled meanwhile:
         then the order meets what is left, as it would have a moment later)."""
@@ -345,8 +355,11 @@ class BracketOrderExecution(ExecutionAlgorithm):
         for held in ready:
             self._held_back.remove(held)
             self.context.planned.drop(held)
-            self._reprotect(held.left)
-            held.send()
+            self._send(held)
+
+    def _send(self, held: _HeldBack) -> None:
+        self._reprotect(held.left)
+        held.send()
 
     def _stop_canceled(self, bracket: _Bracket, stop: Order) -> None:
         """A venue that links the legs itself cancels the stop as soon as the take-profit fills
@@ -530,17 +543,9 @@ class BracketOrderExecution(ExecutionAlgorithm):
                 if not any(
                     o.is_open and (o.order_type is _STOP or not bracket.has_stop) for o in group
                 ):
-                    for leg in group:
-                        if leg.is_open:
-                            self.context.orders.cancel(leg)
-                            if leg.is_open:
-                                canceling.append(leg)
-            if canceling:
-                held = _HeldBack(canceling, [], lambda: self._close_unprotected(bracket, amount))
-                self._held_back.append(held)
-                self.context.planned.set(held, market.symbol, bracket.exit_side, amount)
-            else:
-                self._close_unprotected(bracket, amount)
+                    canceling += self._cancel_open(group)
+            close = _HeldBack(canceling, [], lambda: self._close_unprotected(bracket, amount))
+            self._once_gone(close, market.symbol, bracket.exit_side, amount)
         if bracket.done:
             self._drop(bracket)
 

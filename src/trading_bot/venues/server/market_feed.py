@@ -73,8 +73,8 @@ class SymbolFeed:
     def first_open(self, now_ms: int) -> int | None:
         """When the first bar at or after `now_ms` opens: where the matching engine takes
         up an order arriving then (None once the data has ended)."""
-        index = int(np.searchsorted(self.series.ts, now_ms, side="left"))
-        return int(self.series.ts[index]) if index < len(self.series) else None
+        index = self.series.first_at_or_after(now_ms)
+        return self.series.ts_list[index] if index < len(self.series) else None
 
     def price(self, now_ms: int) -> Decimal:
         index = self.last_closed(now_ms)

@@ -338,11 +338,7 @@ class SimulatedExchange(Venue):
             if last_price is None:
                 return
             amount = order.amount
-            minimum = self._markets[order.symbol].min_notional
-            if amount * last_price < minimum:
-                self.reject(
-                    order, R.BELOW_MIN_NOTIONAL, f"notional {amount * last_price} < {minimum}"
-                )
+            if self._below_min_notional(order, amount, last_price):
                 return
             order.estimate = last_price
             if not self._reserve(order):  # the funds check is the reservation itself
@@ -396,13 +392,19 @@ class SimulatedExchange(Venue):
         `price`; if not it is rejected here, with the reason a venue gives (below the market's
         minimum notional, or more than the account can pay). Every matcher asks this before
         acknowledging a market order no price was known for on arrival."""
-        minimum = self._markets[order.symbol].min_notional
-        if amount * price < minimum:
-            self.reject(order, R.BELOW_MIN_NOTIONAL, f"notional {amount * price} < {minimum}")
+        if self._below_min_notional(order, amount, price):
             return False
         if not self.affordable(order, amount, price):
             self.reject(order, R.INSUFFICIENT_BALANCE, self.unaffordable(order, amount, price))
             return False
+        return True
+
+    def _below_min_notional(self, order: VenueOrder, amount: Decimal, price: Decimal) -> bool:
+        """Reject market order `order` if `amount` at `price` is below the minimum notional."""
+        minimum = self._markets[order.symbol].min_notional
+        if amount * price >= minimum:
+            return False
+        self.reject(order, R.BELOW_MIN_NOTIONAL, f"notional {amount * price} < {minimum}")
         return True
 
     def unaffordable(self, order: VenueOrder, amount: Decimal, price: Decimal) -> str:
