@@ -9,6 +9,7 @@ interrupt before any command started ends with one line and exit code 130, nothi
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -25,5 +26,9 @@ def main() -> None:
         from trading_bot.cli import app
     except KeyboardInterrupt:
         sys.stderr.write("trading-bot: stopped while starting; nothing was done\n")
-        raise SystemExit(INTERRUPTED) from None
+        sys.stderr.flush()
+        # not SystemExit: an interrupt that cut through an import can leave the interpreter
+        # marked as ended by Ctrl-C, and it then kills itself with SIGINT (exit -2) on the
+        # way out; nothing has been done yet, so there is nothing to clean up
+        os._exit(INTERRUPTED)
     app()
