@@ -87,6 +87,15 @@ class SimulatedClock(Clock):
             timer.callback()
         self._now = max(self._now, target_ms)
 
+    def hand_over(self, clock: Clock) -> None:
+        """Schedule every timer still pending on `clock` instead (a catch-up on simulated
+        time ending on the live clock). The `Timer`s given out stay valid: cancelling one
+        makes its call on `clock` a no-op."""
+        while self._timers:
+            at_ms, _, timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                clock.schedule_at(at_ms, lambda timer=timer: timer.callback())  # type: ignore[misc]
+
     def run_pending(self) -> None:
         """Fire every timer still scheduled, in time order (the end of a simulation)."""
         while (next_ms := self.next_timer_ms()) is not None:

@@ -45,6 +45,7 @@ class SqlPaperBookStore:
             order_sequence=saved["order_sequence"],
             trade_sequence=saved["trade_sequence"],
             open_orders=[_record(row) for row in rows],
+            as_of_ms=saved.get("as_of_ms"),
         )
 
     def save(
@@ -55,9 +56,11 @@ class SqlPaperBookStore:
         sequences: tuple[int, int],
         anchor_ms: int,
         replay: dict[str, Any],
+        as_of_ms: int,
     ) -> None:
         state = {
             "anchor_ms": anchor_ms,
+            "as_of_ms": as_of_ms,
             "replay": replay,
             "order_sequence": sequences[0],
             "trade_sequence": sequences[1],

@@ -48,6 +48,82 @@ async def test_resting_order_survives_a_restart_and_fills_after_it(tmp_path: Pat
         assert c.execute(text("SELECT status FROM orders")).scalar() == "filled"
 
 
+async def test_a_resting_limit_the_price_passed_while_the_bot_was_down_fills_at_that_bar(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0)
+    first = start(engine, clock, execution=LIMIT)
+    first.bot.kernel.submit_signal(
+        make_signal(asset="BTC/USDT", side="sell", size="0.3", order_type="limit", price="104.5")
+    )
+    first.journal.flush()
+    clock.advance_to(T0 + MINUTE)
+    first.journal.flush()
+    (order,) = first.bot.orders.all_orders
+    assert order.status is OrderStatus.ACCEPTED
+
+    # down from minute 1 to minute 8: bar 4 (104 -> 105) went through 104.5 meanwhile
+    clock = SimulatedClock(T0 + 8 * MINUTE)
+    second = start(engine, clock, execution=LIMIT)
+    report = await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)
+    second.journal.flush()
+    restored = second.bot.orders.get(order.client_order_id)
+    assert restored is not None and restored.status is OrderStatus.FILLED
+    (fill,) = second.bot.portfolio.fills
+    assert fill.price == Decimal("104.5")
+    assert fill.ts_ms == T0 + 5 * MINUTE  # when bar 4 closed, not at the restart
+    assert second.bot.portfolio.balances == second.venue.balances()
+    assert second.venue._exchange.account.reserved == {}
+    assert report.checked_orders == 1
+
+
+async def test_a_market_order_acknowledged_before_a_stop_fills_at_the_next_bar_not_after_it(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0)
+    first = start(engine, clock)
+    clock.advance_to(T0 + 2 * MINUTE + 1)
+    first.bot.kernel.submit_signal(
+        make_signal(asset="BTC/USDT", size="0.1", created_at=T0 + 2 * MINUTE + 1)
+    )
+    first.journal.flush()
+    assert first.bot.orders.all_orders[0].status is OrderStatus.ACCEPTED  # bar 3 opens next
+
+    clock = SimulatedClock(T0 + 6 * MINUTE + 1)  # back four bars later
+    second = start(engine, clock)
+    report = await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)
+    second.journal.flush()
+    assert second.bot.orders.all_orders[0].status is OrderStatus.FILLED
+    (fill,) = second.bot.portfolio.fills
+    assert (fill.price, fill.ts_ms) == (Decimal("103"), T0 + 3 * MINUTE)
+    assert second.bot.portfolio.balances == second.venue.balances()
+    assert report.checked_orders == 1
+
+
+async def test_an_order_still_resting_after_the_catch_up_fills_live_later(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0)
+    first = start(engine, clock, execution=LIMIT)
+    first.bot.kernel.submit_signal(
+        make_signal(asset="BTC/USDT", side="sell", size="0.3", order_type="limit", price="107.5")
+    )
+    first.journal.flush()
+    clock.advance_to(T0 + MINUTE)
+    first.journal.flush()
+
+    clock = SimulatedClock(T0 + 3 * MINUTE)  # nothing reached 107.5 while it was down
+    second = start(engine, clock, execution=LIMIT)
+    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    assert second.bot.orders.all_orders[0].status is OrderStatus.ACCEPTED
+    clock.advance_to(T0 + 9 * MINUTE)
+    second.journal.flush()
+    (fill,) = second.bot.portfolio.fills
+    assert fill.price == Decimal("107.5") and fill.ts_ms >= T0 + 7 * MINUTE
+    assert second.bot.orders.all_orders[0].status is OrderStatus.FILLED
+
+
 def test_the_venue_refuses_a_client_order_id_it_has_already_taken(tmp_path: Path) -> None:
     engine = store(tmp_path)
     clock = SimulatedClock(T0)

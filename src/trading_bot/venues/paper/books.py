@@ -99,6 +99,9 @@ class PaperBooks:
     order_sequence: int = 0
     trade_sequence: int = 0
     open_orders: list[PaperOrderRecord] = field(default_factory=list)
+    # the venue's time at its last commit: nothing happened to its orders after it that was
+    # written, so after a restart on replayed data the orders are matched again from there
+    as_of_ms: int | None = None
 
 
 class PaperBookStore(Protocol):
@@ -114,6 +117,7 @@ class PaperBookStore(Protocol):
         sequences: tuple[int, int],
         anchor_ms: int,
         replay: dict[str, Any],
+        as_of_ms: int,
     ) -> None:
         """Write all of it in one transaction: the venue reports nothing before it commits."""
 

@@ -24,7 +24,7 @@ from trading_bot.domain.market import Market
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import RejectionReason
-from trading_bot.engine.clock import Clock, Timer, TimerCallback
+from trading_bot.engine.clock import Clock, SimulatedClock, Timer, TimerCallback
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.marks import MarkSeries
 from trading_bot.venues.base import Venue, VenueOrderSnapshot, VenueReports
@@ -75,6 +75,8 @@ class PaperExchange(Venue):
             exchange.account.total = dict(saved.balances)
         exchange.restore_sequences(saved.order_sequence, saved.trade_sequence)
         self._to_restore = saved.open_orders
+        self._as_of_ms = saved.as_of_ms
+        self._live = False  # matched on a live feed: nothing to catch up on after a restart
         self._records: dict[str, PaperOrderRecord] = {
             r.client_order_id: r for r in saved.open_orders
         }
@@ -85,6 +87,7 @@ class PaperExchange(Venue):
         self._reports: deque[Report] = deque()
         self._target: VenueReports | None = None
         self._clock: Clock | None = None
+        self._venue_clock: _CommittingClock | None = None
         self._commit_due = False
         self._delivering = False
         # whether the store holds the venue's current anchor, replay settings and balances
@@ -154,6 +157,7 @@ class PaperExchange(Venue):
                 f"on {saved}'s trades; keep {saved} or start a new store"
             )
         self._exchange.add_live_market(symbol, venue_rules)
+        self._live = True
         self.replay["live"] = exchange
         if saved != exchange:
             self._state_saved = False  # what the venue follows goes into the next commit
@@ -168,18 +172,32 @@ class PaperExchange(Venue):
         return self._exchange.marks(symbol)
 
     def bind(self, reports: VenueReports, clock: Clock) -> None:
+        """Start the venue on `clock`. Open orders restored from the books are first matched
+        on the replayed data the venue missed while the bot was down (from its last commit to
+        now, on simulated time, so fills carry the times of the bars they happened at): the
+        venue's timeline runs on the wall clock whether the bot runs or not."""
         self._target = reports
         self._clock = clock
-        self._exchange.bind(_Recorder(self), _CommittingClock(clock, self._entry_done))
+        self._venue_clock = venue_clock = _CommittingClock(clock, self._entry_done)
+        self._exchange.bind(_Recorder(self), venue_clock)
         orphans = sorted({r.symbol for r in self._to_restore if self.market(r.symbol) is None})
         if orphans:
             raise PaperSetupError(
                 f"the paper venue has open orders in {', '.join(orphans)}, which "
                 "paper.market_data (or paper.live_data.symbols) no longer lists; add it back"
             )
+        now = clock.now_ms()
+        missed = self._to_restore and self._as_of_ms is not None and self._as_of_ms < now
+        catch_up = SimulatedClock(self._as_of_ms or now) if missed and not self._live else None
+        if catch_up is not None:
+            venue_clock.inner = catch_up
         for record in self._to_restore:
             self._exchange.restore_open_order(record.venue_order())
         self._to_restore = []
+        if catch_up is not None:
+            catch_up.advance_to(now, inclusive=False)
+            venue_clock.inner = clock
+            catch_up.hand_over(clock)
         if not self._state_saved:
             self._mark_dirty_all()
         self._entry_done()
@@ -283,6 +301,7 @@ class PaperExchange(Venue):
                 self._exchange.sequences,
                 self.anchor_ms,
                 self.replay,
+                self._venue_clock.now_ms() if self._venue_clock else self._now(),
             )
             self._state_saved = True
             for coid, record in self._dirty.items():
@@ -372,14 +391,15 @@ def _forward(paper: PaperExchange, name: str) -> Callable[..., None]:
 
 class _CommittingClock(Clock):
     """The bot's clock, except that each timer the exchange sets ends with a commit: changes
-    made by a timer (a fill at the next bar) are written before they are reported."""
+    made by a timer (a fill at the next bar) are written before they are reported. `inner` is
+    a simulated clock while the venue catches up after a restart."""
 
     def __init__(self, clock: Clock, after: Callable[[], None]) -> None:
-        self._clock = clock
+        self.inner = clock
         self._after = after
 
     def now_ms(self) -> int:
-        return self._clock.now_ms()
+        return self.inner.now_ms()
 
     def schedule_at(self, at_ms: int, callback: TimerCallback) -> Timer:
         after = self._after
@@ -388,7 +408,7 @@ class _CommittingClock(Clock):
             callback()
             after()
 
-        return self._clock.schedule_at(at_ms, run)
+        return self.inner.schedule_at(at_ms, run)
 
 
 def _snapshot(record: PaperOrderRecord, fills: list[Fill]) -> VenueOrderSnapshot:
