@@ -100,3 +100,17 @@ async def test_a_cancelled_live_timer_lets_go_of_what_its_callback_holds() -> No
     del order
     timer.cancel()
     assert held() is None  # not kept for the minute until the timer was due
+
+
+def test_timers_left_after_a_catch_up_are_handed_over_and_cancelling_still_works() -> None:
+    past, later = SimulatedClock(0), SimulatedClock(100)
+    fired: list[tuple[str, int]] = []
+    past.schedule_at(50, lambda: fired.append(("missed", past.now_ms())))
+    past.schedule_at(150, lambda: fired.append(("kept", later.now_ms())))
+    dropped = past.schedule_at(160, lambda: fired.append(("dropped", later.now_ms())))
+    past.advance_to(100, inclusive=False)
+    past.hand_over(later)
+    dropped.cancel()  # the handle given out before the hand-over still cancels
+    later.advance_to(200)
+    assert fired == [("missed", 50), ("kept", 150)]
+    assert past.next_timer_ms() is None

@@ -13,6 +13,7 @@ import itertools
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from functools import partial
 
 TimerCallback = Callable[[], None]
 
@@ -34,6 +35,10 @@ class Timer:
 
 def _nothing() -> None:
     pass
+
+
+def _call(timer: Timer) -> None:
+    timer.callback()  # read when due: a timer cancelled meanwhile calls `_nothing`
 
 
 class Clock(ABC):
@@ -94,7 +99,7 @@ class SimulatedClock(Clock):
         while self._timers:
             at_ms, _, timer = heapq.heappop(self._timers)
             if not timer.cancelled:
-                clock.schedule_at(at_ms, lambda timer=timer: timer.callback())  # type: ignore[misc]
+                clock.schedule_at(at_ms, partial(_call, timer))
 
     def run_pending(self) -> None:
         """Fire every timer still scheduled, in time order (the end of a simulation)."""
