@@ -131,3 +131,19 @@ def test_a_signal_status_change_is_an_update_and_a_missing_row_is_written_whole(
         ("s-1", "executed", "BTC/USDT"),
         ("s-2", "executed", "BTC/USDT"),
     ]
+
+
+def test_a_signal_rejected_in_the_turn_it_arrived_is_not_kept_by_the_journal(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    running = start(engine, SimulatedClock(T0 + 1))  # the account holds 1 BTC
+    for i in range(3):
+        running.bot.kernel.submit_signal(
+            make_signal(asset="BTC/USDT", side="sell", size="5", signal_id=f"big-{i}")
+        )
+    running.journal.flush()
+    with engine.connect() as c:
+        statuses = c.execute(text("SELECT status FROM signals")).scalars().all()
+    assert statuses == ["rejected"] * 3
+    assert running.journal._unsettled == {}  # a long-running bot does not accumulate them

@@ -202,7 +202,12 @@ class StoreJournal:
                     for key, record in changed_signals.items()
                     if key in self._unsettled
                 ]
+            # settled signals are not kept, including those settled before their first write
+            # (rejected in the turn they arrived: their change was folded into the new row)
             for key, record in changed_signals.items():
+                if record.status is not SignalStatus.PENDING:
+                    self._unsettled.pop(key, None)
+            for key, (_, record) in self._new_signals.items():
                 if record.status is not SignalStatus.PENDING:
                     self._unsettled.pop(key, None)
             upsert(connection, table, signal_rows, keys, update=SIGNAL_CHANGES)
