@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from sqlalchemy import text
 
 from tests.conftest import MINUTE, T0, make_signal
 from tests.service.rig import start, store
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.engine.clock import SimulatedClock
+from trading_bot.market_data.bars import BarSeries
 from trading_bot.orders.reconciliation import Reconciler
 
 LIMIT = {"class": "limit", "params": {}}
@@ -122,6 +125,109 @@ async def test_an_order_still_resting_after_the_catch_up_fills_live_later(tmp_pa
     (fill,) = second.bot.portfolio.fills
     assert fill.price == Decimal("107.5") and fill.ts_ms >= T0 + 7 * MINUTE
     assert second.bot.orders.all_orders[0].status is OrderStatus.FILLED
+
+
+def _flat_bars(n: int, *, price: int = 100, spikes: dict[int, int] | None = None) -> BarSeries:
+    """`n` one-minute bars from T0 flat at `price` (high one above, low one below), with the
+    highs in `spikes` by bar index instead."""
+    highs = [price + 1] * n
+    for index, high in (spikes or {}).items():
+        highs[index] = high
+    flat = np.full(n, price, dtype=np.int64)
+    return BarSeries(
+        "BTC/USDT",
+        np.arange(n, dtype=np.int64) * MINUTE + T0,
+        flat,
+        np.array(highs, dtype=np.int64),
+        flat - 1,
+        flat,
+        np.full(n, 100.0),
+        0,
+        MINUTE,
+    )
+
+
+def _paper(engine: Any, clock: SimulatedClock, bars: BarSeries) -> Any:
+    from tests.service.rig import paper_config
+    from trading_bot.service.paper_venue import assemble_paper_bot
+
+    return assemble_paper_bot(
+        paper_config(execution=LIMIT), engine, clock, {"BTC/USDT": bars}, schedule=None
+    )
+
+
+def _sell_limit(price: str, signal_id: str, at_ms: int) -> Any:
+    return make_signal(
+        asset="BTC/USDT",
+        side="sell",
+        size="0.2",
+        order_type="limit",
+        price=price,
+        signal_id=signal_id,
+        created_at=at_ms,
+    )
+
+
+async def test_a_limit_resting_in_the_bar_of_the_last_commit_fills_on_that_bars_range(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    bars = _flat_bars(10, spikes={5: 106})  # only bar 5 reaches 105
+    clock = SimulatedClock(T0 + 1)
+    first = _paper(engine, clock, bars)
+    first.bot.kernel.submit_signal(_sell_limit("105", "a", T0 + 1))
+    first.journal.flush()
+    clock.advance_to(T0 + 5 * MINUTE + 300)  # inside bar 5: its range is not known yet
+    first.bot.kernel.submit_signal(_sell_limit("120", "other", clock.now_ms()))  # a commit
+    first.journal.flush()
+
+    # killed before bar 5 closed, back two bars later
+    clock = SimulatedClock(T0 + 7 * MINUTE)
+    second = _paper(engine, clock, bars)
+    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    second.journal.flush()
+    (fill,) = second.bot.portfolio.fills
+    assert (fill.price, fill.liquidity.value, fill.ts_ms) == (
+        Decimal(105),
+        "maker",
+        T0 + 6 * MINUTE + 1,  # the replay starts at the first start (T0 + 1)
+    )
+
+
+async def test_a_resting_limit_the_price_gapped_through_during_the_outage_fills_as_maker(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    low, high = _flat_bars(15), _flat_bars(5, price=110)
+    gapped = BarSeries(
+        "BTC/USDT",
+        np.concatenate([low.ts, high.ts + 15 * MINUTE]),
+        np.concatenate([low.open, high.open]),
+        np.concatenate([low.high, high.high]),
+        np.concatenate([low.low, high.low]),
+        np.concatenate([low.close, high.close]),
+        np.full(20, 100.0),
+        0,
+        MINUTE,
+    )
+    clock = SimulatedClock(T0 + 1)
+    first = _paper(engine, clock, gapped)
+    first.bot.kernel.submit_signal(_sell_limit("105", "a", T0 + 1))
+    first.journal.flush()
+    clock.advance_to(T0 + 14 * MINUTE + 100)
+    first.bot.kernel.submit_signal(_sell_limit("120", "other", clock.now_ms()))  # a commit
+    first.journal.flush()
+
+    clock = SimulatedClock(T0 + 18 * MINUTE)  # bar 15 opened at 110 while the bot was down
+    second = _paper(engine, clock, gapped)
+    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    second.journal.flush()
+    (fill,) = second.bot.portfolio.fills
+    assert (fill.price, fill.liquidity.value, fill.ts_ms) == (
+        Decimal(110),
+        "maker",
+        T0 + 15 * MINUTE + 1,
+    )
 
 
 def test_the_venue_refuses_a_client_order_id_it_has_already_taken(tmp_path: Path) -> None:

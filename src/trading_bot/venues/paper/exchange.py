@@ -192,7 +192,12 @@ class PaperExchange(Venue):
         if catch_up is not None:
             venue_clock.inner = catch_up
         for record in self._to_restore:
-            self._exchange.restore_open_order(record.venue_order())
+            if catch_up is None:
+                self._exchange.restore_open_order(record.venue_order())
+            else:  # one resting at the last commit goes on resting from there
+                self._exchange.restore_open_order(
+                    record.venue_order(), arrived_ms=record.created_ms, as_of_ms=self._as_of_ms
+                )
         self._to_restore = []
         if catch_up is not None:
             catch_up.advance_to(now, inclusive=False)
@@ -301,7 +306,7 @@ class PaperExchange(Venue):
                 self._exchange.sequences,
                 self.anchor_ms,
                 self.replay,
-                self._venue_clock.now_ms() if self._venue_clock else self._now(),
+                self._now(),
             )
             self._state_saved = True
             for coid, record in self._dirty.items():
@@ -351,9 +356,10 @@ class PaperExchange(Venue):
         self._dirty.update(self._records)
 
     def _now(self) -> int:
-        if self._clock is None:
+        """The venue's time: a missed bar's while it catches up after a restart."""
+        if self._venue_clock is None:
             raise RuntimeError("PaperExchange is not bound yet")
-        return self._clock.now_ms()
+        return self._venue_clock.now_ms()
 
 
 _CLOSING = {

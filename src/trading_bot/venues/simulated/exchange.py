@@ -297,11 +297,14 @@ class SimulatedExchange(Venue):
         self._order_sequence = order_sequence
         self._trade_sequence = trade_sequence
 
-    def restore_open_order(self, order: VenueOrder) -> None:
+    def restore_open_order(
+        self, order: VenueOrder, *, arrived_ms: int | None = None, as_of_ms: int | None = None
+    ) -> None:
         """Put back an order that was open before a restart: its funds are reserved again and
-        it is matched from the next bar on (an unacknowledged one arrives now). An
-        acknowledged market order holds its cost at the last price known now (its estimate
-        is not kept across restarts)."""
+        it is matched from the next bar on (an unacknowledged one arrives now), or, given when
+        it arrived and when the venue last committed (`as_of_ms`, a catch-up on the data
+        missed since), as the resting order it was then. An acknowledged market order holds
+        its cost at the last price known now (its estimate is not kept across restarts)."""
         clock = self.clock
         self._open[order.client_order_id] = order
         self._taken_ids.add(order.client_order_id)
@@ -319,7 +322,10 @@ class SimulatedExchange(Venue):
             return
         if order.expires_at_ms is not None and order.order_type is not OrderType.MARKET:
             clock.schedule_at(order.expires_at_ms + 1, lambda: self._expire_if_open(order))
-        matcher.resume(order)
+        if isinstance(matcher, PathMatcher) and arrived_ms is not None and as_of_ms is not None:
+            matcher.resume_resting(order, arrived_ms, as_of_ms)
+        else:
+            matcher.resume(order)
 
     # -- used by the matchers -------------------------------------------------------------------
 

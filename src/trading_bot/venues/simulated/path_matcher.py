@@ -136,6 +136,24 @@ class PathMatcher:
             return
         self.reprice(order)
 
+    def resume_resting(self, order: VenueOrder, arrived_ms: int, as_of_ms: int) -> None:
+        """An acknowledged order restored when the venue catches up on the data it missed
+        since its last commit at `as_of_ms`: one whose first bar (from `arrived_ms`) had
+        opened by then was resting, and goes on as such from that moment (the range of the
+        bar in progress, then gaps at later opens, fill it as maker); any other is `resume`d."""
+        current = bisect_right(self._ts, as_of_ms) - 1
+        first = bisect_left(self._ts, arrived_ms)
+        if order.closed or order.acts_as_market or not 0 <= first <= current < self._n:
+            self.resume(order)
+            return
+        order.start_index = first
+        if self._ts[current] + self._series.interval_ms > as_of_ms and self._acts_in_range(
+            order, current
+        ):
+            self._at_close(order, current, self._at_bar_close)
+        else:
+            self._sleep_until_touched(order, current + 1)
+
     def reprice(self, order: VenueOrder) -> None:
         """A modified order is treated as newly arrived at the next bar's open; one still
         waiting for its first bar keeps it (that bar reads its new terms)."""
