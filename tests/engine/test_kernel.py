@@ -177,6 +177,21 @@ def test_ttl_without_created_at_runs_from_when_the_signal_was_received() -> None
     assert record.reason is not None and record.reason.value == "expired"
 
 
+def test_a_resting_limit_of_a_signal_with_ttl_but_no_created_at_expires_with_the_signal() -> None:
+    from tests.conftest import make_bars
+
+    loaded = loaded_config(execution={"class": "limit", "params": {}})
+    bot = build_test_bot(loaded, make_bars("BTC/USDT", ["100"] * 10))
+    bot.clock.advance_to(T0 + 1_000)
+    bot.kernel.submit_signal(
+        make_signal(created_at=None, ttl_s="120", order_type="limit", price="90")
+    )
+    (order,) = bot.orders.all_orders
+    assert order.expires_at_ms == T0 + 1_000 + 120_000  # from when the bot received it
+    bot.clock.advance_to(T0 + 9 * MINUTE)
+    assert order.status.value == "expired"
+
+
 class HalfThenFail(ExecutionAlgorithm):
     """Places half the amount at market, then fails before the second half."""
 

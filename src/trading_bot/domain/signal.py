@@ -136,6 +136,15 @@ class Signal(BaseModel):
         by_ttl = self.created_at + int(self.ttl_s * 1000)
         return by_ttl if expires is None else min(expires, by_ttl)
 
+    def expiry_from(self, received_ms: int) -> int | None:
+        """`expiry_ms` for a signal the bot received at `received_ms`: with no `created_at`,
+        `ttl_s` runs from then (the orders it places expire with it, as with `created_at`)."""
+        expires = self.expiry_ms
+        if self.ttl_s is None or self.created_at is not None:
+            return expires
+        by_ttl = received_ms + int(self.ttl_s * 1000)
+        return by_ttl if expires is None else min(expires, by_ttl)
+
 
 # PostgreSQL text cannot hold NUL: a signal with one would make every later commit fail.
 _NUL_PROBLEM = "contains a NUL character (\\u0000), which the store cannot hold"

@@ -191,11 +191,7 @@ class TradingKernel:
                 f"created_at {created} is {ahead_s:g} s ahead of the bot's clock (at most "
                 f"{MAX_CLOCK_AHEAD_MS // 1000} s is taken); check the detector's clock",
             )
-        expiry = signal.expiry_ms
-        if signal.ttl_s is not None and signal.created_at is None:
-            # no creation time from the detector: the ttl runs from when the bot received it
-            received_limit = record.received_ms + int(signal.ttl_s * 1000)
-            expiry = received_limit if expiry is None else min(expiry, received_limit)
+        expiry = signal.expiry_from(record.received_ms)
         if expiry is not None and now >= expiry:
             return Rejection(RejectionReason.EXPIRED, f"expired at {expiry}, now {now}")
         return None

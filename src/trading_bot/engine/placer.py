@@ -40,6 +40,11 @@ class SignalOrders:
     def signal(self) -> Signal:
         return self._signal
 
+    @property
+    def expiry_ms(self) -> int | None:
+        """When the signal goes stale (`Signal.expiry_from` its receipt)."""
+        return self._signal.expiry_from(self._record.received_ms)
+
     def place(
         self,
         *,
@@ -76,7 +81,13 @@ class SignalOrders:
             signal_id=signal.signal_id,
             source=signal.source,
             strategy=signal.strategy,
-            expires_at_ms=None if outlives_signal else signal.expiry_ms,
+            expires_at_ms=(
+                None
+                if outlives_signal
+                else signal.expiry_ms
+                if signal.ttl_s is None  # the common case, without the call below
+                else self.expiry_ms
+            ),
             leg=self._next_leg,
             user=str(user) if user is not None else None,
             timeout_at_ms=now + timeout_ms if timeout_ms is not None else None,

@@ -149,7 +149,7 @@ class IcebergExecution(ExecutionAlgorithm):
     def _send(self, plan: _Plan) -> None:
         plan.timer = None
         placer = plan.placer
-        expiry = placer.signal.expiry_ms
+        expiry = placer.expiry_ms
         if expiry is not None and self.context.clock.now_ms() >= expiry:
             self._stop(plan, RejectionReason.EXPIRED, f"the signal expired at {expiry}")
             return

@@ -123,7 +123,7 @@ class TWAPExecution(ExecutionAlgorithm):
         placer = schedule.placer
         schedule.times.popleft()
         amount = schedule.slices.popleft()
-        expiry = placer.signal.expiry_ms
+        expiry = placer.expiry_ms
         if expiry is not None and self.context.clock.now_ms() >= expiry:
             schedule.slices.appendleft(amount)
             self._give_up(schedule, RejectionReason.EXPIRED, f"the signal expired at {expiry}")
