@@ -105,6 +105,15 @@ def no_secret_in(lines: list[str]) -> bool:
     return not any(secret in line for line in lines for secret in SECRETS)
 
 
+async def no_pull_waiting(broker: Broker) -> None:
+    """Until the server has dropped the pull requests of a bot that stopped (it learns of the
+    closed connection a moment later, and would meanwhile deliver to the dead request)."""
+    deadline = asyncio.get_running_loop().time() + 5
+    while (await broker.js.consumer_info(broker.stream, broker.durable)).num_waiting:
+        assert asyncio.get_running_loop().time() < deadline, "a pull request outlived its bot"
+        await asyncio.sleep(0.05)
+
+
 async def all_acked(broker: Broker) -> None:
     deadline = asyncio.get_running_loop().time() + 5
     while await broker.unacked() != (0, 0):
@@ -247,6 +256,7 @@ async def test_a_restarted_bot_takes_what_was_published_while_it_was_down(
     await broker.publish(*(signal(f"n{i}") for i in range(1, 4)))
     async with live_bot(tmp_path) as rig, rig.serving(broker.source()):
         await eventually(lambda: len(rig.signals()) == 3)
+    await no_pull_waiting(broker)
     await broker.publish(*(signal(f"n{i}") for i in range(4, 7)))
     assert await broker.unacked() == (3, 0)  # the durable consumer kept its place
     async with live_bot(tmp_path) as rig, rig.serving(broker.source()):
