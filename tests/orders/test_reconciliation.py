@@ -397,3 +397,24 @@ async def test_a_venue_report_about_an_order_never_recorded_as_sent_marks_it_sen
                 {"c": order.client_order_id},
             ).scalars()
             assert list(events)[-2:] == ["submitted", last]
+
+
+async def test_a_position_without_a_stop_is_a_warning_only_where_the_execution_places_stops(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
+    bracket = {"class": "bracket", "params": {"stop_loss": "0.05"}}
+    for name, execution, level in (("plain", None, "INFO"), ("bracket", bracket, "WARNING")):
+        engine = store(tmp_path / name)
+        clock = SimulatedClock(T0 + 1)
+        first = start(engine, clock)  # a market buy leaves a position with no stop
+        first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+        first.journal.flush()
+        clock.advance_to(T0 + MINUTE)
+        first.journal.flush()
+        log_lines.clear()
+        second = start(engine, clock, **({"execution": execution} if execution else {}))
+        report = await reconcile(second)
+        assert report.unprotected_positions == ["BTC/USDT 0.5"]  # listed either way
+        assert [line.strip() for line in log_lines if "protective stop" in line] == [
+            f"{level} reconciliation: position without a protective stop: BTC/USDT 0.5"
+        ]

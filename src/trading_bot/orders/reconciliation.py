@@ -147,11 +147,16 @@ class Reconciler:
         for line in sorted(self._problems_seen - problems):
             logger.info("reconciliation: resolved: {}", line)
         self._problems_seen = problems
-        for line in report.lines(unprotected=new)[1:]:
+        for line in report.lines(unprotected=[])[1:]:
             if "UNEXPLAINED" not in line:
                 logger.warning("reconciliation: {}", line)
             elif line in fresh:
                 logger.error("reconciliation: {}", line)
+        # a warning where the execution places stops (one is missing); with an execution that
+        # never does, a position without one is the plan, not news
+        level = "WARNING" if self._kernel.execution.places_protection else "INFO"
+        for position in new:
+            logger.log(level, "reconciliation: position without a protective stop: {}", position)
         if fresh and self._on_new_problems is not None:
             self._on_new_problems(fresh)
         return report
