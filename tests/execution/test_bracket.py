@@ -254,6 +254,41 @@ def test_a_close_waits_for_the_cancel_of_the_legs_holding_its_base(
     assert not any("UNPROTECTED" in line for line in errors)
 
 
+@pytest.mark.parametrize(("refusals", "alarmed"), [(3, False), (100, True)])
+def test_a_refused_cancel_of_a_leg_a_close_waits_on_is_asked_again(
+    errors: list[str], refusals: int, alarmed: bool
+) -> None:
+    from trading_bot.domain.rejections import RejectionReason
+
+    b = bot(["100"] * 30, FIVE_PCT, balances={"USDT": "1000"})
+    alarms: list[tuple[str, str]] = []
+    b.kernel.execution.alarm = lambda title, body: alarms.append((title, body))
+    b.kernel.submit_signal(make_signal(signal_id="in", size="2"))
+    b.clock.advance_to(T0 + 2 * MINUTE)
+    cancel, refused = b.venue.cancel_order, []
+
+    def busy_then_cancel(order: Order) -> None:
+        if len(refused) < refusals:  # the venue is busy (both legs): they stay as they were
+            refused.append(order.client_order_id)
+            b.orders.cancel_rejected(order.client_order_id, RejectionReason.VENUE_UNAVAILABLE, "")
+        else:
+            cancel(order)
+
+    b.venue.cancel_order = busy_then_cancel  # type: ignore[method-assign]
+    b.kernel.submit_signal(make_signal(signal_id="out", side="sell", size="2"))
+    b.clock.advance_to(T0 + 20 * MINUTE)
+    out = [o for o in b.orders.all_orders if o.signal_id == "out"]
+    if alarmed:  # five more tries per leg, then a human is told; the close still waits
+        assert out == []
+        assert [title for title, _ in alarms] == ["PROTECTIVE ORDER NOT CANCELED on BTC/USDT"] * 2
+        assert len(refused) == 2 * 6
+        assert b.portfolio.position_quantity("BTC/USDT") == D(2)
+    else:
+        assert [(o.order_type, o.status) for o in out] == [(OrderType.MARKET, S.FILLED)]
+        assert b.portfolio.position_quantity("BTC/USDT") == D(0)
+        assert b.orders.open_orders() == [] and alarms == []
+
+
 def held_bot(params: dict[str, Any]) -> Bot:
     """A bracket bot on flat 100 bars whose account also holds 1 BTC (so it can go short)."""
     loaded = loaded_config(

@@ -19,6 +19,7 @@ from trading_bot.domain.events import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderRequestRefused,
     SignalReceived,
     SignalRejected,
 )
@@ -88,6 +89,7 @@ class TradingKernel:
             # after the portfolio and the ledger: the algorithm sees the position the fill made
             for event_type in (OrderFilled, OrderRejected, OrderCanceled, OrderExpired):
                 bus.subscribe(event_type, self._to_execution)
+            bus.subscribe(OrderRequestRefused, self._refusal_to_execution)
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -361,6 +363,14 @@ class TradingKernel:
         try:
             self.execution.on_order_event(event.order)
         except Exception:  # a bug must not stop the bot; the order's own outcome stands
+            logger.exception(
+                "internal error in the execution following order {}", event.order.client_order_id
+            )
+
+    def _refusal_to_execution(self, event: OrderRequestRefused) -> None:
+        try:
+            self.execution.on_request_refused(event.order, event.request)
+        except Exception:  # a bug must not stop the bot; the order stays as it was
             logger.exception(
                 "internal error in the execution following order {}", event.order.client_order_id
             )

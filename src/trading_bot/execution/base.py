@@ -86,3 +86,7 @@ class ExecutionAlgorithm(Component):
         """`order` filled (partly or fully), or was canceled, rejected or expired (with
         `follows_orders`). Called for every order, after the portfolio and the signal ledger
         saw the event: an algorithm ignores orders it did not place."""
+
+    def on_request_refused(self, order: Order, request: str) -> None:
+        """The venue refused to `request` ("cancel" or "modify") `order`, which stays as it
+        was (with `follows_orders`; every order, as `on_order_event`)."""

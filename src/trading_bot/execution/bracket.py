@@ -22,6 +22,9 @@ from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
 from trading_bot.execution.slicing import size_children
 
 _STOP = OrderType.STOP_MARKET
+# a refused cancel of a leg an order waits on is asked again after 1 s, 2 s, ... this often
+CANCEL_RETRIES = 5
+CANCEL_RETRY_MS = 1_000
 _REJECTED, _CANCELED = OrderStatus.REJECTED, OrderStatus.CANCELED
 _PENDING_CANCEL = OrderStatus.PENDING_CANCEL
 
@@ -152,7 +155,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
 
     An order against a protected position (a sell while a bracketed long is held) takes over
     from that position's protection: the legs are canceled first, and the order is sent once
-    the venue has confirmed the cancels (until then the legs hold the base it sells). If it
+    the venue has confirmed the cancels (until then the legs hold the base it sells; a refused
+    cancel is asked again, `on_request_refused`). If it
     only closes, it goes without legs of its own; if it goes further (a reversal's open), it is
     bracketed the other way. The unprotected-position close never exceeds what is still held.
     """
@@ -166,6 +170,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
         super().__init__(params)
         self._by_order: dict[str, _Bracket] = {}
         self._held_back: list[_HeldBack] = []
+        # cancels refused so far, of the legs being canceled for an order held back (by id)
+        self._cancel_refusals: dict[str, int] = {}
         # insertion-ordered (oldest first): a set of id-hashed objects iterates in memory order,
         # which made which position a close takes over from vary from run to run
         self.active: dict[_Bracket, None] = {}
@@ -306,6 +312,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
     # -- following the orders -----------------------------------------------------------------
 
     def on_order_event(self, order: Order) -> None:
+        if not order.is_open and self._cancel_refusals:
+            self._cancel_refusals.pop(order.client_order_id, None)
         if self._held_back and not order.is_open:
             self._send_held_back()
         bracket = self._by_order.get(order.client_order_id)
@@ -334,6 +342,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
         canceling = []
         for leg in legs:
             if leg.is_open:
+                self._cancel_refusals.setdefault(leg.client_order_id, 0)  # one may come at once
                 self.context.orders.cancel(leg)
                 if leg.is_open:
                     canceling.append(leg)
@@ -347,6 +356,29 @@ class BracketOrderExecution(ExecutionAlgorithm):
             self.context.planned.set(held, symbol, side, amount)
         else:
             self._send(held)
+
+    def on_request_refused(self, order: Order, request: str) -> None:
+        """A leg whose cancel the venue refused while an order waits for it to go: asked
+        again after a pause (a venue busy or briefly unreachable), up to `CANCEL_RETRIES`
+        times; then a human is told. The order keeps waiting: the leg still holds the base
+        and protects the position."""
+        coid = order.client_order_id
+        if request != "cancel" or not order.is_open or coid not in self._cancel_refusals:
+            return
+        tries = self._cancel_refusals[coid] = self._cancel_refusals[coid] + 1
+        if tries <= CANCEL_RETRIES:
+            orders = self.context.orders
+            self.context.clock.schedule_after(CANCEL_RETRY_MS * tries, lambda: orders.cancel(order))
+            return
+        if tries == CANCEL_RETRIES + 1:
+            text = (
+                f"the venue refused {tries} times to cancel protective order {coid} on "
+                f"{order.symbol}; the order taking over from it waits until it is gone "
+                "(cancel it at the venue)"
+            )
+            logger.error(text)
+            if self.alarm is not None:
+                self.alarm(f"PROTECTIVE ORDER NOT CANCELED on {order.symbol}", text)
 
     def _send_held_back(self) -> None:
         """Send the orders whose legs to cancel are all gone (canceled, or filled meanwhile:
