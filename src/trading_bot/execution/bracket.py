@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -19,12 +19,10 @@ from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.engine.clock import Timer
 from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
+from trading_bot.execution.leg_cancels import HeldBack, LegCancels
 from trading_bot.execution.slicing import size_children
 
 _STOP = OrderType.STOP_MARKET
-# a refused cancel of a leg an order waits on is asked again after 1 s, 2 s, ... this often
-CANCEL_RETRIES = 5
-CANCEL_RETRY_MS = 1_000
 _REJECTED, _CANCELED = OrderStatus.REJECTED, OrderStatus.CANCELED
 _PENDING_CANCEL = OrderStatus.PENDING_CANCEL
 
@@ -114,17 +112,6 @@ class _Bracket:
         return self.check is None and not any(o.is_open for o in orders)
 
 
-@dataclass(slots=True, eq=False)
-class _HeldBack:
-    """An order that takes over from protective legs, and the fresh legs for what it leaves
-    of the positions, held back until the old legs' cancels are confirmed (the order counted
-    as planned exposure meanwhile)."""
-
-    canceling: list[Order]
-    left: list[tuple[_Bracket, Decimal]]  # positions to protect again, with what was covered
-    send: Callable[[], None]
-
-
 class BracketOrderExecution(ExecutionAlgorithm):
     """The entry is a market order (a limit order at the signal's price for a limit signal).
     Protection goes out only once the entry fills, sized to what filled: each fill (a partial
@@ -155,8 +142,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
 
     An order against a protected position (a sell while a bracketed long is held) takes over
     from that position's protection: the legs are canceled first, and the order is sent once
-    the venue has confirmed the cancels (until then the legs hold the base it sells; a refused
-    cancel is asked again, `on_request_refused`). If it
+    the venue has confirmed the cancels (`LegCancels`: until then the legs hold the base it
+    sells; a refused cancel is asked again). If it
     only closes, it goes without legs of its own; if it goes further (a reversal's open), it is
     bracketed the other way. The unprotected-position close never exceeds what is still held.
     """
@@ -169,9 +156,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(params)
         self._by_order: dict[str, _Bracket] = {}
-        self._held_back: list[_HeldBack] = []
-        # cancels refused so far, of the legs being canceled for an order held back (by id)
-        self._cancel_refusals: dict[str, int] = {}
+        self._legs = LegCancels(self)
         # insertion-ordered (oldest first): a set of id-hashed objects iterates in memory order,
         # which made which position a close takes over from vary from run to run
         self.active: dict[_Bracket, None] = {}
@@ -222,7 +207,9 @@ class BracketOrderExecution(ExecutionAlgorithm):
             self.on_order_event(entry)  # the venue may have answered inside `place`
 
         canceling, left = self._release(intent.symbol, intent.side, closing)
-        self._once_gone(_HeldBack(canceling, left, send), intent.symbol, intent.side, amount)
+        self._legs.once_gone(
+            HeldBack(canceling, lambda: self._send(left, send)), intent.symbol, intent.side, amount
+        )
         return None
 
     def stop(self) -> None:
@@ -242,7 +229,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
         they neither hold the balance the new order needs nor fire on what it closes, and what
         is left of each position is to get fresh legs (`_reprotect`). Returns the legs whose
         cancel the venue has not confirmed yet (they still hold the base: a real venue refuses
-        a sell of it, so the new order and the fresh legs wait for them, `_HeldBack`), and
+        a sell of it, so the new order and the fresh legs wait for them, `HeldBack`), and
         (bracket, amount its old legs covered) for each position left."""
         canceling: list[Order] = []
         left: list[tuple[_Bracket, Decimal]] = []
@@ -254,7 +241,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
             taken = min(amount, bracket.position)
             amount -= taken
             covered = bracket.protected
-            canceling += self._cancel_open(o for group in bracket.groups for o in group)
+            canceling += self._legs.cancel_open(o for group in bracket.groups for o in group)
             bracket.released += taken
             if bracket.position > 0:
                 left.append((bracket, covered))
@@ -312,10 +299,8 @@ class BracketOrderExecution(ExecutionAlgorithm):
     # -- following the orders -----------------------------------------------------------------
 
     def on_order_event(self, order: Order) -> None:
-        if not order.is_open and self._cancel_refusals:
-            self._cancel_refusals.pop(order.client_order_id, None)
-        if self._held_back and not order.is_open:
-            self._send_held_back()
+        if not order.is_open:
+            self._legs.order_closed(order)
         bracket = self._by_order.get(order.client_order_id)
         if bracket is None:
             return
@@ -336,62 +321,14 @@ class BracketOrderExecution(ExecutionAlgorithm):
             self._cover_rest(bracket)
         self._review(bracket)
 
-    def _cancel_open(self, legs: Iterable[Order]) -> list[Order]:
-        """Cancel the open ones of `legs`; those whose cancel the venue has not confirmed
-        yet (they still hold what they would sell)."""
-        canceling = []
-        for leg in legs:
-            if leg.is_open:
-                self._cancel_refusals.setdefault(leg.client_order_id, 0)  # one may come at once
-                self.context.orders.cancel(leg)
-                if leg.is_open:
-                    canceling.append(leg)
-        return canceling
-
-    def _once_gone(self, held: _HeldBack, symbol: str, side: Side, amount: Decimal) -> None:
-        """Send `held` now if the legs it waits for are gone, else when they are (`amount`
-        on `side` counted as planned exposure meanwhile)."""
-        if held.canceling:
-            self._held_back.append(held)
-            self.context.planned.set(held, symbol, side, amount)
-        else:
-            self._send(held)
-
     def on_request_refused(self, order: Order, request: str) -> None:
-        """A leg whose cancel the venue refused while an order waits for it to go: asked
-        again after a pause (a venue busy or briefly unreachable), up to `CANCEL_RETRIES`
-        times; then a human is told. The order keeps waiting: the leg still holds the base
-        and protects the position."""
-        coid = order.client_order_id
-        if request != "cancel" or not order.is_open or coid not in self._cancel_refusals:
-            return
-        tries = self._cancel_refusals[coid] = self._cancel_refusals[coid] + 1
-        if tries <= CANCEL_RETRIES:
-            orders = self.context.orders
-            self.context.clock.schedule_after(CANCEL_RETRY_MS * tries, lambda: orders.cancel(order))
-            return
-        if tries == CANCEL_RETRIES + 1:
-            text = (
-                f"the venue refused {tries} times to cancel protective order {coid} on "
-                f"{order.symbol}; the order taking over from it waits until it is gone "
-                "(cancel it at the venue)"
-            )
-            logger.error(text)
-            if self.alarm is not None:
-                self.alarm(f"PROTECTIVE ORDER NOT CANCELED on {order.symbol}", text)
+        self._legs.request_refused(order, request)
 
-    def _send_held_back(self) -> None:
-        """Send the orders whose legs to cancel are all gone (canceled, or filled meanwhile:
-        then the order meets what is left, as it would have a moment later)."""
-        ready = [h for h in self._held_back if not any(o.is_open for o in h.canceling)]
-        for held in ready:
-            self._held_back.remove(held)
-            self.context.planned.drop(held)
-            self._send(held)
-
-    def _send(self, held: _HeldBack) -> None:
-        self._reprotect(held.left)
-        held.send()
+    def _send(self, left: list[tuple[_Bracket, Decimal]], send: Callable[[], None]) -> None:
+        """Fresh legs for what the order leaves of the positions it took over from, then the
+        order itself."""
+        self._reprotect(left)
+        send()
 
     def _stop_canceled(self, bracket: _Bracket, stop: Order) -> None:
         """A venue that links the legs itself cancels the stop as soon as the take-profit fills
@@ -575,9 +512,9 @@ class BracketOrderExecution(ExecutionAlgorithm):
                 if not any(
                     o.is_open and (o.order_type is _STOP or not bracket.has_stop) for o in group
                 ):
-                    canceling += self._cancel_open(group)
-            close = _HeldBack(canceling, [], lambda: self._close_unprotected(bracket, amount))
-            self._once_gone(close, market.symbol, bracket.exit_side, amount)
+                    canceling += self._legs.cancel_open(group)
+            close = HeldBack(canceling, lambda: self._close_unprotected(bracket, amount))
+            self._legs.once_gone(close, market.symbol, bracket.exit_side, amount)
         if bracket.done:
             self._drop(bracket)
 
