@@ -139,10 +139,11 @@ class Signal(BaseModel):
     def expiry_from(self, received_ms: int) -> int | None:
         """`expiry_ms` for a signal the bot received at `received_ms`: with no `created_at`,
         `ttl_s` runs from then (the orders it places expire with it, as with `created_at`)."""
-        expires = self.expiry_ms
-        if self.ttl_s is None or self.created_at is not None:
+        expires, ttl = self.expires_at, self.ttl_s
+        if ttl is None:
             return expires
-        by_ttl = received_ms + int(self.ttl_s * 1000)
+        start = self.created_at if self.created_at is not None else received_ms
+        by_ttl = start + int(ttl * 1000)
         return by_ttl if expires is None else min(expires, by_ttl)
 
 

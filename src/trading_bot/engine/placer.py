@@ -82,11 +82,7 @@ class SignalOrders:
             source=signal.source,
             strategy=signal.strategy,
             expires_at_ms=(
-                None
-                if outlives_signal
-                else signal.expiry_ms
-                if signal.ttl_s is None  # the common case, without the call below
-                else self.expiry_ms
+                None if outlives_signal else signal.expiry_from(self._record.received_ms)
             ),
             leg=self._next_leg,
             user=str(user) if user is not None else None,
