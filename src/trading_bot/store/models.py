@@ -185,6 +185,8 @@ class PaperOrderRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+    # when it was last matched afresh (acknowledged, or modified): see migration 0003
+    matched_from_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class PaperFillRow(Base):

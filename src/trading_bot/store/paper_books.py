@@ -142,6 +142,7 @@ _CHANGES = (
     "reason",
     "detail",
     "updated_ms",
+    "matched_from_ms",
 )
 
 
@@ -167,6 +168,7 @@ def _row(record: PaperOrderRecord) -> dict[str, Any]:
         "detail": record.detail,
         "created_ms": record.created_ms,
         "updated_ms": record.updated_ms,
+        "matched_from_ms": record.matched_from_ms,
     }
 
 
@@ -184,6 +186,7 @@ def _changes(record: PaperOrderRecord) -> tuple[Any, ...]:
         record.reason,
         record.detail,
         record.updated_ms,
+        record.matched_from_ms,
         record.client_order_id,
     )
 
@@ -211,4 +214,5 @@ def _record(row: Any) -> PaperOrderRecord:
         reason=row.reason,
         detail=row.detail or "",
         stored=True,
+        matched_from_ms=row.matched_from_ms,
     )

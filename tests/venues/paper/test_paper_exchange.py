@@ -147,20 +147,25 @@ def _flat_bars(n: int, *, price: int = 100, spikes: dict[int, int] | None = None
     )
 
 
-def _paper(engine: Any, clock: SimulatedClock, bars: BarSeries) -> Any:
+def _paper(engine: Any, clock: SimulatedClock, bars: BarSeries, **exchange: Any) -> Any:
+    """A paper bot with limit execution on `bars`; `exchange` adds to the venue's params."""
     from tests.service.rig import paper_config
     from trading_bot.service.paper_venue import assemble_paper_bot
 
-    return assemble_paper_bot(
-        paper_config(execution=LIMIT), engine, clock, {"BTC/USDT": bars}, schedule=None
-    )
+    params: dict[str, Any] = {
+        "balances": {"USDT": "10000", "BTC": "3"},
+        "fees": {"maker": "0.001", "taker": "0.001"},
+        **exchange,
+    }
+    config = paper_config(execution=LIMIT, exchange={"class": "simulated", "params": params})
+    return assemble_paper_bot(config, engine, clock, {"BTC/USDT": bars}, schedule=None)
 
 
-def _sell_limit(price: str, signal_id: str, at_ms: int) -> Any:
+def _sell_limit(price: str, signal_id: str, at_ms: int, size: str = "0.2") -> Any:
     return make_signal(
         asset="BTC/USDT",
         side="sell",
-        size="0.2",
+        size=size,
         order_type="limit",
         price=price,
         signal_id=signal_id,
@@ -228,6 +233,80 @@ async def test_a_resting_limit_the_price_gapped_through_during_the_outage_fills_
         "maker",
         T0 + 15 * MINUTE + 1,
     )
+
+
+async def test_an_order_still_on_its_way_at_the_last_commit_is_not_taken_as_resting(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    bars = _flat_bars(10, spikes={1: 105})  # bar 1 goes through 104; bar 2 on stay at 100
+    latency = {"latency": {"submit_ms": 30_000}}
+    clock = SimulatedClock(T0 + 1)
+    first = _paper(engine, clock, bars, **latency)
+    clock.advance_to(T0 + 50_000)
+    first.bot.kernel.submit_signal(_sell_limit("104", "a", clock.now_ms()))  # arrives at 1:20
+    first.journal.flush()
+    clock.advance_to(T0 + 100_000)  # acknowledged at 1:20 (a commit), first bar: bar 2
+    first.journal.flush()
+
+    clock = SimulatedClock(T0 + 5 * MINUTE)
+    second = _paper(engine, clock, bars, **latency)
+    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    second.journal.flush()
+    assert second.bot.portfolio.fills == []  # bar 1's range came before it arrived
+    assert second.bot.orders.all_orders[0].status is OrderStatus.ACCEPTED
+
+
+async def test_an_order_modified_in_the_bar_of_the_last_commit_starts_at_the_next_bar(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    bars = _flat_bars(10, spikes={3: 105})
+    clock = SimulatedClock(T0 + 1)
+    first = _paper(engine, clock, bars)
+    first.bot.kernel.submit_signal(_sell_limit("110", "a", T0 + 1))
+    first.journal.flush()
+    clock.advance_to(T0 + 3 * MINUTE + 20_000)
+    (order,) = first.bot.orders.all_orders
+    first.bot.orders.modify(order, price=Decimal(104))  # a commit; acts from bar 4 on
+    first.journal.flush()
+
+    clock = SimulatedClock(T0 + 8 * MINUTE)
+    second = _paper(engine, clock, bars)
+    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    second.journal.flush()
+    assert second.bot.portfolio.fills == []  # bar 3's range is not the modified order's
+    (restored,) = second.bot.orders.all_orders
+    assert (restored.status, restored.price) == (OrderStatus.ACCEPTED, Decimal(104))
+
+
+async def test_a_catch_up_under_a_volume_cap_never_uses_a_bars_volume_twice(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    bars = _flat_bars(12, spikes={4: 106, 5: 106, 6: 106})
+    capped = {"fills": {"max_volume_share": "0.01"}}  # 1 BTC per bar (volume 100)
+    clock = SimulatedClock(T0 + 1)
+    first = _paper(engine, clock, bars, **capped)
+    first.bot.kernel.submit_signal(_sell_limit("105", "a", T0 + 1, size="3"))
+    first.journal.flush()
+    clock.advance_to(T0 + 3 * MINUTE + 30_000)
+    first.bot.kernel.submit_signal(
+        make_signal(asset="BTC/USDT", size="1", signal_id="m", created_at=clock.now_ms())
+    )
+    first.journal.flush()
+    clock.advance_to(T0 + 4 * MINUTE + 30_000)  # the buy took bar 4's volume at its open
+    first.journal.flush()
+
+    clock = SimulatedClock(T0 + 10 * MINUTE)
+    second = _paper(engine, clock, bars, **capped)
+    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    second.journal.flush()
+    sells = [f for f in second.bot.portfolio.fills if f.side.value == "sell"]
+    assert [(f.amount, f.ts_ms) for f in sells] == [
+        (Decimal(1), T0 + 6 * MINUTE + 1),  # bars 5 and 6; bar 4's volume was the buy's
+        (Decimal(1), T0 + 7 * MINUTE + 1),
+    ]
 
 
 def test_the_venue_refuses_a_client_order_id_it_has_already_taken(tmp_path: Path) -> None:

@@ -42,6 +42,10 @@ class PaperOrderRecord:
     reason: str | None = None
     detail: str = ""
     stored: bool = False  # its row exists in the store: a save writes only what changes
+    # from when the matcher takes it as newly arrived (its acknowledgement, or its last
+    # modification + 1 ms, as the matcher starts it at the first bar at or after that time):
+    # a catch-up after a restart tells a resting order from one still waiting for a first bar
+    matched_from_ms: int | None = None
 
     @classmethod
     def of(cls, order: Order, now_ms: int) -> PaperOrderRecord:

@@ -195,8 +195,9 @@ class PaperExchange(Venue):
             if catch_up is None:
                 self._exchange.restore_open_order(record.venue_order())
             else:  # one resting at the last commit goes on resting from there
+                arrived = record.matched_from_ms or record.created_ms
                 self._exchange.restore_open_order(
-                    record.venue_order(), arrived_ms=record.created_ms, as_of_ms=self._as_of_ms
+                    record.venue_order(), arrived_ms=arrived, as_of_ms=self._as_of_ms
                 )
         self._to_restore = []
         if catch_up is not None:
@@ -272,6 +273,7 @@ class PaperExchange(Venue):
     def _apply(self, record: PaperOrderRecord, name: str, args: tuple[Any, ...]) -> None:
         record.updated_ms = self._now()
         if name == "order_accepted":
+            record.matched_from_ms = record.updated_ms
             record.accepted = True
             record.venue_order_id = args[1]
             record.status = S.ACCEPTED
@@ -284,6 +286,7 @@ class PaperExchange(Venue):
             if record.status is S.ACCEPTED:
                 record.status = S.TRIGGERED
         elif name == "order_modified":
+            record.matched_from_ms = record.updated_ms + 1  # it starts at the next bar
             record.amount = args[1]
             if args[2] is not None:
                 if record.order_type.has_limit_price:

@@ -140,15 +140,19 @@ class PathMatcher:
         """An acknowledged order restored when the venue catches up on the data it missed
         since its last commit at `as_of_ms`: one whose first bar (from `arrived_ms`) had
         opened by then was resting, and goes on as such from that moment (the range of the
-        bar in progress, then gaps at later opens, fill it as maker); any other is `resume`d."""
+        bar in progress, then gaps at later opens, fill it as maker); any other is `resume`d.
+        Under a volume cap the bar in progress is left out (what its volume gave before the
+        stop is not kept), so a catch-up never fills on volume already used."""
         current = bisect_right(self._ts, as_of_ms) - 1
         first = bisect_left(self._ts, arrived_ms)
         if order.closed or order.acts_as_market or not 0 <= first <= current < self._n:
             self.resume(order)
             return
         order.start_index = first
-        if self._ts[current] + self._series.interval_ms > as_of_ms and self._acts_in_range(
-            order, current
+        if (
+            self._volume_share is None  # the bar's volume used before the stop is not kept
+            and self._ts[current] + self._series.interval_ms > as_of_ms
+            and self._acts_in_range(order, current)
         ):
             self._at_close(order, current, self._at_bar_close)
         else:
