@@ -23,7 +23,7 @@ def _record() -> PaperOrderRecord:
 
 
 def _save(books: SqlPaperBookStore, record: PaperOrderRecord) -> None:
-    books.save([record], [], {"USDT": Decimal(1000)}, (1, 0), 1, {}, 1)
+    books.save([record], [], {"USDT": Decimal(1000)}, (1, 0), 1, {}, 1, {})
     record.stored = True  # as the venue marks it once committed
 
 

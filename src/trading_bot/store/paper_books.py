@@ -46,6 +46,10 @@ class SqlPaperBookStore:
             trade_sequence=saved["trade_sequence"],
             open_orders=[_record(row) for row in rows],
             as_of_ms=saved.get("as_of_ms"),
+            volume_used={
+                symbol: (bar_ms, Decimal(amount))
+                for symbol, (bar_ms, amount) in saved.get("volume_used", {}).items()
+            },
         )
 
     def save(
@@ -57,10 +61,12 @@ class SqlPaperBookStore:
         anchor_ms: int,
         replay: dict[str, Any],
         as_of_ms: int,
+        volume_used: dict[str, tuple[int, Decimal]],
     ) -> None:
         state = {
             "anchor_ms": anchor_ms,
             "as_of_ms": as_of_ms,
+            "volume_used": {s: [ms, str(amount)] for s, (ms, amount) in volume_used.items()},
             "replay": replay,
             "order_sequence": sequences[0],
             "trade_sequence": sequences[1],

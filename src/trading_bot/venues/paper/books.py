@@ -106,6 +106,8 @@ class PaperBooks:
     # the venue's time at its last commit: nothing happened to its orders after it that was
     # written, so after a restart on replayed data the orders are matched again from there
     as_of_ms: int | None = None
+    # per symbol, (open time, volume used) of the bar in progress then, under a volume cap
+    volume_used: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
 
 
 class PaperBookStore(Protocol):
@@ -122,6 +124,7 @@ class PaperBookStore(Protocol):
         anchor_ms: int,
         replay: dict[str, Any],
         as_of_ms: int,
+        volume_used: dict[str, tuple[int, Decimal]],
     ) -> None:
         """Write all of it in one transaction: the venue reports nothing before it commits."""
 

@@ -76,6 +76,7 @@ class PaperExchange(Venue):
         exchange.restore_sequences(saved.order_sequence, saved.trade_sequence)
         self._to_restore = saved.open_orders
         self._as_of_ms = saved.as_of_ms
+        self._volume_used = saved.volume_used
         self._live = False  # matched on a live feed: nothing to catch up on after a restart
         self._records: dict[str, PaperOrderRecord] = {
             r.client_order_id: r for r in saved.open_orders
@@ -191,6 +192,7 @@ class PaperExchange(Venue):
         catch_up = SimulatedClock(self._as_of_ms or now) if missed and not self._live else None
         if catch_up is not None:
             venue_clock.inner = catch_up
+            self._exchange.restore_volume_used(self._volume_used)
         for record in self._to_restore:
             if catch_up is None:
                 self._exchange.restore_open_order(record.venue_order())
@@ -302,6 +304,7 @@ class PaperExchange(Venue):
         """Write what changed, then deliver the reports it produced, in order."""
         self._commit_due = False
         if self._dirty or self._new_fills or not self._state_saved:
+            now = self._now()
             self._books.save(
                 list(self._dirty.values()),
                 self._new_fills,
@@ -309,7 +312,8 @@ class PaperExchange(Venue):
                 self._exchange.sequences,
                 self.anchor_ms,
                 self.replay,
-                self._now(),
+                now,
+                self._exchange.volume_used_at(now),
             )
             self._state_saved = True
             for coid, record in self._dirty.items():

@@ -293,6 +293,21 @@ class SimulatedExchange(Venue):
         """(last venue order number, last trade number): saved so ids never repeat."""
         return self._order_sequence, self._trade_sequence
 
+    def volume_used_at(self, ms: int) -> dict[str, tuple[int, Decimal]]:
+        """Per symbol on recorded data under a volume cap: (open time, volume used) of the bar
+        in progress at `ms` (see `PathMatcher.volume_used_at`)."""
+        found = {}
+        for symbol, matcher in self._matchers.items():
+            if isinstance(matcher, PathMatcher) and (used := matcher.volume_used_at(ms)):
+                found[symbol] = used
+        return found
+
+    def restore_volume_used(self, used: dict[str, tuple[int, Decimal]]) -> None:
+        for symbol, (bar_ms, amount) in used.items():
+            matcher = self._matchers.get(symbol)
+            if isinstance(matcher, PathMatcher):
+                matcher.restore_volume_used(bar_ms, amount)
+
     def restore_sequences(self, order_sequence: int, trade_sequence: int) -> None:
         self._order_sequence = order_sequence
         self._trade_sequence = trade_sequence

@@ -141,22 +141,32 @@ class PathMatcher:
         since its last commit at `as_of_ms`: one whose first bar (from `arrived_ms`) had
         opened by then was resting, and goes on as such from that moment (the range of the
         bar in progress, then gaps at later opens, fill it as maker); any other is `resume`d.
-        Under a volume cap the bar in progress is left out (what its volume gave before the
-        stop is not kept), so a catch-up never fills on volume already used."""
+        Under a volume cap, what the bar in progress had given comes from `restore_volume_used`."""
         current = bisect_right(self._ts, as_of_ms) - 1
         first = bisect_left(self._ts, arrived_ms)
         if order.closed or order.acts_as_market or not 0 <= first <= current < self._n:
             self.resume(order)
             return
         order.start_index = first
-        if (
-            self._volume_share is None  # the bar's volume used before the stop is not kept
-            and self._ts[current] + self._series.interval_ms > as_of_ms
-            and self._acts_in_range(order, current)
+        if self._ts[current] + self._series.interval_ms > as_of_ms and self._acts_in_range(
+            order, current
         ):
             self._at_close(order, current, self._at_bar_close)
         else:
             self._sleep_until_touched(order, current + 1)
+
+    def volume_used_at(self, ms: int) -> tuple[int, Decimal] | None:
+        """(open time, volume its fills used) of the bar in progress at `ms`, if fills used
+        any under a volume cap: kept with the venue's books, so a catch-up after a restart
+        does not give that volume again."""
+        index = bisect_right(self._ts, ms) - 1
+        used = self._volume_used.get(index) if index >= 0 else None
+        return None if used is None else (self._ts[index], used)
+
+    def restore_volume_used(self, bar_ms: int, used: Decimal) -> None:
+        index = bisect_left(self._ts, bar_ms)
+        if index < self._n and self._ts[index] == bar_ms:
+            self._volume_used[index] = used
 
     def reprice(self, order: VenueOrder) -> None:
         """A modified order is treated as newly arrived at the next bar's open; one still
