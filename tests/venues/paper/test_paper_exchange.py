@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import MINUTE, T0, make_signal
@@ -280,8 +281,15 @@ async def test_an_order_modified_in_the_bar_of_the_last_commit_starts_at_the_nex
     assert (restored.status, restored.price) == (OrderStatus.ACCEPTED, Decimal(104))
 
 
+@pytest.mark.parametrize(
+    ("bought", "sold"),
+    [
+        ("1", [("1", 6), ("1", 7)]),  # the buy took all of bar 4's volume at its open
+        ("0.5", [("0.5", 5), ("1", 6), ("1", 7)]),  # the rest of bar 4's goes to the sell
+    ],
+)
 async def test_a_catch_up_under_a_volume_cap_never_uses_a_bars_volume_twice(
-    tmp_path: Path,
+    tmp_path: Path, bought: str, sold: list[tuple[str, int]]
 ) -> None:
     engine = store(tmp_path)
     bars = _flat_bars(12, spikes={4: 106, 5: 106, 6: 106})
@@ -292,10 +300,10 @@ async def test_a_catch_up_under_a_volume_cap_never_uses_a_bars_volume_twice(
     first.journal.flush()
     clock.advance_to(T0 + 3 * MINUTE + 30_000)
     first.bot.kernel.submit_signal(
-        make_signal(asset="BTC/USDT", size="1", signal_id="m", created_at=clock.now_ms())
+        make_signal(asset="BTC/USDT", size=bought, signal_id="m", created_at=clock.now_ms())
     )
     first.journal.flush()
-    clock.advance_to(T0 + 4 * MINUTE + 30_000)  # the buy took bar 4's volume at its open
+    clock.advance_to(T0 + 4 * MINUTE + 30_000)  # the buy filled at bar 4's open: a commit
     first.journal.flush()
 
     clock = SimulatedClock(T0 + 10 * MINUTE)
@@ -304,8 +312,7 @@ async def test_a_catch_up_under_a_volume_cap_never_uses_a_bars_volume_twice(
     second.journal.flush()
     sells = [f for f in second.bot.portfolio.fills if f.side.value == "sell"]
     assert [(f.amount, f.ts_ms) for f in sells] == [
-        (Decimal(1), T0 + 6 * MINUTE + 1),  # bars 5 and 6; bar 4's volume was the buy's
-        (Decimal(1), T0 + 7 * MINUTE + 1),
+        (Decimal(amount), T0 + close * MINUTE + 1) for amount, close in sold
     ]
 
 
