@@ -418,3 +418,28 @@ async def test_a_position_without_a_stop_is_a_warning_only_where_the_execution_p
         assert [line.strip() for line in log_lines if "protective stop" in line] == [
             f"{level} reconciliation: position without a protective stop: BTC/USDT 0.5"
         ]
+
+
+async def test_a_position_a_stop_covers_only_in_part_is_listed_with_what_is_covered(
+    tmp_path: Path,
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock)
+    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.5"))
+    first.journal.flush()
+    clock.advance_to(T0 + MINUTE)
+    stop = Order(
+        client_order_id="stop-by-hand",
+        symbol="BTC/USDT",
+        side=Side.SELL,
+        order_type=OrderType.STOP_MARKET,
+        amount=Decimal("0.2"),
+        trigger_price=Decimal("50"),
+        created_ms=clock.now_ms(),
+        signal_id="",
+    )
+    first.venue.submit_order(stop)  # placed on the exchange's website, for part of it
+    second = start(engine, clock)
+    report = await reconcile(second)
+    assert report.unprotected_positions == ["BTC/USDT 0.5 (stops cover 0.2)"]

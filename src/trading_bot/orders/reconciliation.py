@@ -30,6 +30,7 @@ from tenacity import (
 )
 
 from trading_bot.domain.enums import OrderType
+from trading_bot.domain.money import ZERO
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import RejectionReason
@@ -319,13 +320,21 @@ class Reconciler:
     def _find_unprotected(self, report: ReconciliationReport) -> None:
         orders = self._kernel.orders
         for position in self._kernel.portfolio.open_positions():
-            stops = [
-                o
-                for o in orders.open_orders(position.symbol)
-                if o.order_type in _STOPS and (o.side.value == "sell") == (position.quantity > 0)
-            ]
-            if not stops:
+            covered = sum(
+                (
+                    o.remaining
+                    for o in orders.open_orders(position.symbol)
+                    if o.order_type in _STOPS
+                    and (o.side.value == "sell") == (position.quantity > 0)
+                ),
+                ZERO,
+            )
+            if not covered:
                 report.unprotected_positions.append(f"{position.symbol} {position.quantity}")
+            elif covered < abs(position.quantity):  # stops for part of it only
+                report.unprotected_positions.append(
+                    f"{position.symbol} {position.quantity} (stops cover {covered})"
+                )
 
     async def _ask(self, query: Any, *args: Any) -> Any:
         async for attempt in AsyncRetrying(
