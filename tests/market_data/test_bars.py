@@ -32,3 +32,16 @@ def test_historical_prices_never_show_a_bar_before_it_closed() -> None:
     assert prices.last_price("BTC/USDT") == Decimal("1.5")
     assert prices.last_price("ETH/USDT") is None
     assert prices.final_prices() == {"BTC/USDT": Decimal("3.5")}
+
+
+def test_a_replay_from_a_later_time_holds_the_same_timeline_from_one_copy_before_it() -> None:
+    bars = make_bars("BTC/USDT", ["100", "101", "102", "103"])  # 4 minutes a copy
+    anchor, speed, until = T0, 60, T0 + 60 * MINUTE  # a copy every 4 s of wall time
+    full = bars.replayed(anchor, speed, until)
+    later = bars.replayed(anchor, speed, until, from_ms=T0 + 30 * MINUTE)
+    assert len(later) < len(full) * 0.51  # from minute 30 of 60: not the whole past
+    assert later.ts_list[0] <= T0 + 30 * MINUTE - 4_000  # a copy of history before it
+    kept = full.ts_list.index(later.ts_list[0])
+    assert later.ts_list == full.ts_list[kept:]
+    assert later.close.tolist() == full.close.tolist()[kept:]
+    assert bars.replay_copies(anchor, speed, until, T0 + 30 * MINUTE) * len(bars) == len(later)

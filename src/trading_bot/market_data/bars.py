@@ -96,15 +96,18 @@ class BarSeries:
     def end_ms(self) -> int:
         return self.ts_list[-1]
 
-    def tiled(self, total_bars: int) -> BarSeries:
-        """Repeat the series to `total_bars`, each copy shifted by the span plus one interval.
+    def tiled(self, total_bars: int, *, skip_copies: int = 0) -> BarSeries:
+        """Repeat the series to `total_bars`, each copy shifted by the span plus one interval
+        (after `skip_copies` copies left out: the bars from there on, as a longer tiling has
+        them).
 
         Used by benchmarks to make long runs from one real file; time stays strictly
         increasing (prices jump at each copy boundary).
         """
         copies = -(-total_bars // len(self))
         shift = self.end_ms - self.start_ms + self.interval_ms
-        offsets = np.repeat(np.arange(copies, dtype=np.int64) * shift, len(self))[:total_bars]
+        numbers = np.arange(skip_copies, skip_copies + copies, dtype=np.int64)
+        offsets = np.repeat(numbers * shift, len(self))[:total_bars]
 
         def tile(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
             return np.tile(array, copies)[:total_bars]
@@ -121,18 +124,23 @@ class BarSeries:
             self.interval_ms,
         )
 
-    def replay_copies(self, anchor_ms: int, speed: int, until_ms: int) -> int:
+    def replay_copies(
+        self, anchor_ms: int, speed: int, until_ms: int, from_ms: int | None = None
+    ) -> int:
         """How many copies of the series `replayed` needs to cover `until_ms`."""
-        span = self.end_ms - self.start_ms + self.interval_ms
-        wall_span = max(1, span // speed)
-        return max(1, -(-(until_ms - anchor_ms) // wall_span) + 1)
+        return self._replay_window(anchor_ms, speed, until_ms, from_ms)[1]
 
-    def replayed(self, anchor_ms: int, speed: int, until_ms: int) -> BarSeries:
+    def replayed(
+        self, anchor_ms: int, speed: int, until_ms: int, from_ms: int | None = None
+    ) -> BarSeries:
         """The series played from `anchor_ms` on at `speed` times real time, repeated (as in
         `tiled`) until it covers `until_ms`: recorded prices for a paper venue on the wall
         clock. The same anchor always gives the same timeline, so a restarted paper venue
-        continues where it was."""
-        tiled = self.tiled(self.replay_copies(anchor_ms, speed, until_ms) * len(self))
+        continues where it was. With `from_ms`, the copies that ended over one copy before
+        it are left out (a venue restarted long after its first start holds only what it
+        still needs)."""
+        first, copies = self._replay_window(anchor_ms, speed, until_ms, from_ms)
+        tiled = self.tiled(copies * len(self), skip_copies=first)
         ts = anchor_ms + (tiled.ts - self.start_ms) // speed
         return BarSeries(
             self.symbol,
@@ -145,6 +153,18 @@ class BarSeries:
             self.price_scale,
             self.interval_ms // speed,
         )
+
+    def _replay_window(
+        self, anchor_ms: int, speed: int, until_ms: int, from_ms: int | None
+    ) -> tuple[int, int]:
+        """(first copy, number of copies) of the replay from `from_ms` (the anchor when
+        None; one copy before it is kept as recent history) to `until_ms`."""
+        span = self.end_ms - self.start_ms + self.interval_ms
+        wall_span = max(1, span // speed)
+        end = max(1, -(-(until_ms - anchor_ms) // wall_span) + 1)
+        first = 0 if from_ms is None else max(0, (from_ms - anchor_ms) // wall_span - 1)
+        first = min(first, end - 1)
+        return first, end - first
 
 
 def _typical_interval(ts: IntArray) -> int:

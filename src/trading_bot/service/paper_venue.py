@@ -89,7 +89,12 @@ def assemble_paper_bot(
 
     def replay(venue: PaperExchange) -> PriceView:
         for series in data.values():
-            venue.add_market_data(series, speed=loaded.config.paper.replay_speed, until_ms=until)
+            venue.add_market_data(
+                series,
+                speed=loaded.config.paper.replay_speed,
+                until_ms=until,
+                now_ms=clock.now_ms(),
+            )
         return HistoricalPrices({symbol: venue.marks(symbol) for symbol in data}, clock)
 
     return assemble_paper_venue_bot(

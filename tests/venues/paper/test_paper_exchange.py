@@ -449,3 +449,31 @@ def test_dropping_a_symbol_with_open_orders_refuses_the_start(tmp_path: Path) ->
         assemble_paper_bot(
             loaded, engine, SimulatedClock(clock.now_ms()), {"BTC/USDT": btc}, schedule=None
         )
+
+
+def test_a_restart_long_after_the_first_start_holds_only_the_replay_it_still_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trading_bot.venues.paper import exchange
+
+    # the rig's 10 one-minute bars replayed at 1x: 2,880 rows cover the 48 h horizon
+    monkeypatch.setattr(exchange, "MAX_REPLAY_ROWS", 3_000)
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    first = start(engine, clock)
+    first.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", size="0.1"))
+    first.journal.flush()
+    clock.advance_to(T0 + MINUTE)
+    first.journal.flush()
+
+    later = T0 + 48 * 60 * MINUTE  # from the first start: 5,760 rows, over the limit
+    clock = SimulatedClock(later)
+    second = start(engine, clock)  # refused before ("needs 5,760 rows")
+    second.bot.kernel.submit_signal(
+        make_signal(asset="BTC/USDT", size="0.1", signal_id="s2", created_at=later)
+    )
+    second.journal.flush()
+    clock.advance_to(later + MINUTE)
+    second.journal.flush()
+    assert [o.status for o in second.bot.orders.all_orders] == [OrderStatus.FILLED] * 2
+    assert second.bot.portfolio.balances == second.venue.balances()

@@ -24,6 +24,7 @@ from trading_bot.domain.market import Market
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.domain.rejections import RejectionReason
+from trading_bot.domain.timestamps import format_ms
 from trading_bot.engine.clock import Clock, SimulatedClock, Timer, TimerCallback
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.marks import MarkSeries
@@ -101,10 +102,13 @@ class PaperExchange(Venue):
 
     # -- setup ----------------------------------------------------------------------------------
 
-    def add_market_data(self, data: BarSeries, *, speed: int, until_ms: int) -> None:
+    def add_market_data(
+        self, data: BarSeries, *, speed: int, until_ms: int, now_ms: int | None = None
+    ) -> None:
         """Replay `data` as this venue's prices. A restarted venue must replay what it did
         before (same speed, same data per symbol): its timeline and its open orders depend
-        on it. New symbols may be added."""
+        on it. New symbols may be added. Given `now_ms`, only the replay from there (or
+        from the last commit, when open orders catch up from it) is held."""
         symbol = data.symbol
         live = self._saved_replay.get("live")
         if live is not None:
@@ -127,15 +131,19 @@ class PaperExchange(Venue):
                 f"now {len(data)} from {data.start_ms} to {data.end_ms}); give the same file "
                 "or start a new store"
             )
-        rows = data.replay_copies(self.anchor_ms, speed, until_ms) * len(data)
+        from_ms = None
+        if now_ms is not None:
+            catching_up = self._to_restore and self._as_of_ms is not None
+            from_ms = min(self._as_of_ms, now_ms) if catching_up else now_ms  # type: ignore[type-var]
+        rows = data.replay_copies(self.anchor_ms, speed, until_ms, from_ms) * len(data)
         if rows > MAX_REPLAY_ROWS:
             raise PaperSetupError(
                 f"paper.market_data.{symbol}: replaying {len(data)} rows at replay_speed {speed} "
                 f"over horizon_hours needs {rows:,} rows in memory (at most "
-                f"{MAX_REPLAY_ROWS:,}); lower paper.horizon_hours or paper.replay_speed, or "
-                "give a longer file"
+                f"{MAX_REPLAY_ROWS:,}){_catching_up(from_ms, now_ms)}; lower "
+                "paper.horizon_hours or paper.replay_speed, or give a longer file"
             )
-        self._exchange.add_market_data(data.replayed(self.anchor_ms, speed, until_ms))
+        self._exchange.add_market_data(data.replayed(self.anchor_ms, speed, until_ms, from_ms))
         self.replay["speed"] = speed
         if self.replay["data"].get(symbol) != fingerprint:
             self.replay["data"][symbol] = fingerprint
@@ -385,6 +393,15 @@ _REPORTS = (
     "cancel_rejected",
     "modify_rejected",
 )
+
+
+def _catching_up(from_ms: int | None, now_ms: int | None) -> str:
+    if from_ms is None or now_ms is None or from_ms >= now_ms:
+        return ""
+    return (
+        f", from the venue's last commit at {format_ms(from_ms)}, which its open orders "
+        "catch up from"
+    )
 
 
 class _Recorder:
