@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from trading_bot.app import build_bot
 from trading_bot.config.loader import LoadedConfig
 from trading_bot.domain.market import split_symbol
+from trading_bot.domain.timestamps import format_ms
 from trading_bot.engine.clock import Clock, LiveClock
 from trading_bot.engine.context import PriceView
 from trading_bot.market_data.bars import BarSeries
@@ -85,20 +86,37 @@ def assemble_paper_bot(
             "paper.market_data: give at least one SYMBOL: candles-or-trades.csv for the paper "
             "venue's prices (or paper.live_data to match on a venue's live trades)"
         )
-    until = clock.now_ms() + loaded.config.paper.horizon_hours * HOUR_MS
+    paper = loaded.config.paper
+    until = clock.now_ms() + paper.horizon_hours * HOUR_MS
 
     def replay(venue: PaperExchange) -> PriceView:
         for series in data.values():
             venue.add_market_data(
-                series,
-                speed=loaded.config.paper.replay_speed,
-                until_ms=until,
-                now_ms=clock.now_ms(),
+                series, speed=paper.replay_speed, until_ms=until, now_ms=clock.now_ms()
             )
+        for symbol, end_ms in venue.replay_ends_ms.items():
+            logger.info(
+                "paper venue replays {} at {}x real time until {} (paper.horizon_hours {})",
+                symbol,
+                paper.replay_speed,
+                format_ms(end_ms),
+                paper.horizon_hours,
+            )
+            clock.schedule_at(end_ms, lambda s=symbol: _replay_ended(s, paper.horizon_hours))
         return HistoricalPrices({symbol: venue.marks(symbol) for symbol in data}, clock)
 
     return assemble_paper_venue_bot(
         loaded, engine, clock, list(data), replay, schedule=schedule, faults=faults
+    )
+
+
+def _replay_ended(symbol: str, horizon_hours: int) -> None:
+    logger.warning(
+        "paper venue: the replay of paper.market_data.{} has ended (paper.horizon_hours {}): "
+        "new orders in it are rejected no_market_data and resting ones no longer match until "
+        "the bot is restarted, which replays the next horizon_hours",
+        symbol,
+        horizon_hours,
     )
 
 

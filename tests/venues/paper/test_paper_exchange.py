@@ -477,3 +477,20 @@ def test_a_restart_long_after_the_first_start_holds_only_the_replay_it_still_nee
     second.journal.flush()
     assert [o.status for o in second.bot.orders.all_orders] == [OrderStatus.FILLED] * 2
     assert second.bot.portfolio.balances == second.venue.balances()
+
+
+def test_the_end_of_the_replay_is_told_and_orders_after_it_are_rejected_no_market_data(
+    tmp_path: Path, log_lines: list[str]
+) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0 + 1)
+    running = start(engine, clock, paper={"horizon_hours": 1})
+    assert any("paper venue replays BTC/USDT at 1x real time until" in line for line in log_lines)
+    (end_ms,) = running.venue.replay_ends_ms.values()
+    assert T0 + 60 * MINUTE < end_ms <= T0 + 90 * MINUTE  # whole copies of the 10 bars
+    clock.advance_to(end_ms)
+    assert any("the replay of paper.market_data.BTC/USDT has ended" in x for x in log_lines)
+    running.bot.kernel.submit_signal(make_signal(asset="BTC/USDT", created_at=clock.now_ms()))
+    running.journal.flush()
+    (order,) = running.bot.orders.all_orders
+    assert order.reject_reason is not None and order.reject_reason.value == "no_market_data"

@@ -95,6 +95,7 @@ class PaperExchange(Venue):
         # whether the store holds the venue's current anchor, replay settings and balances
         self._state_saved = saved.anchor_ms is not None
         self._saved_replay: dict[str, Any] = saved.replay or {}
+        self.replay_ends_ms: dict[str, int] = {}  # per replayed symbol: when its data ends
         self.replay: dict[str, Any] = {
             "speed": None,
             "data": dict(self._saved_replay.get("data", {})),
@@ -143,7 +144,9 @@ class PaperExchange(Venue):
                 f"{MAX_REPLAY_ROWS:,}){_catching_up(from_ms, now_ms)}; lower "
                 "paper.horizon_hours or paper.replay_speed, or give a longer file"
             )
-        self._exchange.add_market_data(data.replayed(self.anchor_ms, speed, until_ms, from_ms))
+        replayed = data.replayed(self.anchor_ms, speed, until_ms, from_ms)
+        self._exchange.add_market_data(replayed)
+        self.replay_ends_ms[symbol] = replayed.end_ms + replayed.interval_ms
         self.replay["speed"] = speed
         if self.replay["data"].get(symbol) != fingerprint:
             self.replay["data"][symbol] = fingerprint
