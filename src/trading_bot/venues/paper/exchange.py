@@ -132,10 +132,10 @@ class PaperExchange(Venue):
                 f"now {len(data)} from {data.start_ms} to {data.end_ms}); give the same file "
                 "or start a new store"
             )
-        from_ms = None
-        if now_ms is not None:
-            catching_up = self._to_restore and self._as_of_ms is not None
-            from_ms = min(self._as_of_ms, now_ms) if catching_up else now_ms  # type: ignore[type-var]
+        from_ms = now_ms
+        as_of = self._as_of_ms
+        if now_ms is not None and self._to_restore and as_of is not None:
+            from_ms = min(as_of, now_ms)  # open orders catch up from there
         rows = data.replay_copies(self.anchor_ms, speed, until_ms, from_ms) * len(data)
         if rows > MAX_REPLAY_ROWS:
             raise PaperSetupError(
