@@ -87,9 +87,14 @@ class TradingKernel:
         bus.subscribe(OrderExpired, self._on_expired)
         if execution.follows_orders:
             # after the portfolio and the ledger: the algorithm sees the position the fill made
-            for event_type in (OrderFilled, OrderRejected, OrderCanceled, OrderExpired):
+            for event_type in (
+                OrderFilled,
+                OrderRejected,
+                OrderCanceled,
+                OrderExpired,
+                OrderRequestRefused,
+            ):
                 bus.subscribe(event_type, self._to_execution)
-            bus.subscribe(OrderRequestRefused, self._refusal_to_execution)
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -358,19 +363,15 @@ class TradingKernel:
             logger.exception("internal error re-placing timed-out order {}", order.client_order_id)
 
     def _to_execution(
-        self, event: OrderFilled | OrderRejected | OrderCanceled | OrderExpired
+        self,
+        event: OrderFilled | OrderRejected | OrderCanceled | OrderExpired | OrderRequestRefused,
     ) -> None:
         try:
-            self.execution.on_order_event(event.order)
+            if isinstance(event, OrderRequestRefused):
+                self.execution.on_request_refused(event.order, event.request)
+            else:
+                self.execution.on_order_event(event.order)
         except Exception:  # a bug must not stop the bot; the order's own outcome stands
-            logger.exception(
-                "internal error in the execution following order {}", event.order.client_order_id
-            )
-
-    def _refusal_to_execution(self, event: OrderRequestRefused) -> None:
-        try:
-            self.execution.on_request_refused(event.order, event.request)
-        except Exception:  # a bug must not stop the bot; the order stays as it was
             logger.exception(
                 "internal error in the execution following order {}", event.order.client_order_id
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -182,7 +182,10 @@ class BracketOrderExecution(ExecutionAlgorithm):
             if isinstance(levels, Rejection):
                 return levels
 
+        canceling, left = self._release(intent.symbol, intent.side, closing)
+
         def send() -> None:
+            self._reprotect(left)  # what it leaves of the positions it takes over from
             if closing >= amount:
                 # it only closes a position: the exit itself needs no take-profit or stop
                 placer.place(
@@ -206,10 +209,7 @@ class BracketOrderExecution(ExecutionAlgorithm):
             self._by_order[entry.client_order_id] = bracket
             self.on_order_event(entry)  # the venue may have answered inside `place`
 
-        canceling, left = self._release(intent.symbol, intent.side, closing)
-        self._legs.once_gone(
-            HeldBack(canceling, lambda: self._send(left, send)), intent.symbol, intent.side, amount
-        )
+        self._legs.once_gone(HeldBack(canceling, send), intent.symbol, intent.side, amount)
         return None
 
     def stop(self) -> None:
@@ -323,12 +323,6 @@ class BracketOrderExecution(ExecutionAlgorithm):
 
     def on_request_refused(self, order: Order, request: str) -> None:
         self._legs.request_refused(order, request)
-
-    def _send(self, left: list[tuple[_Bracket, Decimal]], send: Callable[[], None]) -> None:
-        """Fresh legs for what the order leaves of the positions it took over from, then the
-        order itself."""
-        self._reprotect(left)
-        send()
 
     def _stop_canceled(self, bracket: _Bracket, stop: Order) -> None:
         """A venue that links the legs itself cancels the stop as soon as the take-profit fills
