@@ -132,16 +132,14 @@ class PaperExchange(Venue):
                 f"now {len(data)} from {data.start_ms} to {data.end_ms}); give the same file "
                 "or start a new store"
             )
-        from_ms = now_ms
-        as_of = self._as_of_ms
-        if now_ms is not None and self._to_restore and as_of is not None:
-            from_ms = min(as_of, now_ms)  # open orders catch up from there
+        catch_up = self._catch_up_from(now_ms) if now_ms is not None else None
+        from_ms = catch_up if catch_up is not None else now_ms
         rows = data.replay_copies(self.anchor_ms, speed, until_ms, from_ms) * len(data)
         if rows > MAX_REPLAY_ROWS:
             raise PaperSetupError(
                 f"paper.market_data.{symbol}: replaying {len(data)} rows at replay_speed {speed} "
                 f"over horizon_hours needs {rows:,} rows in memory (at most "
-                f"{MAX_REPLAY_ROWS:,}){_catching_up(from_ms, now_ms)}; lower "
+                f"{MAX_REPLAY_ROWS:,}){_catching_up(catch_up)}; lower "
                 "paper.horizon_hours or paper.replay_speed, or give a longer file"
             )
         replayed = data.replayed(self.anchor_ms, speed, until_ms, from_ms)
@@ -199,8 +197,8 @@ class PaperExchange(Venue):
                 "paper.market_data (or paper.live_data.symbols) no longer lists; add it back"
             )
         now = clock.now_ms()
-        missed = self._to_restore and self._as_of_ms is not None and self._as_of_ms < now
-        catch_up = SimulatedClock(self._as_of_ms or now) if missed and not self._live else None
+        start = self._catch_up_from(now)
+        catch_up = SimulatedClock(start) if start is not None else None
         if catch_up is not None:
             venue_clock.inner = catch_up
             self._exchange.restore_volume_used(self._volume_used)
@@ -210,7 +208,7 @@ class PaperExchange(Venue):
             else:  # one resting at the last commit goes on resting from there
                 arrived = record.matched_from_ms or record.created_ms
                 self._exchange.restore_open_order(
-                    record.venue_order(), arrived_ms=arrived, as_of_ms=self._as_of_ms
+                    record.venue_order(), arrived_ms=arrived, as_of_ms=start
                 )
         self._to_restore = []
         if catch_up is not None:
@@ -370,6 +368,14 @@ class PaperExchange(Venue):
             logger.exception("paper venue could not save its books; reports held back")
             self._commit_due = False
 
+    def _catch_up_from(self, now_ms: int) -> int | None:
+        """The venue's last commit, when its open orders have replayed data to catch up on
+        since then (None: nothing to catch up on)."""
+        as_of = self._as_of_ms
+        if self._to_restore and as_of is not None and as_of < now_ms and not self._live:
+            return as_of
+        return None
+
     def _mark_dirty_all(self) -> None:
         self._dirty.update(self._records)
 
@@ -398,8 +404,8 @@ _REPORTS = (
 )
 
 
-def _catching_up(from_ms: int | None, now_ms: int | None) -> str:
-    if from_ms is None or now_ms is None or from_ms >= now_ms:
+def _catching_up(from_ms: int | None) -> str:
+    if from_ms is None:
         return ""
     return (
         f", from the venue's last commit at {format_ms(from_ms)}, which its open orders "
