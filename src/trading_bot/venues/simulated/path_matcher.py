@@ -143,7 +143,7 @@ class PathMatcher:
         bar in progress, then gaps at later opens, fill it as maker); any other is `resume`d.
         Under a volume cap, what the bar in progress had given comes from `restore_volume_used`."""
         current = bisect_right(self._ts, as_of_ms) - 1
-        first = bisect_left(self._ts, arrived_ms)
+        first = self._series.first_at_or_after(arrived_ms)
         if order.closed or order.acts_as_market or not 0 <= first <= current < self._n:
             self.resume(order)
             return
@@ -164,7 +164,7 @@ class PathMatcher:
         return None if used is None else (self._ts[index], used)
 
     def restore_volume_used(self, bar_ms: int, used: Decimal) -> None:
-        index = bisect_left(self._ts, bar_ms)
+        index = self._series.first_at_or_after(bar_ms)
         if index < self._n and self._ts[index] == bar_ms:
             self._volume_used[index] = used
 
