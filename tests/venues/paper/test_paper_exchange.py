@@ -21,16 +21,28 @@ from trading_bot.orders.reconciliation import Reconciler
 LIMIT = {"class": "limit", "params": {}}
 
 
-async def test_resting_order_survives_a_restart_and_fills_after_it(tmp_path: Path) -> None:
-    engine = store(tmp_path)
-    clock = SimulatedClock(T0)
+def resting_sell(engine: Any, clock: SimulatedClock, price: str) -> Any:
+    """A paper bot (limit execution) with a sell limit of 0.3 BTC at `price` resting since
+    its first minute."""
     first = start(engine, clock, execution=LIMIT)
     first.bot.kernel.submit_signal(
-        make_signal(asset="BTC/USDT", side="sell", size="0.3", order_type="limit", price="104.5")
+        make_signal(asset="BTC/USDT", side="sell", size="0.3", order_type="limit", price=price)
     )
     first.journal.flush()
     clock.advance_to(T0 + MINUTE)
     first.journal.flush()
+    return first
+
+
+async def reconciled(running: Any) -> Any:
+    """The start's reconciliation of a restarted bot, as `trading-bot run` does it."""
+    return await Reconciler(running.bot.kernel, running.venue).reconcile(at_start=True)
+
+
+async def test_resting_order_survives_a_restart_and_fills_after_it(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    clock = SimulatedClock(T0)
+    first = resting_sell(engine, clock, "104.5")
     (order,) = first.bot.orders.all_orders
     assert order.status is OrderStatus.ACCEPTED
     assert first.venue._exchange.account.reserved == {"BTC": Decimal("0.3")}
@@ -38,7 +50,7 @@ async def test_resting_order_survives_a_restart_and_fills_after_it(tmp_path: Pat
     # the first process is gone (its timers with it): a new one on its own clock
     clock = SimulatedClock(clock.now_ms())
     second = start(engine, clock, execution=LIMIT)
-    report = await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)
+    report = await reconciled(second)
     assert report.ok and report.checked_orders == 1
     assert second.venue._exchange.account.reserved == {"BTC": Decimal("0.3")}
     clock.advance_to(T0 + 9 * MINUTE)  # the replay rises through 104.5 (opens 100, 101, ...)
@@ -57,20 +69,14 @@ async def test_a_resting_limit_the_price_passed_while_the_bot_was_down_fills_at_
 ) -> None:
     engine = store(tmp_path)
     clock = SimulatedClock(T0)
-    first = start(engine, clock, execution=LIMIT)
-    first.bot.kernel.submit_signal(
-        make_signal(asset="BTC/USDT", side="sell", size="0.3", order_type="limit", price="104.5")
-    )
-    first.journal.flush()
-    clock.advance_to(T0 + MINUTE)
-    first.journal.flush()
+    first = resting_sell(engine, clock, "104.5")
     (order,) = first.bot.orders.all_orders
     assert order.status is OrderStatus.ACCEPTED
 
     # down from minute 1 to minute 8: bar 4 (104 -> 105) went through 104.5 meanwhile
     clock = SimulatedClock(T0 + 8 * MINUTE)
     second = start(engine, clock, execution=LIMIT)
-    report = await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)
+    report = await reconciled(second)
     second.journal.flush()
     restored = second.bot.orders.get(order.client_order_id)
     assert restored is not None and restored.status is OrderStatus.FILLED
@@ -97,7 +103,7 @@ async def test_a_market_order_acknowledged_before_a_stop_fills_at_the_next_bar_n
 
     clock = SimulatedClock(T0 + 6 * MINUTE + 1)  # back four bars later
     second = start(engine, clock)
-    report = await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)
+    report = await reconciled(second)
     second.journal.flush()
     assert second.bot.orders.all_orders[0].status is OrderStatus.FILLED
     (fill,) = second.bot.portfolio.fills
@@ -109,17 +115,11 @@ async def test_a_market_order_acknowledged_before_a_stop_fills_at_the_next_bar_n
 async def test_an_order_still_resting_after_the_catch_up_fills_live_later(tmp_path: Path) -> None:
     engine = store(tmp_path)
     clock = SimulatedClock(T0)
-    first = start(engine, clock, execution=LIMIT)
-    first.bot.kernel.submit_signal(
-        make_signal(asset="BTC/USDT", side="sell", size="0.3", order_type="limit", price="107.5")
-    )
-    first.journal.flush()
-    clock.advance_to(T0 + MINUTE)
-    first.journal.flush()
+    resting_sell(engine, clock, "107.5")
 
     clock = SimulatedClock(T0 + 3 * MINUTE)  # nothing reached 107.5 while it was down
     second = start(engine, clock, execution=LIMIT)
-    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    assert (await reconciled(second)).ok
     assert second.bot.orders.all_orders[0].status is OrderStatus.ACCEPTED
     clock.advance_to(T0 + 9 * MINUTE)
     second.journal.flush()
@@ -190,7 +190,7 @@ async def test_a_limit_resting_in_the_bar_of_the_last_commit_fills_on_that_bars_
     # killed before bar 5 closed, back two bars later
     clock = SimulatedClock(T0 + 7 * MINUTE)
     second = _paper(engine, clock, bars)
-    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    assert (await reconciled(second)).ok
     second.journal.flush()
     (fill,) = second.bot.portfolio.fills
     assert (fill.price, fill.liquidity.value, fill.ts_ms) == (
@@ -226,7 +226,7 @@ async def test_a_resting_limit_the_price_gapped_through_during_the_outage_fills_
 
     clock = SimulatedClock(T0 + 18 * MINUTE)  # bar 15 opened at 110 while the bot was down
     second = _paper(engine, clock, gapped)
-    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    assert (await reconciled(second)).ok
     second.journal.flush()
     (fill,) = second.bot.portfolio.fills
     assert (fill.price, fill.liquidity.value, fill.ts_ms) == (
@@ -252,7 +252,7 @@ async def test_an_order_still_on_its_way_at_the_last_commit_is_not_taken_as_rest
 
     clock = SimulatedClock(T0 + 5 * MINUTE)
     second = _paper(engine, clock, bars, **latency)
-    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    assert (await reconciled(second)).ok
     second.journal.flush()
     assert second.bot.portfolio.fills == []  # bar 1's range came before it arrived
     assert second.bot.orders.all_orders[0].status is OrderStatus.ACCEPTED
@@ -274,7 +274,7 @@ async def test_an_order_modified_in_the_bar_of_the_last_commit_starts_at_the_nex
 
     clock = SimulatedClock(T0 + 8 * MINUTE)
     second = _paper(engine, clock, bars)
-    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    assert (await reconciled(second)).ok
     second.journal.flush()
     assert second.bot.portfolio.fills == []  # bar 3's range is not the modified order's
     (restored,) = second.bot.orders.all_orders
@@ -308,7 +308,7 @@ async def test_a_catch_up_under_a_volume_cap_never_uses_a_bars_volume_twice(
 
     clock = SimulatedClock(T0 + 10 * MINUTE)
     second = _paper(engine, clock, bars, **capped)
-    assert (await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)).ok
+    assert (await reconciled(second)).ok
     second.journal.flush()
     sells = [f for f in second.bot.portfolio.fills if f.side.value == "sell"]
     assert [(f.amount, f.ts_ms) for f in sells] == [
@@ -352,7 +352,7 @@ async def test_market_order_waiting_for_volume_keeps_filling_after_a_restart(
 
     clock = SimulatedClock(clock.now_ms())
     second = start(engine, clock, exchange=capped)
-    report = await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)
+    report = await reconciled(second)
     assert report.ok
     clock.advance_to(T0 + 5 * MINUTE)
     second.journal.flush()
@@ -386,7 +386,7 @@ async def test_an_acknowledged_market_order_holds_its_funds_again_after_a_restar
 
     clock = SimulatedClock(clock.now_ms())
     second = start(engine, clock, exchange=exchange)
-    report = await Reconciler(second.bot.kernel, second.venue).reconcile(at_start=True)
+    report = await reconciled(second)
     assert report.ok
     assert second.venue._exchange.account.reserved == held
     clock.advance_to(T0 + 3 * MINUTE)
