@@ -16,6 +16,7 @@ with the median run time is reported (a shared machine's noise is easily 20%).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import subprocess
@@ -78,9 +79,10 @@ def build_signals(series: BarSeries) -> list[RecordedSignal]:
     ]
 
 
-def measure(bars: int) -> dict[str, float]:
+def measure(bars: int) -> dict[str, float | bool]:
     from trading_bot.backtest.runner import run_backtest
     from trading_bot.backtest.summary import build_summary
+    from trading_bot.compiled import running_compiled
     from trading_bot.config.loader import load_config_data
 
     started = time.perf_counter()
@@ -91,6 +93,7 @@ def measure(bars: int) -> dict[str, float]:
     loaded = load_config_data(CONFIG, source="bench", environ={})
     result = run_backtest(loaded, [series], signals)
     ran_at = time.perf_counter()
+    gc.freeze()  # as `trading-bot backtest` does while it reports
     summary = build_summary(result)
     done_at = time.perf_counter()
     assert summary["fills"] == len(signals), summary["rejected_signals"]
@@ -106,10 +109,11 @@ def measure(bars: int) -> dict[str, float]:
         "bars_per_s": bars / run_s,
         "orders_per_s": summary["orders"] / run_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "compiled": running_compiled(),  # the order path compiled with mypyc (setup.py)
     }
 
 
-def markdown(rows: list[dict[str, float]]) -> str:
+def markdown(rows: list[dict[str, float | bool]]) -> str:
     lines = [
         "| bars | orders | run (s) | bars/s | orders/s | total wall (s) | peak RSS (MB) |",
         "|---:|---:|---:|---:|---:|---:|---:|",

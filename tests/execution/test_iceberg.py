@@ -2,19 +2,22 @@
 at 100: a market chunk fills at the open of the first bar at or after it is sent)."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import ValidationError
 
 from tests.conftest import MINUTE, T0, build_test_bot, loaded_config, make_bars, make_signal
 from tests.execution.accounts import withdraw
+from trading_bot import app
 from trading_bot.app import Bot
 from trading_bot.config.registry import resolve
 from trading_bot.domain.enums import OrderType
+from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
 from trading_bot.engine.signal_ledger import SignalStatus
 from trading_bot.execution.iceberg import IcebergExecution
+from trading_bot.orders.manager import OrderManager
 
 D = Decimal
 S = OrderStatus
@@ -204,18 +207,24 @@ def test_bad_params_are_refused(bad: dict[str, Any]) -> None:
         IcebergExecution(bad)
 
 
-def test_a_chunk_whose_placement_fails_stops_the_iceberg(monkeypatch: pytest.MonkeyPatch) -> None:
-    b = bot({"chunk_size": "0.3", "interval_seconds": 60})
-    submit = b.orders.submit
-    submitted: list[object] = []
+class DownAfterFirstSubmit(OrderManager):
+    """An order manager whose store goes away after the first order (a subclass: the compiled
+    order manager's methods cannot be patched on an instance)."""
 
-    def down_after_the_first(order: Any) -> None:
-        submitted.append(order)
-        if len(submitted) > 1:
+    submitted: ClassVar[list[Order]] = []
+
+    def submit(self, order: Order) -> None:
+        self.submitted.append(order)
+        if len(self.submitted) > 1:
             raise RuntimeError("store unavailable")
-        submit(order)
+        super().submit(order)
 
-    monkeypatch.setattr(b.orders, "submit", down_after_the_first)
+
+def test_a_chunk_whose_placement_fails_stops_the_iceberg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DownAfterFirstSubmit, "submitted", [])
+    monkeypatch.setattr(app, "OrderManager", DownAfterFirstSubmit)
+    b = bot({"chunk_size": "0.3", "interval_seconds": 60})
+    submitted = DownAfterFirstSubmit.submitted
     b.kernel.submit_signal(make_signal(size="1.0"))
     b.clock.advance_to(T0 + 20 * MINUTE)  # the failure happens in a timer: it must not escape
     assert orders(b) == [(0, D("0.3"), S.FILLED, 0)]

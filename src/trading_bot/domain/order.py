@@ -25,7 +25,7 @@ _ACCEPTED, _PARTIALLY_FILLED, _FILLED = (
 )
 
 
-class OverfillError(RuntimeError):
+class OverfillError(Exception):
     """A fill would take an order past its amount: refused, never applied."""
 
 

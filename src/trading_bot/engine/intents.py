@@ -101,11 +101,13 @@ def build_intents(
                 return intents[:-1] if len(legs) == 2 else [], refusal
         return intents, None
 
-    side = signal.side
-    assert side is not None  # the signal contract guarantees it without a target
+    signal_side = signal.side
+    assert signal_side is not None  # the signal contract guarantees it without a target
     size = signal.size
     if size is not None:
-        return [TradeIntent(signal, symbol, side, size, order_type, reference, limit_price)], None
+        return [
+            TradeIntent(signal, symbol, signal_side, size, order_type, reference, limit_price)
+        ], None
     if reference is None:
         return [], Rejection(
             RejectionReason.NO_MARKET_DATA,
@@ -113,7 +115,9 @@ def build_intents(
         )
     assert signal.notional is not None
     amount = signal.notional / reference
-    return [TradeIntent(signal, symbol, side, amount, order_type, reference, limit_price)], None
+    return [
+        TradeIntent(signal, symbol, signal_side, amount, order_type, reference, limit_price)
+    ], None
 
 
 def unfunded_spot_sell(context: TradingContext, intent: TradeIntent) -> Rejection | None:

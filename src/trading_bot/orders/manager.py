@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from loguru import logger
+from mypy_extensions import mypyc_attr
 
 from trading_bot.domain.enums import Side
 from trading_bot.domain.events import (
@@ -44,10 +45,11 @@ _MODIFIABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatu
 _BUY = Side.BUY  # `Side.BUY` is a slow class attribute lookup on Python 3.11
 
 
-class DuplicateClientOrderId(RuntimeError):
+class DuplicateClientOrderId(Exception):
     """An order with this client order id was already sent: it is never sent twice."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class OrderManager:
     def __init__(
         self, bus: EventBus, clock: Clock, venue: Venue, journal: Journal | None = None
@@ -57,9 +59,6 @@ class OrderManager:
         self._venue = venue
         self._journal: Journal = journal if journal is not None else NullJournal()
         self._journaling = not isinstance(self._journal, NullJournal)
-        if not self._journaling:
-            # a backtest keeps no journal: skip even building the call per transition
-            self._record = _unrecorded  # type: ignore[method-assign]
         self._orders: dict[str, Order] = {}
         self._open: dict[str, Order] = {}
         # unfilled (buy, sell) amounts of open orders per symbol, kept up to date so risk checks
@@ -395,7 +394,8 @@ class OrderManager:
         self._add_exposure(order, order.amount)
 
     def _record(self, order: Order, event: str, detail: str = "") -> None:
-        self._journal.order_changed(order, event, detail, self._clock.now_ms())
+        if self._journaling:  # a backtest keeps no journal: not even the clock is read
+            self._journal.order_changed(order, event, detail, self._clock.now_ms())
 
     def _schedule_timeout(self, order: Order) -> None:
         if order.timeout_at_ms is not None and not order.timed_out:
@@ -445,7 +445,3 @@ class OrderManager:
 
 def _terms(fill: Fill) -> tuple[Decimal, Decimal, Decimal]:
     return fill.amount, fill.price, fill.fee
-
-
-def _unrecorded(order: Order, event: str, detail: str = "") -> None:
-    """`OrderManager._record` when there is no journal."""

@@ -18,6 +18,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from mypy_extensions import mypyc_attr
 from pydantic import BaseModel
 
 from trading_bot.domain.enums import LiquiditySide, OrderType, Side
@@ -25,11 +26,11 @@ from trading_bot.domain.fill import Fill
 from trading_bot.domain.market import Market
 from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import RejectionReason
-from trading_bot.engine.clock import Clock
+from trading_bot.engine.clock import Clock, Timer, TimerCallback
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.marks import MarkSeries
 from trading_bot.market_data.order_book import BookSeries
-from trading_bot.venues.base import Venue, VenueReports
+from trading_bot.venues.base import NotBound, Venue, VenueReports
 from trading_bot.venues.order_rules import invalid_order, rules_problem
 from trading_bot.venues.simulated.account import SimulatedAccount
 from trading_bot.venues.simulated.book_matcher import BookMatcher
@@ -48,16 +49,20 @@ R = RejectionReason
 MAKER, BUY, MARKET = LiquiditySide.MAKER, Side.BUY, OrderType.MARKET
 
 
-class _Unbound:
-    """Stands in for the order manager and the clock until `bind`."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError("SimulatedExchange is not bound to an order manager yet")
+_NOT_BOUND = "SimulatedExchange is not bound to an order manager yet"
 
 
-_UNBOUND = _Unbound()
+class _UnboundClock(Clock):
+    """Stands in for the clock until `bind` (a Clock: compiled code checks the type)."""
+
+    def now_ms(self) -> int:
+        raise RuntimeError(_NOT_BOUND)
+
+    def schedule_at(self, at_ms: int, callback: TimerCallback) -> Timer:
+        raise RuntimeError(_NOT_BOUND)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # a venue of one's own may build on it
 class SimulatedExchange(Venue):
     Params = SimulatedExchangeParams
     params: SimulatedExchangeParams
@@ -80,8 +85,8 @@ class SimulatedExchange(Venue):
         self._rng = random.Random(self.params.seed)
         self._latency = self.params.latency
         # until `bind`, any use of these says what is missing
-        self._reports: VenueReports = _UNBOUND  # type: ignore[assignment]
-        self.clock: Clock = _UNBOUND  # type: ignore[assignment]
+        self._reports: VenueReports = NotBound(_NOT_BOUND)
+        self.clock: Clock = _UnboundClock()
         self._order_sequence = 0
         self._trade_sequence = 0
 
