@@ -3,6 +3,8 @@ give the same backtest."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import importlib.machinery
 import json
 import os
@@ -19,6 +21,11 @@ from trading_bot.compiled import (
     running_compiled,
     source_path,
 )
+from trading_bot.domain.fill import Fill
+from trading_bot.domain.order import Order
+from trading_bot.domain.position import Lot
+from trading_bot.engine.signal_ledger import SignalRecord
+from trading_bot.venues.simulated.venue_order import VenueOrder
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTENSION = importlib.machinery.EXTENSION_SUFFIXES[0]
@@ -131,3 +138,37 @@ def test_tests_that_patch_compiled_classes_pass_on_the_interpreted_source() -> N
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout
+
+
+def written_init(cls: type) -> list[tuple[str, object]]:
+    """(name, default) of each parameter of `cls.__init__` as its source writes it (a compiled
+    `__init__` has no signature to inspect); `MISSING` where there is no default."""
+    module = sys.modules[cls.__module__]
+    tree = ast.parse(Path(source_path(ROOT / "src" / "trading_bot", cls.__module__)).read_text())
+    (init,) = [
+        node
+        for klass in tree.body
+        if isinstance(klass, ast.ClassDef) and klass.name == cls.__name__
+        for node in klass.body
+        if isinstance(node, ast.FunctionDef) and node.name == "__init__"
+    ]
+    names = [arg.arg for arg in init.args.args[1:]]
+    defaults = [eval(ast.unparse(d), vars(module)) for d in init.args.defaults]
+    padded = [dataclasses.MISSING] * (len(names) - len(defaults)) + defaults
+    return list(zip(names, padded, strict=True))
+
+
+@pytest.mark.parametrize("cls", [Order, VenueOrder, SignalRecord, Fill, Lot])
+def test_written_out_inits_take_every_field_in_order_with_its_default(cls: type) -> None:
+    """These dataclasses write their `__init__` out (compiled, it is far cheaper than the
+    generated one): it must stay what `dataclass` would generate, field for field."""
+    fields = dataclasses.fields(cls)
+    parameters = written_init(cls)
+    assert [name for name, _ in parameters] == [f.name for f in fields]
+    for (_, default), field in zip(parameters, fields, strict=True):
+        if field.default is not dataclasses.MISSING:
+            assert default == field.default, field.name
+        elif field.default_factory is not dataclasses.MISSING:
+            assert default is None, field.name  # None stands for a fresh one
+        else:
+            assert default is dataclasses.MISSING, field.name

@@ -27,11 +27,15 @@ from pathlib import Path
 from types import ModuleType
 
 COMPILED_MODULES = (
+    "trading_bot.domain.enums",
+    "trading_bot.domain.fill",
     "trading_bot.domain.ids",
     "trading_bot.domain.market",
     "trading_bot.domain.money",
     "trading_bot.domain.order",
+    "trading_bot.domain.order_status",
     "trading_bot.domain.position",
+    "trading_bot.domain.rejections",
     "trading_bot.engine.bus",
     "trading_bot.engine.clock",
     "trading_bot.engine.intents",

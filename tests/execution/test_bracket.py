@@ -13,6 +13,7 @@ from trading_bot.config.registry import resolve
 from trading_bot.domain.enums import OrderType
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
 from trading_bot.execution.bracket import BracketOrderExecution
 
 D = Decimal
@@ -258,8 +259,6 @@ def test_a_close_waits_for_the_cancel_of_the_legs_holding_its_base(
 def test_a_refused_cancel_of_a_leg_a_close_waits_on_is_asked_again(
     errors: list[str], refusals: int, alarmed: bool
 ) -> None:
-    from trading_bot.domain.rejections import RejectionReason
-
     b = bot(["100"] * 30, FIVE_PCT, balances={"USDT": "1000"})
     alarms: list[tuple[str, str]] = []
     b.kernel.execution.alarm = lambda title, body: alarms.append((title, body))
@@ -431,7 +430,9 @@ def test_a_take_profit_left_without_its_stop_is_canceled_before_the_unprotected_
 
     def refusing_stops(order: Order) -> None:
         if order.order_type is OrderType.STOP_MARKET:
-            b.orders.order_rejected(order.client_order_id, "invalid_order", "stops not taken")
+            b.orders.order_rejected(
+                order.client_order_id, RejectionReason.INVALID_ORDER, "stops not taken"
+            )
         else:
             submit(order)
 

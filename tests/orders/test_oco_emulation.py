@@ -8,6 +8,7 @@ from trading_bot.domain.fill import Fill
 from trading_bot.domain.market import Market
 from trading_bot.domain.order import Order
 from trading_bot.domain.order_status import OrderStatus
+from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.bus import EventBus
 from trading_bot.engine.clock import Clock, SimulatedClock
 from trading_bot.orders.manager import OrderManager
@@ -97,7 +98,7 @@ def test_a_partial_fill_reduces_the_other_leg_to_what_is_left() -> None:
 def test_a_reduction_the_venue_refuses_cancels_the_leg() -> None:
     orders, venue, _stop, take_profit = legs()
     orders.order_filled(sell(take_profit, "0.4", "t1"))
-    orders.modify_rejected("stop", "invalid_order", "refused")  # type: ignore[arg-type]
+    orders.modify_rejected("stop", RejectionReason.INVALID_ORDER, "refused")
     assert venue.requests[-1] == ("cancel", "stop", None)
 
 

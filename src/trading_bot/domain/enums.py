@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 
 class Side(StrEnum):
@@ -32,9 +33,9 @@ class OrderType(StrEnum):
 
 # members as module constants: a member read off its class (`Side.BUY`) is a slow attribute
 # lookup on Python 3.11, whose enum metaclass defines __getattr__
-_BUY = Side.BUY
-_LIMIT_PRICED = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
-_TRIGGERED = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
+_BUY: Final = Side.BUY
+_LIMIT_PRICED: Final = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_TRIGGERED: Final = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
 
 
 class TimeInForce(StrEnum):

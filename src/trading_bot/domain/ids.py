@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Final
 
-_PREFIX = "tb"
+_PREFIX: Final = "tb"
 # copied per id: cheaper than building a hasher from keyword arguments each time
-_HASHER = hashlib.blake2b(digest_size=15)
+_HASHER: Final = hashlib.blake2b(digest_size=15)
 
 
 def client_order_id(source: str, signal_id: str, leg: int = 0) -> str:

@@ -7,8 +7,9 @@ money (inputs are parsed from text: JSON numbers are read as Decimals, CSV cells
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Final
 
-ZERO = Decimal(0)
+ZERO: Final = Decimal(0)
 
 
 # Rounding modes are passed positionally below: keyword parsing in Decimal's C methods costs

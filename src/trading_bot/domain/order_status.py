@@ -9,6 +9,7 @@ the order filled. Anything else is a bug and raises.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 
 class OrderStatus(StrEnum):
@@ -29,11 +30,11 @@ class OrderStatus(StrEnum):
         return self not in TERMINAL
 
 
-S = OrderStatus
+S: Final = OrderStatus
 
-TERMINAL: frozenset[OrderStatus] = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
+TERMINAL: Final[frozenset[OrderStatus]] = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
 
-_LIVE_EXITS = {
+_LIVE_EXITS: Final = {
     S.PARTIALLY_FILLED,
     S.FILLED,
     S.PENDING_CANCEL,
@@ -42,7 +43,7 @@ _LIVE_EXITS = {
     S.EXPIRED,
 }
 
-TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+TRANSITIONS: Final[dict[OrderStatus, frozenset[OrderStatus]]] = {
     S.INITIALIZED: frozenset({S.SUBMITTED, S.REJECTED, S.CANCELED}),
     S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED, *_LIVE_EXITS}),
     S.ACCEPTED: frozenset({S.TRIGGERED, *_LIVE_EXITS}),
@@ -70,7 +71,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
-class InvalidOrderTransition(RuntimeError):
+class InvalidOrderTransition(Exception):
     """An order was asked to move along an edge the state table does not have."""
 
     def __init__(self, client_order_id: str, current: OrderStatus, requested: OrderStatus) -> None:

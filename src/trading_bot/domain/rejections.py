@@ -7,6 +7,7 @@ renamed; new codes are added with their explanation in `REASON_TEXT`.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 
 class RejectionReason(StrEnum):
@@ -55,7 +56,7 @@ class RejectionReason(StrEnum):
     VENUE_AUTH_FAILED = "venue_auth_failed"
 
 
-REASON_TEXT: dict[RejectionReason, str] = {
+REASON_TEXT: Final[dict[RejectionReason, str]] = {
     RejectionReason.INVALID_SIGNAL: "the signal does not match the signal contract",
     RejectionReason.DUPLICATE: "a signal with this source and signal_id was already received",
     RejectionReason.EXPIRED: "the signal expired before it could be executed",

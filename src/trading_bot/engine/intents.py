@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Final
 
 from trading_bot.domain.enums import OrderType, Side
 from trading_bot.domain.intent import TradeIntent
@@ -16,8 +17,8 @@ from trading_bot.domain.signal import Signal
 from trading_bot.engine.context import TradingContext
 
 # the signal's order_type literals to the enum without an enum call (slow) per signal
-_ORDER_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}
-_LIMIT = OrderType.LIMIT
+_ORDER_TYPES: Final = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}
+_LIMIT: Final = OrderType.LIMIT
 
 
 def expected_position(context: TradingContext, symbol: str) -> Decimal:

@@ -11,6 +11,8 @@ left off (`_decided_later`), checking its expiry again at that moment.
 
 from __future__ import annotations
 
+from typing import Final
+
 from loguru import logger
 
 from trading_bot.domain.enums import Side
@@ -48,9 +50,9 @@ from trading_bot.risk.trading_state import StateChange, TradingState, TradingSwi
 from trading_bot.strategy.base import Decision, Deferred, Strategy
 
 # how far a detector's clock may run ahead of the bot's (created_at after the signal arrived)
-MAX_CLOCK_AHEAD_MS = 60_000
-_FILLED = OrderStatus.FILLED  # `OrderStatus.FILLED` is a slow class attribute lookup on 3.11
-_SELL = Side.SELL
+MAX_CLOCK_AHEAD_MS: Final = 60_000
+_FILLED: Final = OrderStatus.FILLED  # `OrderStatus.FILLED` is a slow class attribute lookup on 3.11
+_SELL: Final = Side.SELL
 
 
 class TradingKernel:

@@ -10,7 +10,7 @@ from collections import Counter, deque
 from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.journal import Journal, NullJournal
@@ -25,11 +25,14 @@ class SignalStatus(StrEnum):
     REJECTED = "rejected"
 
 
-_EXECUTED = SignalStatus.EXECUTED  # read per fill; a member off its class is slow on 3.11
+_EXECUTED: Final = SignalStatus.EXECUTED  # read per fill; a member off its class is slow on 3.11
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class SignalRecord:
+    """What became of one signal. `__init__` written out, as `Order`'s (a test holds it to
+    the fields): compiled, it is far cheaper than the generated one."""
+
     signal_id: str
     source: str
     received_ms: int
@@ -42,6 +45,32 @@ class SignalRecord:
     # kept while orders may still need it (a timed-out order re-priced as a new leg)
     signal: Signal | None = None
     stopped: bool = False  # the execution gave up on the rest: its reason outlives later fills
+
+    def __init__(
+        self,
+        signal_id: str,
+        source: str,
+        received_ms: int,
+        status: SignalStatus = SignalStatus.PENDING,
+        reason: RejectionReason | None = None,
+        detail: str = "",
+        client_order_ids: list[str] | None = None,
+        open_orders: int = 0,
+        filled: bool = False,
+        signal: Signal | None = None,
+        stopped: bool = False,
+    ) -> None:
+        self.signal_id = signal_id
+        self.source = source
+        self.received_ms = received_ms
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.client_order_ids = [] if client_order_ids is None else client_order_ids
+        self.open_orders = open_orders
+        self.filled = filled
+        self.signal = signal
+        self.stopped = stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +85,7 @@ class InvalidSignal:
 # With a journal that stores them, only the latest duplicates and dead letters stay in memory
 # too: a detector sending bad payloads for days must not fill the bot's memory (a dead letter
 # keeps up to 64 KB of its payload). All are counted.
-RECENT_REJECTS_KEPT = 1_000
+RECENT_REJECTS_KEPT: Final = 1_000
 
 
 class SignalLedger:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from trading_bot.domain.enums import OrderType
 from trading_bot.domain.intent import TradeIntent
 from trading_bot.domain.rejections import Rejection, RejectionReason
 from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
 
-_MARKET = OrderType.MARKET
+_MARKET: Final = OrderType.MARKET
 
 
 class MarketOrderExecution(ExecutionAlgorithm):

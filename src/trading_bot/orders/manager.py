@@ -13,6 +13,7 @@ order or a recorded one that recovery can look up at the venue by its client ord
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Final
 
 from loguru import logger
 from mypy_extensions import mypyc_attr
@@ -41,8 +42,10 @@ from trading_bot.engine.planned import PlannedExposure
 from trading_bot.orders.oco import OcoEmulation
 from trading_bot.venues.base import Venue
 
-_MODIFIABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED})
-_BUY = Side.BUY  # `Side.BUY` is a slow class attribute lookup on Python 3.11
+_MODIFIABLE: Final = frozenset(
+    {OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED}
+)
+_BUY: Final = Side.BUY  # `Side.BUY` is a slow class attribute lookup on Python 3.11
 
 
 class DuplicateClientOrderId(Exception):

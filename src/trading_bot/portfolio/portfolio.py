@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 from trading_bot.domain.enums import Side
 from trading_bot.domain.events import OrderFilled
@@ -17,7 +18,7 @@ from trading_bot.domain.market import split_symbol
 from trading_bot.domain.money import ZERO
 from trading_bot.domain.position import Position
 
-_BUY = Side.BUY
+_BUY: Final = Side.BUY
 
 
 @dataclass(frozen=True, slots=True)

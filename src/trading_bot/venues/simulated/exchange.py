@@ -16,7 +16,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from mypy_extensions import mypyc_attr
 from pydantic import BaseModel
@@ -45,11 +45,13 @@ if TYPE_CHECKING:  # the live feed's package imports ccxt: not for backtests
     from trading_bot.market_data.live.trades import LiveTrade
 
 Matcher = PathMatcher | BookMatcher | LiveMatcher
-R = RejectionReason
-MAKER, BUY, MARKET = LiquiditySide.MAKER, Side.BUY, OrderType.MARKET
+R: Final = RejectionReason
+MAKER: Final = LiquiditySide.MAKER
+BUY: Final = Side.BUY
+MARKET: Final = OrderType.MARKET
 
 
-_NOT_BOUND = "SimulatedExchange is not bound to an order manager yet"
+_NOT_BOUND: Final = "SimulatedExchange is not bound to an order manager yet"
 
 
 class _UnboundClock(Clock):

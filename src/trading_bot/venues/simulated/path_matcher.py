@@ -31,7 +31,7 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -49,12 +49,16 @@ from trading_bot.venues.simulated.venue_order import VenueOrder
 if TYPE_CHECKING:
     from trading_bot.venues.simulated.exchange import SimulatedExchange
 
-R = RejectionReason
-TAKER, MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
-BUY, MARKET, STOP_MARKET = Side.BUY, OrderType.MARKET, OrderType.STOP_MARKET
-FOK, GTC = TimeInForce.FOK, TimeInForce.GTC
+R: Final = RejectionReason
+TAKER: Final = LiquiditySide.TAKER
+MAKER: Final = LiquiditySide.MAKER
+BUY: Final = Side.BUY
+MARKET: Final = OrderType.MARKET
+STOP_MARKET: Final = OrderType.STOP_MARKET
+FOK: Final = TimeInForce.FOK
+GTC: Final = TimeInForce.GTC
 # An order this long before the first data point is not filled on it: the data is missing.
-STALE_START_MS = 60_000
+STALE_START_MS: Final = 60_000
 
 Action = Callable[[VenueOrder, int], None]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Final
 
 from trading_bot.domain.enums import OrderType, Side
 from trading_bot.domain.market import Market
@@ -18,8 +19,8 @@ from trading_bot.domain.money import ZERO
 from trading_bot.venues.simulated.account import SimulatedAccount
 from trading_bot.venues.simulated.venue_order import VenueOrder
 
-_MARKET = OrderType.MARKET
-_NOTHING = ("", ZERO)
+_MARKET: Final = OrderType.MARKET
+_NOTHING: Final = ("", ZERO)
 
 
 def worst_fee(market: Market) -> Decimal:
