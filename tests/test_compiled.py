@@ -29,6 +29,9 @@ from trading_bot.venues.simulated.venue_order import VenueOrder
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTENSION = importlib.machinery.EXTENSION_SUFFIXES[0]
+# CI sets it: an install that fell back to the interpreted package (setup.py says why only in
+# pip's verbose output) must fail the build there instead of passing slowly
+REQUIRE_COMPILED = os.environ.get("TRADING_BOT_REQUIRE_COMPILED") == "1"
 needs_compiled = pytest.mark.skipif(
     not running_compiled(), reason="the order path is not compiled in this install"
 )
@@ -58,6 +61,16 @@ def run_python(code: str, **env: str) -> str:
         cwd=ROOT,
     )
     return result.stdout.strip() + result.stderr.strip()
+
+
+def test_the_install_compiled_the_order_path() -> None:
+    if not running_compiled():
+        if REQUIRE_COMPILED:
+            pytest.fail(
+                "the order path is not compiled (TRADING_BOT_REQUIRE_COMPILED=1): "
+                "pip install -v -e . shows why"
+            )
+        pytest.skip("the order path is not compiled in this install")
 
 
 def test_a_fresh_build_is_used(tmp_path: Path) -> None:
