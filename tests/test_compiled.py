@@ -185,3 +185,23 @@ def test_written_out_inits_take_every_field_in_order_with_its_default(cls: type)
             assert default is None, field.name  # None stands for a fresh one
         else:
             assert default is dataclasses.MISSING, field.name
+
+
+def test_every_built_in_class_a_config_names_may_be_subclassed_in_plain_python() -> None:
+    """`class:` may name one's own subclass of a built-in module; a compiled class refuses
+    plain-Python subclasses unless it allows them."""
+    from trading_bot.config.registry import BUILTINS
+
+    compiled = set(COMPILED_MODULES)
+    targets = [
+        target
+        for names in BUILTINS.values()
+        for target in names.values()
+        if isinstance(target, str) and target.rpartition(".")[0] in compiled
+    ]
+    assert targets  # the simulated exchange and the market execution at least
+    for target in targets:
+        module, _, name = target.rpartition(".")
+        built_in = getattr(importlib.import_module(module), name)
+        own = type(f"Own{name}", (built_in,), {})
+        assert isinstance(own(), built_in), target

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from mypy_extensions import mypyc_attr
+
 from trading_bot.domain.enums import OrderType
 from trading_bot.domain.intent import TradeIntent
 from trading_bot.domain.rejections import Rejection, RejectionReason
@@ -12,6 +14,7 @@ from trading_bot.execution.base import ExecutionAlgorithm, OrderPlacer
 _MARKET: Final = OrderType.MARKET
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # `execution.class` may name a subclass of it
 class MarketOrderExecution(ExecutionAlgorithm):
     """Rounds the amount down to the market's amount step, checks the minimum amount and
     notional (valued at the intent's reference price) and sends a market order. Signals that
