@@ -15,14 +15,16 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _Unbound:
-    """Stands in for the context until `bind`: any use says the module is not bound yet."""
+class NotBound:
+    """Stands in for what an object gets at `bind` (a module's context, a venue's order
+    manager): any use raises `message`. Interpreted on purpose: compiled classes (see
+    trading_bot/compiled.py) cannot answer for attributes they do not have."""
 
-    def __init__(self, owner: str) -> None:
-        self._owner = owner
+    def __init__(self, message: str) -> None:
+        self._message = message
 
     def __getattr__(self, name: str) -> Any:
-        raise RuntimeError(f"{self._owner} is not bound to a running bot yet")
+        raise RuntimeError(self._message)
 
 
 class Component:
@@ -39,7 +41,9 @@ class Component:
         self.params = (
             params if isinstance(params, BaseModel) else self.Params.model_validate(params or {})
         )
-        self.context: TradingContext = _Unbound(type(self).__name__)  # type: ignore[assignment]
+        self.context: TradingContext = NotBound(  # type: ignore[assignment]
+            f"{type(self).__name__} is not bound to a running bot yet"
+        )
 
     def bind(self, context: TradingContext) -> None:
         """Called once by the kernel before the first signal."""

@@ -58,17 +58,6 @@ class VenueReports(Protocol):
     ) -> None: ...
 
 
-class NotBound:
-    """Stands in for what a venue reports to until `bind`: any use says so. Kept out of the
-    compiled modules, whose classes cannot answer for attributes they do not have."""
-
-    def __init__(self, message: str) -> None:
-        self._message = message
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError(self._message)
-
-
 @dataclass(frozen=True, slots=True)
 class VenueOrderSnapshot:
     """What the venue says about one order: its state there and every fill it made."""

@@ -27,10 +27,11 @@ from trading_bot.domain.market import Market
 from trading_bot.domain.order import Order
 from trading_bot.domain.rejections import RejectionReason
 from trading_bot.engine.clock import Clock, Timer, TimerCallback
+from trading_bot.engine.component import NotBound
 from trading_bot.market_data.bars import BarSeries
 from trading_bot.market_data.marks import MarkSeries
 from trading_bot.market_data.order_book import BookSeries
-from trading_bot.venues.base import NotBound, Venue, VenueReports
+from trading_bot.venues.base import Venue, VenueReports
 from trading_bot.venues.order_rules import invalid_order, rules_problem
 from trading_bot.venues.simulated.account import SimulatedAccount
 from trading_bot.venues.simulated.book_matcher import BookMatcher
