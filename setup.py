@@ -37,7 +37,7 @@ class BuildExtOrSkip(build_ext):
 
 
 def extensions() -> list:
-    if os.environ.get(compiled["PURE_PYTHON_ENV"], "") not in ("", "0"):
+    if compiled["pure_python_asked"](os.environ):
         return []
     try:
         from mypyc.build import mypycify

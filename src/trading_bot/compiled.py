@@ -22,7 +22,7 @@ import importlib.util
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -59,6 +59,12 @@ PURE_PYTHON_ENV = "TRADING_BOT_PURE_PYTHON"
 _STALE_AFTER_S = 2.0
 
 
+def pure_python_asked(environ: Mapping[str, str]) -> bool:
+    """TRADING_BOT_PURE_PYTHON set (to anything but 0): no compiling at install, the source at
+    run time."""
+    return environ.get(PURE_PYTHON_ENV, "") not in ("", "0")
+
+
 def source_path(package_dir: Path, module: str) -> Path:
     return package_dir.joinpath(*module.split(".")[1:]).with_suffix(".py")
 
@@ -71,16 +77,17 @@ def _compiled_path(source: Path) -> Path | None:
     return None
 
 
-def reason_to_run_source(
-    package_dir: Path, environ: os._Environ[str] | dict[str, str]
-) -> str | None:
+def _sources(package_dir: Path) -> dict[str, Path]:
+    return {module: source_path(package_dir, module) for module in COMPILED_MODULES}
+
+
+def reason_to_run_source(package_dir: Path, environ: Mapping[str, str]) -> str | None:
     """Why the compiled modules must not be used (None: use them, or there are none)."""
-    sources = {module: source_path(package_dir, module) for module in COMPILED_MODULES}
+    sources = _sources(package_dir)
     compiled = {module: _compiled_path(source) for module, source in sources.items()}
-    present = [module for module, path in compiled.items() if path is not None]
-    if not present:
+    if all(path is None for path in compiled.values()):
         return None
-    if environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
+    if pure_python_asked(environ):
         return f"{PURE_PYTHON_ENV} is set"
     missing = [module for module, path in compiled.items() if path is None]
     if missing:
@@ -118,14 +125,13 @@ def use_source_if_needed(package_dir: Path) -> None:
     reason = reason_to_run_source(package_dir, os.environ)
     if reason is None:
         return
-    if not reason.startswith(PURE_PYTHON_ENV):
+    if not pure_python_asked(os.environ):
         warnings.warn(
             f"trading-bot runs its interpreted source, at about half the backtest speed: {reason}",
             RuntimeWarning,
             stacklevel=3,
         )
-    sources = {module: source_path(package_dir, module) for module in COMPILED_MODULES}
-    sys.meta_path.insert(0, _SourceFinder(sources))
+    sys.meta_path.insert(0, _SourceFinder(_sources(package_dir)))
 
 
 def running_compiled() -> bool:
